@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, arrows one way: Syntax → Semantics → Runtime → Services → CLI.
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "SluiceSyntax"),
+        .target(name: "SluiceSemantics", dependencies: ["SluiceSyntax"]),
+        .target(name: "SluiceRuntime", dependencies: ["SluiceSyntax", "SluiceSemantics"]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "SluiceServices", dependencies: ["SluiceRuntime", "CSQLite"]),
+        // The standard library's Sluice sources, embedded so the binary is self-contained
+        // (generated from stdlib/ by scripts/embed-stdlib; a test keeps the two in step).
+        .target(name: "SluiceStdlib"),
+        .executableTarget(name: "sluice", dependencies: [
+            "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceStdlib",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "SluiceSyntaxTests", dependencies: ["SluiceSyntax"]),
+        .testTarget(name: "SluiceSemanticsTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceStdlib"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib"]),
+        .testTarget(name: "SluiceServicesTests", dependencies: ["SluiceRuntime", "SluiceServices"]),
+        .testTarget(name: "SluiceCLITests", dependencies: []),
+    ]
+)

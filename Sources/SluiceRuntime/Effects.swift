@@ -1,0 +1,261 @@
+@_exported import SluiceSyntax
+
+// Everything the interpreter needs from the outside world, as protocols. The interpreter never
+// opens a socket or a file: the CLI (or a test) hands it these.
+
+// MARK: - Models and providers
+
+/// A model as declared in a script (`model NAME { ... }`), resolved to plain values.
+public struct ModelSpec: Sendable, Hashable {
+    public var name: String
+    /// "openai" (any OpenAI-compatible server), "anthropic", or "scripted".
+    public var provider: String
+    /// The provider's model id.
+    public var id: String
+    public var contextWindow: Int
+    public var maxOutput: Int
+    /// Dollars per token.
+    public var inputPrice: Double
+    public var outputPrice: Double
+    public var cachedPrice: Double
+    public var tokenizer: String
+    public var baseURL: String?
+    /// The name of the environment variable holding the API key (never the key itself).
+    public var apiKeyEnv: String?
+    public var temperature: Double?
+    /// Seconds for the whole request.
+    public var timeout: Double
+
+    public init(name: String, provider: String = "openai", id: String? = nil, contextWindow: Int = 128_000,
+                maxOutput: Int = 4_096, inputPrice: Double = 0, outputPrice: Double = 0, cachedPrice: Double = 0,
+                tokenizer: String = "estimate", baseURL: String? = nil, apiKeyEnv: String? = nil,
+                temperature: Double? = nil, timeout: Double = 60) {
+        self.name = name; self.provider = provider; self.id = id ?? name; self.contextWindow = contextWindow
+        self.maxOutput = maxOutput; self.inputPrice = inputPrice; self.outputPrice = outputPrice
+        self.cachedPrice = cachedPrice; self.tokenizer = tokenizer; self.baseURL = baseURL
+        self.apiKeyEnv = apiKeyEnv; self.temperature = temperature; self.timeout = timeout
+    }
+}
+
+public struct ChatMessage: Sendable, Hashable {
+    public var role: String
+    public var content: String
+    public init(role: String, content: String) { self.role = role; self.content = content }
+
+    public var json: JSONValue { .object([("role", .string(role)), ("content", .string(content))]) }
+}
+
+/// One request to a chat model.
+public struct ChatRequest: Sendable {
+    public var model: ModelSpec
+    public var messages: [ChatMessage]
+    public var temperature: Double?
+    public var maxTokens: Int
+    public var stop: [String]
+    /// The JSON Schema the reply must follow, with a name for it, when the prompt `returns` a type.
+    public var responseSchema: (name: String, schema: JSONValue)?
+    /// The prompt this request was rendered from, for traces and scripted replies.
+    public var promptName: String?
+
+    public init(model: ModelSpec, messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int,
+                stop: [String] = [], responseSchema: (name: String, schema: JSONValue)? = nil, promptName: String? = nil) {
+        self.model = model; self.messages = messages; self.temperature = temperature; self.maxTokens = maxTokens
+        self.stop = stop; self.responseSchema = responseSchema; self.promptName = promptName
+    }
+}
+
+public struct ChatResponse: Sendable, Hashable {
+    public var text: String
+    /// The model id the server says answered.
+    public var model: String
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var cachedTokens: Int
+    public var finishReason: String?
+
+    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, finishReason: String? = nil) {
+        self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens
+        self.cachedTokens = cachedTokens; self.finishReason = finishReason
+    }
+}
+
+public struct ProviderError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case transport          // connection refused, DNS, TLS, timeout
+        case http               // a non-2xx status
+        case malformedReply     // the body is not what the wire format promises
+        case configuration      // no key, bad base URL, unknown provider
+        case exhausted          // a scripted provider with no replies left
+    }
+    public var kind: Kind
+    public var message: String
+    public var status: Int?
+    public init(_ kind: Kind, _ message: String, status: Int? = nil) { self.kind = kind; self.message = message; self.status = status }
+    public var description: String { message }
+}
+
+/// Talks to a model. The CLI routes by `ModelSpec.provider`; tests inject scripted ones.
+public protocol ModelProvider: Sendable {
+    func complete(_ request: ChatRequest) async throws -> ChatResponse
+}
+
+// MARK: - Retrieval
+
+public struct RetrievedChunk: Sendable, Hashable {
+    public var text: String
+    public var source: String
+    /// Higher is better (the negated bm25 rank from SQLite FTS5).
+    public var score: Double
+    public init(text: String, source: String, score: Double) { self.text = text; self.source = source; self.score = score }
+}
+
+/// How to build an index when a script declares one with a `source`.
+public struct IndexSpec: Sendable, Hashable {
+    public var name: String
+    /// Absolute path of a file or folder to index when the index is empty.
+    public var source: String?
+    public var chunkTokens: Int
+    public var overlapTokens: Int
+    public init(name: String, source: String?, chunkTokens: Int = 256, overlapTokens: Int = 32) {
+        self.name = name; self.source = source; self.chunkTokens = chunkTokens; self.overlapTokens = overlapTokens
+    }
+}
+
+public protocol RetrievalStore: Sendable {
+    /// Makes sure the index exists, building it from `spec.source` when it is empty.
+    func prepare(_ spec: IndexSpec) throws
+    /// BM25 search, best first.
+    func search(index: String, query: String, limit: Int) throws -> [RetrievedChunk]
+}
+
+// MARK: - Tracing
+
+public struct TraceRun: Sendable {
+    public var id: String
+    public var pipeline: String
+    public var file: String
+    public var startedAt: Double
+    public var inputs: JSONValue
+    public init(id: String, pipeline: String, file: String, startedAt: Double, inputs: JSONValue) {
+        self.id = id; self.pipeline = pipeline; self.file = file; self.startedAt = startedAt; self.inputs = inputs
+    }
+}
+
+public struct TraceRunEnd: Sendable {
+    public enum Status: String, Sendable { case ok, error, blocked }
+    public var id: String
+    public var status: Status
+    public var endedAt: Double
+    public var output: JSONValue?
+    public var error: String?
+    public var cost: Double
+    public var tokens: Int
+    public init(id: String, status: Status, endedAt: Double, output: JSONValue?, error: String?, cost: Double, tokens: Int) {
+        self.id = id; self.status = status; self.endedAt = endedAt; self.output = output; self.error = error
+        self.cost = cost; self.tokens = tokens
+    }
+}
+
+/// A stage of a run: `retrieve`, `prompt`, `guard`, `cascade`, `validate`, `score`, `pipeline`.
+public struct TraceSpan: Sendable {
+    public var id: String
+    public var runId: String
+    public var parentId: String?
+    public var kind: String
+    public var name: String
+    public var startedAt: Double
+    public init(id: String, runId: String, parentId: String?, kind: String, name: String, startedAt: Double) {
+        self.id = id; self.runId = runId; self.parentId = parentId; self.kind = kind; self.name = name; self.startedAt = startedAt
+    }
+}
+
+public struct TraceSpanEnd: Sendable {
+    public var id: String
+    public var endedAt: Double
+    public var status: String        // "ok" or "error"
+    /// Stage-specific facts: which model answered and why, how many documents, and so on.
+    public var detail: JSONValue
+    public init(id: String, endedAt: Double, status: String, detail: JSONValue) {
+        self.id = id; self.endedAt = endedAt; self.status = status; self.detail = detail
+    }
+}
+
+public struct TraceModelCall: Sendable {
+    public var runId: String
+    public var spanId: String
+    public var model: String
+    public var provider: String
+    public var messages: [ChatMessage]
+    public var reply: String?
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var cachedTokens: Int
+    public var cost: Double
+    public var latencyMs: Double
+    public var error: String?
+    public var attempt: Int
+    public init(runId: String, spanId: String, model: String, provider: String, messages: [ChatMessage], reply: String?,
+                inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?, attempt: Int) {
+        self.runId = runId; self.spanId = spanId; self.model = model; self.provider = provider; self.messages = messages
+        self.reply = reply; self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.cachedTokens = cachedTokens
+        self.cost = cost; self.latencyMs = latencyMs; self.error = error; self.attempt = attempt
+    }
+}
+
+public struct TraceGuardVerdict: Sendable {
+    public var runId: String
+    public var spanId: String
+    public var guardName: String
+    public var pattern: String?
+    /// "pass", "blocked", "redacted", "flagged".
+    public var verdict: String
+    public var matches: Int
+    public init(runId: String, spanId: String, guardName: String, pattern: String?, verdict: String, matches: Int) {
+        self.runId = runId; self.spanId = spanId; self.guardName = guardName; self.pattern = pattern
+        self.verdict = verdict; self.matches = matches
+    }
+}
+
+public struct TraceScore: Sendable {
+    public var runId: String
+    public var spanId: String?
+    public var name: String
+    public var value: Double
+    public init(runId: String, spanId: String?, name: String, value: Double) {
+        self.runId = runId; self.spanId = spanId; self.name = name; self.value = value
+    }
+}
+
+/// Receives a run's trace as it happens, so nothing recorded is lost if the run fails midway.
+public protocol TraceSink: Sendable {
+    func runStarted(_ run: TraceRun) throws
+    func spanStarted(_ span: TraceSpan) throws
+    func spanEnded(_ end: TraceSpanEnd) throws
+    func modelCalled(_ call: TraceModelCall) throws
+    func guardChecked(_ verdict: TraceGuardVerdict) throws
+    func scored(_ score: TraceScore) throws
+    func runEnded(_ end: TraceRunEnd) throws
+}
+
+// MARK: - Clock, randomness, tokens
+
+public protocol Clock: Sendable {
+    /// Seconds since the Unix epoch.
+    func now() -> Double
+}
+
+public protocol RandomSource: Sendable {
+    func next() -> UInt64
+}
+
+public protocol TokenCounter: Sendable {
+    /// Tokens in `text` under `encoding` ("o200k_base", "cl100k_base", "estimate", ...).
+    func count(_ text: String, encoding: String) -> Int
+}
+
+/// A documented estimate for models without a public tokenizer: one token per four UTF-8
+/// bytes, rounded up (OpenAI's own rule of thumb for English text).
+public struct EstimatingTokenCounter: TokenCounter {
+    public init() {}
+    public func count(_ text: String, encoding: String) -> Int { (text.utf8.count + 3) / 4 }
+}

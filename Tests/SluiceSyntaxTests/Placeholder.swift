@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderTests_SluiceSyntaxTests: XCTestCase { func testNothing() {} }
