@@ -24,10 +24,10 @@ let package = Package(
             "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceStdlib",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SluiceSyntaxTests", dependencies: ["SluiceSyntax"]),
-        .testTarget(name: "SluiceSemanticsTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceStdlib"]),
-        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib"]),
+        .testTarget(name: "SluiceSyntaxTests", dependencies: ["SluiceSyntax"], exclude: ["Fixtures"]),
+        .testTarget(name: "SluiceSemanticsTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceStdlib"], exclude: ["Fixtures"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib"], exclude: ["Scripts"]),
         .testTarget(name: "SluiceServicesTests", dependencies: ["SluiceRuntime", "SluiceServices"]),
-        .testTarget(name: "SluiceCLITests", dependencies: []),
+        .testTarget(name: "SluiceCLITests", dependencies: [], exclude: ["Fixtures"]),
     ]
 )

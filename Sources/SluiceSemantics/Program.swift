@@ -15,10 +15,17 @@ public protocol ModuleLoader: Sendable {
     func loadModule(_ path: [String]) -> SourceFile?
     /// `use "./x.sluice"` relative to the importing file; throws a message when unreadable.
     func loadFile(_ path: String, relativeTo importer: SourceFile) throws -> SourceFile
+    /// Every module `loadModule` can answer (e.g. [["std", "models"], ...]), for "did you mean"
+    /// on an unknown module. Optional: the default is an empty list.
+    func availableModules() -> [[String]]
 }
 
 /// A checked program: every declaration visible from the main file (its own and imported
 /// ones) by name, with types resolved. Built by `Checker.check`.
+/// The tables also hold, under their own names, the declarations that imported ones depend on
+/// (the model an imported prompt names, the type it returns, the prompts an imported pipeline
+/// calls), so the interpreter finds them; the checker reports a clash if such a name means
+/// something else in the main file. Such dependencies are not visible to the main file's code.
 public final class Program: Sendable {
     public let main: Module
     public let models: [String: Declared<ModelDecl>]
@@ -82,4 +89,22 @@ public indirect enum SluiceType: Sendable, Hashable, CustomStringConvertible {
         RecordField(name: "source", type: .string, optional: false),
         RecordField(name: "score", type: .number, optional: false),
     ])
+}
+
+extension Program {
+    /// A type as written, resolved against the built-in types and the program's declared types
+    /// (unknown names resolve to `any`; the checker has reported them).
+    public func resolve(_ ref: TypeRef) -> SluiceType {
+        switch ref {
+        case .named(let n): return resolvedTypes[n.text] ?? Builtins.types[n.text] ?? .any
+        case .list(let t, _): return .list(resolve(t))
+        case .optional(let t, _):
+            let inner = resolve(t)
+            return inner == .any ? .any : .optional(inner.nonOptional)
+        case .enumeration(let cases, _): return .enumeration(cases)
+        }
+    }
+
+    /// The resolved `returns` type of a prompt, if it has one.
+    public func returnType(of prompt: PromptDecl) -> SluiceType? { prompt.returns.map(resolve) }
 }

@@ -1,0 +1,214 @@
+import Foundation
+import SluiceSemantics
+import SluiceSyntax
+
+/// A prompt rendered to messages, ready to send to any model.
+struct RenderedPrompt {
+    var promptName: String
+    var messages: [ChatMessage]
+    var temperature: Double?
+    var maxTokens: Int?
+    var stop: [String]
+    var returns: SluiceType?
+    var schema: JSONValue?
+}
+
+extension Interpreter {
+    /// Renders a prompt's messages with the call's arguments. Untrusted values are fenced as data.
+    func renderPrompt(_ declared: Declared<PromptDecl>, _ args: [Argument], _ caller: inout Frame) async throws -> RenderedPrompt {
+        let prompt = declared.decl
+        var frame = Frame(file: declared.file)
+        let declaredParams = prompt.params.map { $0.map(\.name.text) } ?? parameterNames(of: prompt)
+        for arg in args {
+            guard let label = arg.label else {
+                throw RuntimeError(.script, "arguments to prompt `\(prompt.name.text)` need names, as in `\(prompt.name.text)(x: ...)`",
+                                   file: caller.file, span: arg.span)
+            }
+            var value = try await eval(arg.value, &caller)
+            if let param = prompt.params?.first(where: { $0.name.text == label.text }), param.trusted {
+                value = value.withTrust(.trusted)
+            }
+            frame.locals[label.text] = value
+        }
+        for param in prompt.params ?? [] where frame.locals[param.name.text] == nil {
+            if let defaultValue = param.defaultValue {
+                frame.locals[param.name.text] = try await eval(defaultValue, &frame)
+            }
+        }
+        if let missing = declaredParams.first(where: { frame.locals[$0] == nil }) {
+            throw RuntimeError(.script, "missing argument `\(missing)` for prompt `\(prompt.name.text)`", file: caller.file,
+                               span: args.last?.span ?? prompt.name.span)
+        }
+
+        // The leading system messages come first, then the few-shot examples, then the rest.
+        let leadingSystem = prompt.messages.prefix { $0.role == .system }
+        var systemMessages: [ChatMessage] = []
+        for message in leadingSystem { systemMessages.append(try await renderMessage(message, &frame)) }
+        var conversation: [ChatMessage] = []
+        for message in prompt.examples.joined() { conversation.append(try await renderMessage(message, &frame)) }
+        for message in prompt.messages.dropFirst(leadingSystem.count) { conversation.append(try await renderMessage(message, &frame)) }
+
+        var rendered = RenderedPrompt(promptName: prompt.name.text, messages: [], temperature: nil, maxTokens: nil, stop: [],
+                                      returns: nil, schema: nil)
+        for field in prompt.fields {
+            let value = field.name.text == "model" ? Value.null : try constant(field.value, file: declared.file)
+            switch (field.name.text, value) {
+            case ("temperature", .number(let t)): rendered.temperature = t
+            case ("max_tokens", .number(let n)): rendered.maxTokens = Int(n)
+            case ("stop", .string(let s, _)): rendered.stop = [s]
+            case ("stop", .list(let items)): rendered.stop = items.map(\.text)
+            default: break
+            }
+        }
+        if let returns = prompt.returns {
+            let type = resolveType(returns)
+            let schema = jsonSchema(for: type)
+            rendered.returns = type
+            rendered.schema = schema
+            let instruction = "Reply with one JSON value that matches this JSON Schema, and nothing else:\n" + schema.serialized()
+            if systemMessages.isEmpty {
+                systemMessages.append(ChatMessage(role: "system", content: instruction))
+            } else {
+                systemMessages[systemMessages.count - 1].content += "\n\n" + instruction
+            }
+        }
+        rendered.messages = systemMessages + conversation
+        return rendered
+    }
+
+    func renderMessage(_ message: PromptMessage, _ frame: inout Frame) async throws -> ChatMessage {
+        let parts: [StringPart]
+        if case .string(let literal) = message.content.kind { parts = literal } else { parts = [.hole(message.content)] }
+        var text = ""
+        for part in parts {
+            switch part {
+            case .text(let s): text += s
+            case .hole(let hole):
+                let value = try await eval(hole, &frame)
+                text += value.trust == .untrusted ? fence(value.text) : value.text
+            }
+        }
+        return ChatMessage(role: message.role.rawValue, content: text)
+    }
+
+    // MARK: Model calls
+
+    func modelSpec(_ name: String, span: Span, file: SourceFile) throws -> ModelSpec {
+        if let cached = modelSpecs[name] { return cached }
+        guard let declared = program.models[name] else {
+            throw RuntimeError(.script, "unknown model `\(name)`", file: file, span: span,
+                               help: closestMatch(to: name, in: program.models.keys).map { "did you mean `\($0)`?" })
+        }
+        var spec = ModelSpec(name: name)
+        for field in declared.decl.fields {
+            let value = try constant(field.value, file: declared.file)
+            func fail() -> RuntimeError {
+                RuntimeError(.script, "model field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
+            }
+            switch (field.name.text, value) {
+            case ("provider", .string(let s, _)): spec.provider = s
+            case ("id", .string(let s, _)): spec.id = s
+            case ("context", .number(let n)): spec.contextWindow = Int(n)
+            case ("max_output", .number(let n)): spec.maxOutput = Int(n)
+            case ("input", .money(let m)): spec.inputPrice = m
+            case ("output", .money(let m)): spec.outputPrice = m
+            case ("cached", .money(let m)): spec.cachedPrice = m
+            case ("tokenizer", .string(let s, _)): spec.tokenizer = s
+            case ("base_url", .string(let s, _)): spec.baseURL = s
+            case ("api_key_env", .string(let s, _)): spec.apiKeyEnv = s
+            case ("temperature", .number(let n)): spec.temperature = n
+            case ("timeout", .number(let n)): spec.timeout = n
+            default: throw fail()
+            }
+        }
+        modelSpecs[name] = spec
+        return spec
+    }
+
+    func countTokens(_ messages: [ChatMessage], _ model: ModelSpec) -> Int {
+        // Chat formats add a few tokens of framing per message and for the reply's priming.
+        messages.reduce(3) { $0 + 4 + effects.tokens.count($1.content, encoding: model.tokenizer) }
+    }
+
+    func cost(_ model: ModelSpec, input: Int, cached: Int, output: Int) -> Double {
+        Double(max(0, input - cached)) * model.inputPrice + Double(cached) * model.cachedPrice + Double(output) * model.outputPrice
+    }
+
+    /// One model call: checked against the context window, reserved against the budget, sent,
+    /// traced and settled.
+    func callModel(_ modelName: String, _ prompt: RenderedPrompt, messages: [ChatMessage]? = nil, span: Span, file: SourceFile,
+                   detail: inout JSONDetail, attempt: Int = 1) async throws -> Reply {
+        let model = try modelSpec(modelName, span: span, file: file)
+        let messages = messages ?? prompt.messages
+        let maxTokens = min(prompt.maxTokens ?? model.maxOutput, model.maxOutput)
+        let inputTokens = countTokens(messages, model)
+        if inputTokens + maxTokens > model.contextWindow {
+            throw RuntimeError(.budget, "prompt `\(prompt.promptName)` needs \(inputTokens) input tokens plus \(maxTokens) reserved for "
+                               + "the reply, more than the \(model.contextWindow)-token window of `\(modelName)`", file: file, span: span)
+        }
+        let worstDollars = cost(model, input: inputTokens, cached: 0, output: maxTokens)
+        if enforcesBudget, let refusal = ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens) {
+            detail["refused"] = .string(refusal.message)
+            throw RuntimeError(.budget, "budget exceeded: calling `\(modelName)` for prompt `\(prompt.promptName)`: \(refusal.message)",
+                               file: file, span: span)
+        }
+        let request = ChatRequest(model: model, messages: messages, temperature: prompt.temperature ?? model.temperature,
+                                  maxTokens: maxTokens, stop: prompt.stop,
+                                  responseSchema: prompt.schema.map { (name: prompt.returns.map { "\($0)" } ?? "reply", schema: $0) },
+                                  promptName: prompt.promptName)
+        let started = effects.clock.now()
+        do {
+            let response = try await effects.provider.complete(request)
+            let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, output: response.outputTokens)
+            ledger.settle(reservedDollars: worstDollars, reservedTokens: inputTokens + maxTokens, actualDollars: spent,
+                          actualTokens: response.inputTokens + response.outputTokens)
+            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
+                                              provider: model.provider, messages: messages, reply: response.text,
+                                              inputTokens: response.inputTokens, outputTokens: response.outputTokens,
+                                              cachedTokens: response.cachedTokens, cost: spent,
+                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: attempt))
+            return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
+                         promptName: prompt.promptName, request: request, returns: prompt.returns)
+        } catch {
+            ledger.settle(reservedDollars: worstDollars, reservedTokens: inputTokens + maxTokens, actualDollars: 0, actualTokens: 0)
+            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
+                                              provider: model.provider, messages: messages, reply: nil, inputTokens: 0,
+                                              outputTokens: 0, cachedTokens: 0, cost: 0,
+                                              latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: attempt))
+            throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
+        }
+    }
+}
+
+/// Model replies often wrap JSON in a Markdown code fence; accept that, nothing looser.
+func parseReplyJSON(_ text: String) -> JSONValue? {
+    var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    if body.hasPrefix("```") {
+        if let firstBreak = body.firstIndex(of: "\n") { body = String(body[body.index(after: firstBreak)...]) }
+        if body.hasSuffix("```") { body = String(body.dropLast(3)) }
+    }
+    return try? JSONValue.parse(body)
+}
+
+/// Wraps untrusted text in a fenced block marked as data. The fence is longer than any run of
+/// backticks inside, so the text cannot close it.
+public func fence(_ text: String) -> String {
+    var longest = 0, run = 0
+    for c in text.utf8 {
+        if c == UInt8(ascii: "`") { run += 1; longest = max(longest, run) } else { run = 0 }
+    }
+    let marker = String(repeating: "`", count: max(3, longest + 1))
+    return "\(marker)data\n\(text)\n\(marker)"
+}
+
+extension Value {
+    func withTrust(_ trust: Trust) -> Value {
+        switch self {
+        case .string(let s, _): .string(s, trust)
+        case .list(let items): .list(items.map { $0.withTrust(trust) })
+        case .record(let members): .record(members.map { ($0.key, $0.value.withTrust(trust)) })
+        case .reply(let r): trust == .untrusted ? self : .string(r.text, trust)
+        default: self
+        }
+    }
+}

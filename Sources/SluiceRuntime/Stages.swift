@@ -1,0 +1,262 @@
+import Foundation
+import SluiceSemantics
+import SluiceSyntax
+
+extension Interpreter {
+    // MARK: retrieve
+
+    func runRetrieve(_ query: Expr, _ index: Name, _ top: Expr?, _ order: Name?, _ frame: inout Frame) async throws -> Value {
+        guard let declared = program.indexes[index.text] else {
+            throw RuntimeError(.script, "unknown index `\(index.text)`", file: frame.file, span: index.span)
+        }
+        let queryText = try await eval(query, &frame).text
+        var limit = 5
+        if let top {
+            guard case .number(let n) = try await eval(top, &frame), n >= 1, n == n.rounded() else {
+                throw RuntimeError(.script, "`top` needs a whole number of at least 1", file: frame.file, span: top.span)
+            }
+            limit = Int(n)
+        }
+        let spec = try indexSpec(declared)
+        return try await tracer.span("retrieve", index.text) { detail in
+            detail["query"] = .string(queryText)
+            detail["top"] = .number(Double(limit))
+            let chunks: [RetrievedChunk]
+            do {
+                try effects.retrieval.prepare(spec)
+                chunks = try effects.retrieval.search(index: spec.name, query: queryText, limit: limit)
+            } catch {
+                throw RuntimeError(.script, "retrieval from index `\(index.text)` failed: \(error)", file: frame.file, span: index.span)
+            }
+            let ordered = order?.text == "edges" ? placeAtEdges(chunks) : chunks
+            detail["results"] = .array(ordered.map { .object([("source", .string($0.source)), ("score", .number($0.score))]) })
+            return .list(ordered.map { chunk in
+                .record([("text", .string(chunk.text, .untrusted)), ("source", .string(chunk.source, .untrusted)),
+                         ("score", .number(chunk.score))])
+            })
+        }
+    }
+
+    func indexSpec(_ declared: Declared<IndexDecl>) throws -> IndexSpec {
+        var spec = IndexSpec(name: declared.decl.name.text, source: nil)
+        for field in declared.decl.fields {
+            let value = try constant(field.value, file: declared.file)
+            switch (field.name.text, value) {
+            case ("store", .string(let s, _)): spec.name = s
+            case ("source", .string(let s, _)): spec.source = resolvePath(s, relativeTo: declared.file.path)
+            case ("chunk", .number(let n)): spec.chunkTokens = Int(n)
+            case ("overlap", .number(let n)): spec.overlapTokens = Int(n)
+            default:
+                throw RuntimeError(.script, "index field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
+            }
+        }
+        return spec
+    }
+
+    /// Best results first and last, weakest in the middle: models attend least to the middle
+    /// of a long context ("lost in the middle").
+    func placeAtEdges(_ ranked: [RetrievedChunk]) -> [RetrievedChunk] {
+        var front: [RetrievedChunk] = [], back: [RetrievedChunk] = []
+        for (i, chunk) in ranked.enumerated() {
+            if i % 2 == 0 { front.append(chunk) } else { back.append(chunk) }
+        }
+        return front + back.reversed()
+    }
+
+    // MARK: cascade
+
+    func runCascade(_ call: Expr, _ steps: [CascadeStep], bindingName: String?, _ frame: inout Frame) async throws -> Value {
+        guard case .call(let callee, let args, _) = call.kind, case .name(let promptName) = callee.kind,
+              let prompt = program.prompts[promptName] else {
+            throw RuntimeError(.script, "`cascade` needs a prompt call such as `cascade answer(question: q) { ... }`",
+                               file: frame.file, span: call.span)
+        }
+        let rendered = try await renderPrompt(prompt, args, &frame)
+        return try await tracer.span("cascade", promptName) { detail in
+            var attempts: [JSONValue] = []
+            defer { detail["attempts"] = .array(attempts) }
+            for (position, step) in steps.enumerated() {
+                let isLast = position == steps.count - 1
+                let reply: Reply
+                do {
+                    var callDetail = JSONDetail()
+                    reply = try await callModel(step.model.text, rendered, span: step.model.span, file: frame.file, detail: &callDetail)
+                } catch let error as RuntimeError where error.kind == .provider && !isLast {
+                    attempts.append(.object([("model", .string(step.model.text)), ("outcome", .string("error")),
+                                             ("reason", .string(error.message))]))
+                    continue
+                }
+                if let accept = step.accept {
+                    let saved = (bindingName.flatMap { frame.locals[$0] }, frame.locals["it"])
+                    if let bindingName { frame.locals[bindingName] = .reply(reply) }
+                    frame.locals["it"] = .reply(reply)
+                    let accepted = try await eval(accept, &frame).isTruthy
+                    if let bindingName { frame.locals[bindingName] = saved.0 }
+                    frame.locals["it"] = saved.1
+                    if !accepted {
+                        let condition = frame.file.slice(accept.span)
+                        attempts.append(.object([("model", .string(step.model.text)), ("outcome", .string("rejected")),
+                                                 ("reason", .string("accept condition `\(condition)` was false"))]))
+                        if isLast {
+                            throw RuntimeError(.provider, "no model in the cascade accepted the reply; the last, `\(step.model.text)`, "
+                                               + "failed `\(condition)`", file: frame.file, span: accept.span)
+                        }
+                        continue
+                    }
+                }
+                let reason = step.accept.map { "accept condition `\(frame.file.slice($0.span))` held" }
+                    ?? (position == 0 ? "first model" : "last model, after \(position) rejected or failed")
+                attempts.append(.object([("model", .string(step.model.text)), ("outcome", .string("answered")), ("reason", .string(reason))]))
+                detail["answered_by"] = .string(step.model.text)
+                detail["reason"] = .string(reason)
+                return .reply(reply)
+            }
+            throw RuntimeError(.provider, "the cascade has no models", file: frame.file, span: call.span)
+        }
+    }
+
+    // MARK: validate
+
+    func runValidate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?, _ frame: inout Frame) async throws {
+        guard var value = frame.locals[name.text] else { throw unknownName(name.text, name.span, frame) }
+        var maxRetries = 1
+        if let retries {
+            guard case .number(let n) = try await eval(retries, &frame), n >= 0, n == n.rounded() else {
+                throw RuntimeError(.script, "`retries` needs a whole number", file: frame.file, span: retries.span)
+            }
+            maxRetries = Int(n)
+        }
+        let type: SluiceType
+        if let typeRef {
+            type = resolveType(typeRef)
+        } else if case .reply(let reply) = value, let returns = reply.returns {
+            type = returns
+        } else {
+            throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
+                               file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
+        }
+        let validated: Value = try await tracer.span("validate", name.text) { detail in
+            detail["type"] = .string("\(type)")
+            var attempt = 0
+            while true {
+                let (json, problems) = check(value, against: type)
+                if problems.isEmpty, let json {
+                    detail["retries"] = .number(Double(attempt))
+                    return Value(json: json, trust: .untrusted)
+                }
+                detail["errors"] = .array(problems.map { .string($0) })
+                guard attempt < maxRetries, case .reply(let reply) = value else {
+                    let raw = value.text
+                    throw RuntimeError(.validation, "`\(name.text)` does not match \(type) after \(attempt) retr\(attempt == 1 ? "y" : "ies"): "
+                                       + problems.joined(separator: "; "), file: frame.file, span: name.span,
+                                       notes: [Diagnostic.Note("the last reply was:\n" + raw)])
+                }
+                attempt += 1
+                let repair = ChatMessage(role: "user", content: "Your reply did not match the required JSON Schema:\n"
+                                         + problems.map { "- " + $0 }.joined(separator: "\n")
+                                         + "\nReply again with only the corrected JSON.")
+                let messages = reply.request.messages + [ChatMessage(role: "assistant", content: reply.text), repair]
+                let rendered = RenderedPrompt(promptName: reply.promptName, messages: messages, temperature: reply.request.temperature,
+                                              maxTokens: reply.request.maxTokens, stop: reply.request.stop, returns: type,
+                                              schema: jsonSchema(for: type))
+                var callDetail = JSONDetail()
+                value = .reply(try await callModel(reply.model, rendered, span: name.span, file: frame.file, detail: &callDetail,
+                                                   attempt: attempt + 1))
+            }
+        }
+        frame.locals[name.text] = validated
+    }
+
+    /// The value as JSON and what is wrong with it for `type`.
+    func check(_ value: Value, against type: SluiceType) -> (JSONValue?, [String]) {
+        let json: JSONValue?
+        switch value {
+        case .reply(let reply): json = reply.json ?? parseReplyJSON(reply.text)
+        case .string(let s, _): json = parseReplyJSON(s)
+        default: json = value.json
+        }
+        guard let json else { return (nil, ["the reply is not valid JSON"]) }
+        return (json, validate(json, against: type))
+    }
+
+    // MARK: guard
+
+    func runGuards(_ target: Expr, _ uses: [StageUse], _ frame: inout Frame) async throws {
+        var value = try await eval(target, &frame)
+        for use in uses {
+            let compiled = try compiledGuard(use.name, frame.file)
+            var action = compiled.action
+            if let arg = use.args.first {
+                guard case .name(let word) = arg.value.kind, let chosen = GuardAction(rawValue: word) else {
+                    throw RuntimeError(.script, "a guard's action is block, redact or flag", file: frame.file, span: arg.span)
+                }
+                action = chosen
+            }
+            value = try await tracer.span("guard", use.name.text) { detail in
+                detail["action"] = .string(action.rawValue)
+                let outcome = compiled.inspect(value, action: action)
+                detail["verdict"] = .string(outcome.verdict)
+                detail["matches"] = .array(outcome.matches.map { .object([("pattern", .string($0.pattern)), ("count", .number(Double($0.count)))]) })
+                let spanId = tracer.currentSpan ?? ""
+                if outcome.matches.isEmpty {
+                    tracer.guardChecked(TraceGuardVerdict(runId: tracer.runId, spanId: spanId, guardName: use.name.text, pattern: nil,
+                                                          verdict: "pass", matches: 0))
+                }
+                for match in outcome.matches {
+                    tracer.guardChecked(TraceGuardVerdict(runId: tracer.runId, spanId: spanId, guardName: use.name.text,
+                                                          pattern: match.pattern, verdict: outcome.verdict, matches: match.count))
+                }
+                switch (action, outcome.matches.first) {
+                case (_, nil): return value
+                case (.block, let match?):
+                    throw RuntimeError(.guardBlocked, "blocked by guard `\(use.name.text)`: pattern `\(match.pattern)` matched "
+                                       + "`\(frame.file.slice(target.span))`", file: frame.file, span: use.span)
+                case (.flag, _):
+                    flags.append(contentsOf: outcome.matches.map { "\(use.name.text)/\($0.pattern)" })
+                    return value
+                case (.redact, _):
+                    return outcome.redacted
+                }
+            }
+        }
+        if case .name(let name) = target.kind { frame.locals[name] = value }
+    }
+
+    func compiledGuard(_ name: Name, _ file: SourceFile) throws -> CompiledGuard {
+        if let cached = compiledGuards[name.text] { return cached }
+        guard let declared = program.guards[name.text] else {
+            throw RuntimeError(.script, "unknown guard `\(name.text)`", file: file, span: name.span,
+                               help: closestMatch(to: name.text, in: program.guards.keys).map { "did you mean `\($0)`?" })
+        }
+        let compiled = try CompiledGuard(declared) { expr, file in try self.constant(expr, file: file) }
+        compiledGuards[name.text] = compiled
+        return compiled
+    }
+
+    // MARK: score
+
+    func runScores(_ target: Expr, _ uses: [StageUse], _ frame: inout Frame) async throws {
+        let value = try await eval(target, &frame)
+        for use in uses {
+            if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
+            var args: [Value] = []
+            for arg in use.args { args.append(try await eval(arg.value, &frame)) }
+            let score = try metric(use.name.text, value, args, span: use.span, file: frame.file)
+            var name = use.name.text
+            var n = 2
+            while scores.contains(where: { $0.name == name }) { name = "\(use.name.text)#\(n)"; n += 1 }
+            scores.append((name, score))
+            try await tracer.span("score", name) { detail in
+                detail["value"] = .number(score)
+                tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
+            }
+        }
+    }
+}
+
+/// Resolves `path` against the folder of `file` unless it is absolute.
+func resolvePath(_ path: String, relativeTo file: String) -> String {
+    if path.hasPrefix("/") { return path }
+    let folder = (file as NSString).deletingLastPathComponent
+    return ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(path)
+}

@@ -1,0 +1,178 @@
+import CSQLite
+import Foundation
+
+/// A failure reported by SQLite, with SQLite's own message and what we were doing.
+public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    /// The SQLite result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
+    public var code: Int32
+    public var message: String
+    public var description: String { message }
+}
+
+/// A value bound to, or read from, a statement parameter.
+enum SQLiteValue {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+
+    static func int(_ value: Int) -> SQLiteValue { .integer(Int64(value)) }
+    static func optionalText(_ value: String?) -> SQLiteValue { value.map(SQLiteValue.text) ?? .null }
+}
+
+/// One SQLite database file. Every use goes through `withConnection` or `transaction`, which hold
+/// a lock, so a single instance can be shared between threads.
+final class SQLiteDatabase: @unchecked Sendable {
+    let path: String
+    private let lock = NSLock()
+    private let connection: SQLiteConnection
+
+    /// Opens (creating it and its folders if needed) the database at `path`, in WAL mode.
+    init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, path != ":memory:" {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot create the folder \(folder) for the database \(path): \(error.localizedDescription)")
+            }
+        }
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
+            if let handle { sqlite3_close_v2(handle) }
+            throw SQLiteError(code: status, message: "cannot open the database \(path): \(reason)")
+        }
+        connection = SQLiteConnection(handle: handle, path: path)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        if path != ":memory:" {
+            try connection.exec("PRAGMA journal_mode = WAL")
+            try connection.exec("PRAGMA synchronous = NORMAL")
+        }
+        try connection.exec("PRAGMA foreign_keys = ON")
+    }
+
+    deinit { sqlite3_close_v2(connection.handle) }
+
+    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(connection)
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
+    func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try withConnection { connection in
+            try connection.exec("BEGIN IMMEDIATE")
+            do {
+                let result = try body(connection)
+                try connection.exec("COMMIT")
+                return result
+            } catch {
+                try? connection.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
+
+/// The raw connection; only reachable while the database lock is held.
+final class SQLiteConnection {
+    let handle: OpaquePointer
+    let path: String
+
+    fileprivate init(handle: OpaquePointer, path: String) { self.handle = handle; self.path = path }
+
+    func error(_ code: Int32, _ context: String) -> SQLiteError {
+        SQLiteError(code: code, message: "\(context): \(String(cString: sqlite3_errmsg(handle))) (database \(path))")
+    }
+
+    /// Runs one or more statements that take no parameters and return no rows.
+    func exec(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard status == SQLITE_OK else {
+            let reason = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(status))
+            sqlite3_free(message)
+            throw SQLiteError(code: status, message: "\(reason) (database \(path), while running: \(sql.prefix(80)))")
+        }
+    }
+
+    func prepare(_ sql: String) throws -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw error(status, "cannot prepare \(sql.prefix(80))") }
+        return SQLiteStatement(handle: statement, connection: self)
+    }
+
+    /// Runs a statement that returns no rows.
+    func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        while try statement.step() {}
+    }
+
+    /// Runs a query and maps every row.
+    func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws -> T) throws -> [T] {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        var rows: [T] = []
+        while try statement.step() { rows.append(try row(statement)) }
+        return rows
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+}
+
+/// A prepared statement; finalised when released.
+final class SQLiteStatement {
+    private let handle: OpaquePointer
+    private let connection: SQLiteConnection
+
+    fileprivate init(handle: OpaquePointer, connection: SQLiteConnection) { self.handle = handle; self.connection = connection }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// Binds `values` to parameters 1...n, after resetting the statement for reuse.
+    func bind(_ values: [SQLiteValue]) throws {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32
+            switch value {
+            case .null: status = sqlite3_bind_null(handle, index)
+            case .integer(let n): status = sqlite3_bind_int64(handle, index, n)
+            case .real(let x): status = sqlite3_bind_double(handle, index, x)
+            case .text(let s): status = sqlite3_bind_text(handle, index, s, -1, sluice_sqlite_transient())
+            }
+            guard status == SQLITE_OK else { throw connection.error(status, "cannot bind parameter \(index)") }
+        }
+    }
+
+    /// Advances to the next row: true when a row is available, false when the statement is done.
+    func step() throws -> Bool {
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let status:
+            let sql = sqlite3_sql(handle).map { String(cString: $0) } ?? "a statement"
+            throw connection.error(status, "cannot run \(sql.prefix(80))")
+        }
+    }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
+    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+    func text(_ column: Int32) -> String {
+        guard let bytes = sqlite3_column_text(handle, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+    func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
+}

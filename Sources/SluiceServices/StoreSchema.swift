@@ -1,0 +1,121 @@
+/// The store's tables, created and upgraded by numbered migrations recorded in `schema_version`.
+enum StoreSchema {
+    /// Migration N (1-based) brings the schema from version N-1 to N. Append; never edit a shipped one.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE runs (
+            id          TEXT PRIMARY KEY,
+            pipeline    TEXT NOT NULL,
+            file        TEXT NOT NULL,
+            started_at  REAL NOT NULL,
+            ended_at    REAL,
+            status      TEXT NOT NULL,            -- running, ok, error, blocked
+            inputs      TEXT NOT NULL,            -- JSON
+            output      TEXT,                     -- JSON
+            error       TEXT,
+            cost        REAL NOT NULL DEFAULT 0,
+            tokens      INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX runs_by_start ON runs (started_at DESC);
+
+        CREATE TABLE spans (
+            seq         INTEGER PRIMARY KEY,      -- insertion order
+            id          TEXT NOT NULL UNIQUE,
+            run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            parent_id   TEXT,
+            kind        TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            started_at  REAL NOT NULL,
+            ended_at    REAL,
+            status      TEXT,                     -- ok, error; NULL while running
+            detail      TEXT                      -- JSON
+        );
+        CREATE INDEX spans_by_run ON spans (run_id, seq);
+
+        CREATE TABLE model_calls (
+            seq           INTEGER PRIMARY KEY,
+            run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            span_id       TEXT NOT NULL,
+            model         TEXT NOT NULL,
+            provider      TEXT NOT NULL,
+            messages      TEXT NOT NULL,          -- JSON array of {role, content}
+            reply         TEXT,
+            input_tokens  INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cached_tokens INTEGER NOT NULL,
+            cost          REAL NOT NULL,
+            latency_ms    REAL NOT NULL,
+            error         TEXT,
+            attempt       INTEGER NOT NULL
+        );
+        CREATE INDEX model_calls_by_run ON model_calls (run_id, seq);
+
+        CREATE TABLE guard_verdicts (
+            seq         INTEGER PRIMARY KEY,
+            run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            span_id     TEXT NOT NULL,
+            guard_name  TEXT NOT NULL,
+            pattern     TEXT,
+            verdict     TEXT NOT NULL,            -- pass, blocked, redacted, flagged
+            matches     INTEGER NOT NULL
+        );
+        CREATE INDEX guard_verdicts_by_run ON guard_verdicts (run_id, seq);
+
+        CREATE TABLE scores (
+            seq         INTEGER PRIMARY KEY,
+            run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            span_id     TEXT,
+            name        TEXT NOT NULL,
+            value       REAL NOT NULL
+        );
+        CREATE INDEX scores_by_run ON scores (run_id, seq);
+
+        CREATE TABLE retrieval_indexes (
+            name        TEXT PRIMARY KEY
+        );
+
+        CREATE TABLE documents (
+            id          INTEGER PRIMARY KEY,
+            index_name  TEXT NOT NULL REFERENCES retrieval_indexes (name) ON DELETE CASCADE,
+            source      TEXT NOT NULL,
+            UNIQUE (index_name, source)
+        );
+
+        CREATE TABLE chunks (
+            id          INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+            ordinal     INTEGER NOT NULL,
+            text        TEXT NOT NULL
+        );
+        CREATE INDEX chunks_by_document ON chunks (document_id, ordinal);
+
+        CREATE VIRTUAL TABLE chunks_fts USING fts5 (
+            text, content = 'chunks', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER chunks_indexed AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER chunks_unindexed AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        """,
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    static func migrate(_ database: SQLiteDatabase) throws {
+        try database.transaction { db in
+            try db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            let recorded = try db.query("SELECT version FROM schema_version") { $0.int(0) }
+            let version = recorded.first ?? 0
+            if recorded.isEmpty { try db.run("INSERT INTO schema_version (version) VALUES (0)") }
+            guard version <= currentVersion else {
+                throw StoreError("the database \(database.path) has schema version \(version), newer than this sluice understands (\(currentVersion)); upgrade sluice")
+            }
+            for next in version..<currentVersion {
+                try db.exec(migrations[next])
+                try db.run("UPDATE schema_version SET version = ?", [.int(next + 1)])
+            }
+        }
+    }
+}

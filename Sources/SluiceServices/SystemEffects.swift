@@ -1,0 +1,17 @@
+import Foundation
+import SluiceRuntime
+
+/// The wall clock: seconds since the Unix epoch.
+public struct SystemClock: Clock {
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+}
+
+/// The operating system's cryptographically secure random numbers.
+public struct SystemRandom: RandomSource {
+    public init() {}
+    public func next() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }
+}

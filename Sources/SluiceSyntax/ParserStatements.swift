@@ -1,0 +1,171 @@
+// Pipeline statements.
+
+extension SyntaxParser {
+    // block = "{" { statement NEWLINE } "}"
+    mutating func parseBlock(after what: String) throws(ParseFailure) -> Block {
+        let opener = try expectBodyOpener(after: what)
+        var statements: [Stmt] = []
+        try parseBraced(opener: opener, what: "block", isStatementBlock: true) { (parser: inout SyntaxParser) throws(ParseFailure) in
+            let statement = try parser.parseStatement()
+            statements.append(statement)
+            try parser.expectLineEnd(after: parser.statementDescription(statement))
+        }
+        return Block(statements: statements, span: spanFrom(opener.span.start))
+    }
+
+    // statement = if_stmt | for_stmt | return_stmt | guard_stmt | validate_stmt | score_stmt
+    //           | budget | assignment | expression
+    mutating func parseStatement() throws(ParseFailure) -> Stmt {
+        let start = current.span.start
+        switch current.kind {
+        case .keyword(.if): return try parseIf()
+        case .keyword(.for): return try parseFor()
+        case .keyword(.return): return try parseReturn()
+        case .keyword(.guard): return try parseGuardStatement()
+        case .keyword(.validate): return try parseValidate()
+        case .keyword(.score): return try parseScore()
+        case .keyword(.budget):
+            let budget = try parseBudget()
+            return Stmt(.budget(budget), span: budget.span)
+        case .keyword(.else):
+            report("`else` without a matching `if`", at: current.span,
+                   help: "`else` follows the `}` of an `if` block")
+            throw ParseFailure()
+        case .identifier where peek().kind == .assign && !peek().isAtLineStart:
+            return try parseAssignment()
+        default:
+            let expression = try parseExpression()
+            if check(.assign) {
+                report("only a name can be assigned to", at: expression.span,
+                       help: "bind the value to a new name: `name = …`")
+                throw ParseFailure()
+            }
+            return Stmt(.expression(expression), span: spanFrom(start))
+        }
+    }
+
+    func statementDescription(_ statement: Stmt) -> String {
+        switch statement.kind {
+        case .assign: "the assignment"
+        case .guardStage: "the `guard` statement"
+        case .validate: "the `validate` statement"
+        case .score: "the `score` statement"
+        case .ifElse: "the `if` statement"
+        case .forIn: "the `for` loop"
+        case .returnValue: "the `return` statement"
+        case .budget: "the `budget` statement"
+        case .expression: "the expression"
+        }
+    }
+
+    // assignment = name "=" expression
+    private mutating func parseAssignment() throws(ParseFailure) -> Stmt {
+        let name = try expectName("a name")
+        advance()
+        let value = try parseRequiredExpression("a value after `=`")
+        return Stmt(.assign(name, value), span: name.span.to(value.span))
+    }
+
+    // if_stmt = "if" expression block { "else" "if" expression block } [ "else" block ]
+    private mutating func parseIf() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        var branches: [(condition: Expr, body: Block)] = []
+        var elseBody: Block?
+        let condition = try parseRequiredExpression("a condition after `if`", beforeBlock: true)
+        branches.append((condition, try parseBlock(after: "the `if` condition")))
+        while current.kind == .keyword(.else) {
+            advance()
+            if check(.if) {
+                advance()
+                let condition = try parseRequiredExpression("a condition after `else if`", beforeBlock: true)
+                branches.append((condition, try parseBlock(after: "the `else if` condition")))
+            } else {
+                elseBody = try parseBlock(after: "`else`")
+                break
+            }
+        }
+        return Stmt(.ifElse(branches, elseBody: elseBody), span: spanFrom(start))
+    }
+
+    /// An expression that must start on the current line, described as `description` if missing.
+    /// Before a block (`if`, `for`), a `{` means the expression is missing rather than a record.
+    mutating func parseRequiredExpression(_ description: String, beforeBlock: Bool = false) throws(ParseFailure) -> Expr {
+        guard onCurrentLine, !(beforeBlock && current.kind == .leftBrace), current.kind != .rightBrace,
+              current.kind != .endOfFile else {
+            throw expected(description)
+        }
+        return try parseExpression()
+    }
+
+    // for_stmt = "for" name "in" expression block
+    private mutating func parseFor() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        let variable = try expectName("a loop variable after `for`")
+        try expect(.keyword(.in), "after the loop variable")
+        let sequence = try parseRequiredExpression("a sequence after `in`", beforeBlock: true)
+        let body = try parseBlock(after: "the sequence of the `for` loop")
+        return Stmt(.forIn(variable, sequence, body), span: spanFrom(start))
+    }
+
+    // return_stmt = "return" [ expression ]
+    private mutating func parseReturn() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        var value: Expr?
+        if onCurrentLine, current.kind != .rightBrace, current.kind != .endOfFile {
+            value = try parseExpression()
+        }
+        return Stmt(.returnValue(value), span: spanFrom(start))
+    }
+
+    // guard_stmt = "guard" expression "with" stage_use { "," stage_use }
+    private mutating func parseGuardStatement() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        let subject = try parseRequiredExpression("a value to guard after `guard`")
+        try expect(.keyword(.with), "after the guarded value (as in `guard question with injection`)")
+        let guards = try parseStageUses(what: "a guard name")
+        return Stmt(.guardStage(subject, guards), span: spanFrom(start))
+    }
+
+    // score_stmt = "score" expression "with" stage_use { "," stage_use }
+    private mutating func parseScore() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        let subject = try parseRequiredExpression("a value to score after `score`")
+        try expect(.keyword(.with), "after the scored value (as in `score reply with contains(\"x\")`)")
+        let metrics = try parseStageUses(what: "a metric name")
+        return Stmt(.score(subject, metrics), span: spanFrom(start))
+    }
+
+    // stage_use = name [ arguments ] [ "when" expression ]
+    private mutating func parseStageUses(what: String) throws(ParseFailure) -> [StageUse] {
+        var uses: [StageUse] = []
+        repeat {
+            let name = try expectName(what)
+            var arguments: [Argument] = []
+            if check(.leftParen) { arguments = try parseArguments(opener: advance()) }
+            var condition: Expr?
+            if check(.when) {
+                advance()
+                condition = try parseRequiredExpression("a condition after `when`")
+            }
+            uses.append(StageUse(name: name, args: arguments, condition: condition, span: spanFrom(name.span.start)))
+        } while accept(.comma)
+        return uses
+    }
+
+    // validate_stmt = "validate" name [ "as" type ] [ "retries" expression ]
+    private mutating func parseValidate() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        let name = try expectName("the name of the value to validate")
+        var type: TypeRef?
+        if checkWord("as") {
+            advance()
+            type = try parseType()
+        }
+        var retries: Expr?
+        if checkWord("retries") {
+            advance()
+            retries = try parseRequiredExpression("a number of retries after `retries`")
+        }
+        return Stmt(.validate(name, type, retries: retries), span: spanFrom(start))
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import SluiceRuntime
+import SluiceServices
+import SluiceSyntax
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline, tracing every stage into the store.",
+        discussion: """
+            Models are called through their declared provider (OPENAI_BASE_URL and OPENAI_API_KEY for \
+            OpenAI-compatible servers), or all answered from a JSONL file of scripted replies with --replies.
+            """
+    )
+
+    @ArgumentParser.Argument(help: "The script to run.") var file: String
+    @OptionGroup var input: InputOptions
+    @OptionGroup var store: StoreOptions
+    @Option(name: .long, help: ArgumentHelp("Answer every model call from this JSONL file of replies.", valueName: "file"))
+    var replies: String?
+    @Flag(name: .long, help: "Print the result as one JSON object.") var json = false
+
+    func run() async throws {
+        let script = try loadScript(file)
+        let pipeline: String
+        let inputs: [String: JSONValue]
+        let provider: ModelProvider
+        let sqlite: SQLiteStore
+        do {
+            pipeline = try choosePipeline(script.program, named: input.pipeline)
+            inputs = try input.collect()
+            provider = try makeProvider(replies: replies)
+            sqlite = try openStore(store.path)
+        } catch let error as UsageError {
+            throw error.exit()
+        }
+        let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
+            provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
+            tokens: EstimatingTokenCounter()))
+        do {
+            let result = try await interpreter.run(pipeline: pipeline, inputs: inputs)
+            if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
+            if json {
+                Terminal.out(RunReport.json(result).prettyPrinted())
+            } else {
+                Terminal.out(RunReport.humanOutput(result.output))
+                Terminal.error(Terminal.dim(RunReport.summary(result)))
+            }
+        } catch {
+            if json {
+                Terminal.out(RunReport.failureJSON(error).prettyPrinted())
+            }
+            Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
+            Terminal.error(Terminal.dim("run \(error.runId) failed after \(formatMoney(error.cost)), \(error.tokens) tokens; "
+                                        + "its trace: sluice traces show \(error.runId)"))
+            throw Exit.scriptError
+        }
+    }
+}
+
+func openStore(_ path: String) throws -> SQLiteStore {
+    do { return try SQLiteStore(path: path) } catch {
+        throw UsageError("cannot open the store \(path): \(error)")
+    }
+}
+
+/// How a run's result is shown.
+enum RunReport {
+    static func humanOutput(_ value: Value) -> String {
+        if case .string(let s, _) = value { return s }
+        if case .reply(let r) = value, r.json == nil { return r.text }
+        return value.json.prettyPrinted()
+    }
+
+    static func summary(_ result: RunResult) -> String {
+        var parts = ["run \(result.runId) ok", "\(result.tokens) tokens", formatMoney(result.cost)]
+        if !result.scores.isEmpty {
+            parts.append("scores: " + result.scores.map { "\($0.name)=\(JSONValue.formatNumber($0.value))" }.joined(separator: " "))
+        }
+        if !result.flags.isEmpty { parts.append("flagged: " + result.flags.joined(separator: ", ")) }
+        return parts.joined(separator: " · ")
+    }
+
+    static func json(_ result: RunResult) -> JSONValue {
+        .object([
+            ("run_id", .string(result.runId)),
+            ("status", .string("ok")),
+            ("output", result.output.json),
+            ("scores", .object(result.scores.map { ($0.name, .number($0.value)) })),
+            ("flags", .array(result.flags.map { .string($0) })),
+            ("cost", .number(result.cost)),
+            ("tokens", .number(Double(result.tokens))),
+        ])
+    }
+
+    static func failureJSON(_ failure: RunFailure) -> JSONValue {
+        var error: [(key: String, value: JSONValue)] = [("kind", .string(failure.error.kind.rawValue)), ("message", .string(failure.error.message))]
+        let diagnostic = failure.error.diagnostic
+        if let file = diagnostic.file {
+            let (line, column) = file.location(of: diagnostic.span.start)
+            error.append(("location", .string("\(file.path):\(line):\(column)")))
+        }
+        return .object([
+            ("run_id", .string(failure.runId)),
+            ("status", .string(failure.error.kind == .guardBlocked ? "blocked" : "error")),
+            ("error", .object(error)),
+            ("cost", .number(failure.cost)),
+            ("tokens", .number(Double(failure.tokens))),
+        ])
+    }
+}
