@@ -38,14 +38,15 @@ struct MemoryRetrieval: RetrievalStore {
     }
 
     func search(index: String, query: String, limit: Int) throws -> [RetrievedChunk] {
-        let words = Set(query.lowercased().split { !$0.isLetter && !$0.isNumber })
-        return (documents[index] ?? []).map { doc -> RetrievedChunk in
-            let shared = Set(doc.text.lowercased().split { !$0.isLetter && !$0.isNumber }).intersection(words).count
-            return RetrievedChunk(text: doc.text, source: doc.source, score: Double(shared))
+        let words = Set(query.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
+        var ranked: [RetrievedChunk] = []
+        for doc in documents[index] ?? [] {
+            let docWords = Set(doc.text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
+            let shared = Double(docWords.intersection(words).count)
+            if shared > 0 { ranked.append(RetrievedChunk(text: doc.text, source: doc.source, score: shared)) }
         }
-        .filter { $0.score > 0 }
-        .sorted { $0.score != $1.score ? $0.score > $1.score : $0.source < $1.source }
-        .prefix(limit).map { $0 }
+        ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.source < $1.source }
+        return Array(ranked.prefix(limit))
     }
 }
 
