@@ -25,15 +25,44 @@ public struct ModelSpec: Sendable, Hashable {
     public var temperature: Double?
     /// Seconds for the whole request.
     public var timeout: Double
+    /// How the provider layer keeps calls to this model alive in production.
+    public var reliability: Reliability
 
     public init(name: String, provider: String = "openai", id: String? = nil, contextWindow: Int = 128_000,
                 maxOutput: Int = 4_096, inputPrice: Double = 0, outputPrice: Double = 0, cachedPrice: Double = 0,
                 tokenizer: String = "estimate", baseURL: String? = nil, apiKeyEnv: String? = nil,
-                temperature: Double? = nil, timeout: Double = 60) {
+                temperature: Double? = nil, timeout: Double = 60, reliability: Reliability = Reliability()) {
         self.name = name; self.provider = provider; self.id = id ?? name; self.contextWindow = contextWindow
         self.maxOutput = maxOutput; self.inputPrice = inputPrice; self.outputPrice = outputPrice
         self.cachedPrice = cachedPrice; self.tokenizer = tokenizer; self.baseURL = baseURL
         self.apiKeyEnv = apiKeyEnv; self.temperature = temperature; self.timeout = timeout
+        self.reliability = reliability
+    }
+}
+
+/// Retries, backoff, circuit breaking and client-side rate limits for one model, declared in the
+/// script (`model m { retries 3  backoff 0.5  rpm 60 ... }`).
+public struct Reliability: Sendable, Hashable {
+    /// Retries after the first attempt, on 429, 5xx, timeouts and connection failures.
+    public var retries: Int
+    /// Seconds before the first retry; doubled each time, with full jitter, capped at `maxBackoff`.
+    public var backoff: Double
+    public var maxBackoff: Double
+    /// Seconds to establish a connection (the whole request has `ModelSpec.timeout`).
+    public var connectTimeout: Double
+    /// Consecutive failures that open the endpoint's circuit; 0 disables the breaker.
+    public var breakerFailures: Int
+    /// Seconds an open circuit refuses calls before one trial call is let through.
+    public var breakerCooldown: Double
+    /// Client-side limits per minute; nil means unlimited.
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+
+    public init(retries: Int = 2, backoff: Double = 0.5, maxBackoff: Double = 20, connectTimeout: Double = 10,
+                breakerFailures: Int = 5, breakerCooldown: Double = 30, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil) {
+        self.retries = retries; self.backoff = backoff; self.maxBackoff = maxBackoff; self.connectTimeout = connectTimeout
+        self.breakerFailures = breakerFailures; self.breakerCooldown = breakerCooldown
+        self.requestsPerMinute = requestsPerMinute; self.tokensPerMinute = tokensPerMinute
     }
 }
 
@@ -56,11 +85,27 @@ public struct ChatRequest: Sendable {
     public var responseSchema: (name: String, schema: JSONValue)?
     /// The prompt this request was rendered from, for traces and scripted replies.
     public var promptName: String?
+    /// When set, the provider streams the reply (SSE) and calls this with each piece of text as
+    /// it arrives; the complete reply is still returned at the end.
+    public var onText: (@Sendable (String) -> Void)?
 
     public init(model: ModelSpec, messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int,
-                stop: [String] = [], responseSchema: (name: String, schema: JSONValue)? = nil, promptName: String? = nil) {
+                stop: [String] = [], responseSchema: (name: String, schema: JSONValue)? = nil, promptName: String? = nil,
+                onText: (@Sendable (String) -> Void)? = nil) {
         self.model = model; self.messages = messages; self.temperature = temperature; self.maxTokens = maxTokens
-        self.stop = stop; self.responseSchema = responseSchema; self.promptName = promptName
+        self.stop = stop; self.responseSchema = responseSchema; self.promptName = promptName; self.onText = onText
+    }
+}
+
+/// One failed try of a request that the provider layer retried or gave up on.
+public struct ProviderAttempt: Sendable, Hashable {
+    public var error: String
+    public var status: Int?
+    public var latencyMs: Double
+    /// How long the provider waited before the next try (backoff or Retry-After), in milliseconds.
+    public var waitedMs: Double
+    public init(error: String, status: Int? = nil, latencyMs: Double, waitedMs: Double = 0) {
+        self.error = error; self.status = status; self.latencyMs = latencyMs; self.waitedMs = waitedMs
     }
 }
 
@@ -72,10 +117,13 @@ public struct ChatResponse: Sendable, Hashable {
     public var outputTokens: Int
     public var cachedTokens: Int
     public var finishReason: String?
+    /// Failed tries before this reply, oldest first (empty when the first try answered).
+    public var failedAttempts: [ProviderAttempt]
 
-    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, finishReason: String? = nil) {
+    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, finishReason: String? = nil,
+                failedAttempts: [ProviderAttempt] = []) {
         self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens
-        self.cachedTokens = cachedTokens; self.finishReason = finishReason
+        self.cachedTokens = cachedTokens; self.finishReason = finishReason; self.failedAttempts = failedAttempts
     }
 }
 
@@ -86,17 +134,28 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
         case malformedReply     // the body is not what the wire format promises
         case configuration      // no key, bad base URL, unknown provider
         case exhausted          // a scripted provider with no replies left
+        case circuitOpen        // the endpoint failed too often lately; calls are refused for a while
+        case rateLimited        // a client-side limit would be passed
     }
     public var kind: Kind
     public var message: String
     public var status: Int?
-    public init(_ kind: Kind, _ message: String, status: Int? = nil) { self.kind = kind; self.message = message; self.status = status }
+    /// Every try that failed, the last one included, when the provider layer retried.
+    public var attempts: [ProviderAttempt]
+    public init(_ kind: Kind, _ message: String, status: Int? = nil, attempts: [ProviderAttempt] = []) {
+        self.kind = kind; self.message = message; self.status = status; self.attempts = attempts
+    }
     public var description: String { message }
 }
 
 /// Talks to a model. The CLI routes by `ModelSpec.provider`; tests inject scripted ones.
 public protocol ModelProvider: Sendable {
     func complete(_ request: ChatRequest) async throws -> ChatResponse
+}
+
+/// Turns text into vectors (`/v1/embeddings`), for retrieval and similarity metrics.
+public protocol EmbeddingProvider: Sendable {
+    func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]]
 }
 
 // MARK: - Retrieval
@@ -242,6 +301,8 @@ public protocol TraceSink: Sendable {
 public protocol Clock: Sendable {
     /// Seconds since the Unix epoch.
     func now() -> Double
+    /// Waits; tests pass a clock that only advances its own time.
+    func sleep(seconds: Double) async throws
 }
 
 public protocol RandomSource: Sendable {

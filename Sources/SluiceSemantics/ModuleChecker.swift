@@ -68,6 +68,9 @@ final class ModuleChecker {
                           help: "put every limit in one `budget` line")
                 } else if isMain {
                     budget = Declared(b, in: file)
+                } else {
+                    // An imported file's budget applies when that file is run, not here.
+                    budget = Declared(b, in: file)
                 }
             default:
                 guard let kind = Entry.Kind(decl), let name = decl.name else { continue }

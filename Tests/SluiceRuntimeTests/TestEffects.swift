@@ -90,6 +90,7 @@ final class RecordingTrace: TraceSink, @unchecked Sendable {
 
 struct FixedClock: Clock {
     func now() -> Double { 1_700_000_000 }
+    func sleep(seconds: Double) async throws {}
 }
 
 final class CountingRandom: RandomSource, @unchecked Sendable {

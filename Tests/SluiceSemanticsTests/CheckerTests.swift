@@ -144,6 +144,14 @@ final class CheckerTests: XCTestCase {
         XCTAssertEqual(summary(diagnostics), ["2:14: unknown filter `nope`"])
     }
 
+    func testBudgetOfAnImportedFileDoesNotApply() {
+        var loader = InlineStd.loader
+        loader.files["lib.sluice"] = "budget request $1\nprompt p(x: string) { user \"{x}\" }"
+        let (program, diagnostics) = checkSource("use \"./lib.sluice\".{p}", loader: loader)
+        XCTAssertEqual(summary(diagnostics), [])
+        XCTAssertNil(program.budget)
+    }
+
     // MARK: REPL
 
     func testReplStatementsAgainstProgramAndLocals() {
