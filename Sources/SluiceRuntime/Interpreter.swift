@@ -227,11 +227,12 @@ public final class Interpreter {
 
     // MARK: Pipelines
 
-    func callPipeline(_ declared: Declared<PipelineDecl>, arguments: [String: Value]) async throws -> Value {
+    func callPipeline(_ declared: Declared<PipelineDecl>, arguments: [String: Value],
+                      callSite: (file: SourceFile, span: Span)? = nil) async throws -> Value {
         let decl = declared.decl
         guard pipelineDepth < Interpreter.maxPipelineDepth else {
             throw RuntimeError(.limit, "pipelines call each other more than \(Interpreter.maxPipelineDepth) deep",
-                               file: declared.file, span: decl.name.span)
+                               file: callSite?.file ?? declared.file, span: callSite?.span ?? decl.name.span)
         }
         pipelineDepth += 1
         defer { pipelineDepth -= 1 }
@@ -444,7 +445,7 @@ public final class Interpreter {
                 }
                 arguments[label.text] = try await eval(arg.value, &frame)
             }
-            return try await callPipeline(pipeline, arguments: arguments)
+            return try await callPipeline(pipeline, arguments: arguments, callSite: (frame.file, expr.span))
         }
         var values: [Value] = []
         for arg in args { values.append(try await eval(arg.value, &frame)) }

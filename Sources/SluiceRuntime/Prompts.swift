@@ -26,6 +26,12 @@ extension Interpreter {
             }
             var value = try await eval(arg.value, &caller)
             if let param = prompt.params?.first(where: { $0.name.text == label.text }), param.trusted {
+                // A trusted parameter may reach a system message unfenced, so it takes only trusted text.
+                guard value.trust == .trusted else {
+                    throw RuntimeError(.script, "untrusted text passed to the trusted parameter `\(label.text)` of prompt `\(prompt.name.text)`",
+                                       file: caller.file, span: arg.span,
+                                       help: "vouch for it with `| trusted` if the script author controls it")
+                }
                 value = value.withTrust(.trusted)
             }
             frame.locals[label.text] = value
@@ -118,6 +124,14 @@ extension Interpreter {
             case ("api_key_env", .string(let s, _)): spec.apiKeyEnv = s
             case ("temperature", .number(let n)): spec.temperature = n
             case ("timeout", .number(let n)): spec.timeout = n
+            case ("retries", .number(let n)): spec.reliability.retries = Int(n)
+            case ("backoff", .number(let n)): spec.reliability.backoff = n
+            case ("max_backoff", .number(let n)): spec.reliability.maxBackoff = n
+            case ("connect_timeout", .number(let n)): spec.reliability.connectTimeout = n
+            case ("breaker_failures", .number(let n)): spec.reliability.breakerFailures = Int(n)
+            case ("breaker_cooldown", .number(let n)): spec.reliability.breakerCooldown = n
+            case ("rpm", .number(let n)): spec.reliability.requestsPerMinute = Int(n)
+            case ("tpm", .number(let n)): spec.reliability.tokensPerMinute = Int(n)
             default: throw fail()
             }
         }
@@ -162,20 +176,36 @@ extension Interpreter {
             let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, output: response.outputTokens)
             ledger.settle(reservedDollars: worstDollars, reservedTokens: inputTokens + maxTokens, actualDollars: spent,
                           actualTokens: response.inputTokens + response.outputTokens)
+            traceFailedAttempts(response.failedAttempts, modelName, model, messages)
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
                                               provider: model.provider, messages: messages, reply: response.text,
                                               inputTokens: response.inputTokens, outputTokens: response.outputTokens,
                                               cachedTokens: response.cachedTokens, cost: spent,
-                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: attempt))
+                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil,
+                                              attempt: attempt + response.failedAttempts.count))
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
                          promptName: prompt.promptName, request: request, returns: prompt.returns)
         } catch {
             ledger.settle(reservedDollars: worstDollars, reservedTokens: inputTokens + maxTokens, actualDollars: 0, actualTokens: 0)
+            if let providerError = error as? ProviderError, !providerError.attempts.isEmpty {
+                traceFailedAttempts(providerError.attempts, modelName, model, messages)
+            } else {
+                tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
+                                                  provider: model.provider, messages: messages, reply: nil, inputTokens: 0,
+                                                  outputTokens: 0, cachedTokens: 0, cost: 0,
+                                                  latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: attempt))
+            }
+            throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
+        }
+    }
+
+    /// Every failed try of a call gets its own row in the trace, with its error and latency.
+    func traceFailedAttempts(_ attempts: [ProviderAttempt], _ modelName: String, _ model: ModelSpec, _ messages: [ChatMessage]) {
+        for (i, failed) in attempts.enumerated() {
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
                                               provider: model.provider, messages: messages, reply: nil, inputTokens: 0,
-                                              outputTokens: 0, cachedTokens: 0, cost: 0,
-                                              latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: attempt))
-            throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
+                                              outputTokens: 0, cachedTokens: 0, cost: 0, latencyMs: failed.latencyMs,
+                                              error: failed.error, attempt: i + 1))
         }
     }
 }

@@ -28,7 +28,11 @@ extension Interpreter {
             } catch {
                 throw RuntimeError(.script, "retrieval from index `\(index.text)` failed: \(error)", file: frame.file, span: index.span)
             }
-            let ordered = order?.text == "edges" ? placeAtEdges(chunks) : chunks
+            let ordered = (order?.text == "edges" ? placeAtEdges(chunks) : chunks).map { chunk in
+                var chunk = chunk
+                chunk.source = displaySource(chunk.source, indexSource: spec.source)
+                return chunk
+            }
             detail["results"] = .array(ordered.map { .object([("source", .string($0.source)), ("score", .number($0.score))]) })
             return .list(ordered.map { chunk in
                 .record([("text", .string(chunk.text, .untrusted)), ("source", .string(chunk.source, .untrusted)),
@@ -252,6 +256,15 @@ extension Interpreter {
             }
         }
     }
+}
+
+/// A document's source relative to the index's source folder, so that traces and replies are the
+/// same on every machine.
+func displaySource(_ source: String, indexSource: String?) -> String {
+    guard let folder = indexSource.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) else { return source }
+    let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+    let standardized = URL(fileURLWithPath: source).standardizedFileURL.path
+    return standardized.hasPrefix(prefix) ? String(standardized.dropFirst(prefix.count)) : source
 }
 
 /// Resolves `path` against the folder of `file` unless it is absolute.

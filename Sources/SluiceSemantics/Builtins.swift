@@ -62,7 +62,8 @@ public enum Builtins {
     /// Keys of a `model` declaration.
     public static let modelFields: [String] = [
         "provider", "id", "context", "max_output", "input", "output", "cached", "tokenizer", "base_url",
-        "api_key_env", "temperature", "timeout",
+        "api_key_env", "temperature", "timeout", "retries", "backoff", "max_backoff", "connect_timeout",
+        "breaker_failures", "breaker_cooldown", "rpm", "tpm",
     ]
     public static let providers: [String] = ["openai", "anthropic", "scripted"]
     public static let tokenizers: [String] = ["o200k_base", "cl100k_base", "estimate"]

@@ -342,8 +342,10 @@ final class ModuleChecker {
             case "provider": expectString(field, type, oneOf: Builtins.providers, kind: "provider")
             case "tokenizer": expectString(field, type, oneOf: Builtins.tokenizers, kind: "tokenizer")
             case "id", "base_url", "api_key_env": expectString(field, type)
-            case "context", "max_output": expectNumber(field, type, whole: true, example: "128k")
-            case "temperature", "timeout": expectNumber(field, type, whole: false, example: key == "timeout" ? "30" : "0.7")
+            case "context", "max_output", "tpm": expectNumber(field, type, whole: true, example: "128k")
+            case "retries", "breaker_failures", "rpm": expectNumber(field, type, whole: true, example: "3")
+            case "temperature", "timeout", "backoff", "max_backoff", "connect_timeout", "breaker_cooldown":
+                expectNumber(field, type, whole: false, example: key == "temperature" ? "0.7" : "30")
             case "input", "output", "cached": expectMoney(field, type, example: "$2.50 / 1M")
             default: break
             }

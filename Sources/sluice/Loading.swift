@@ -12,6 +12,10 @@ struct FileModuleLoader: ModuleLoader {
         return SourceFile(path: "stdlib/" + path.joined(separator: "/") + ".sluice", text: text)
     }
 
+    func availableModules() -> [[String]] {
+        StandardLibrary.modules.map { $0.split(separator: "/").map(String.init) }
+    }
+
     func loadFile(_ path: String, relativeTo importer: SourceFile) throws -> SourceFile {
         let folder = (importer.path as NSString).deletingLastPathComponent
         let full = path.hasPrefix("/") ? path : ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(path)

@@ -24,11 +24,7 @@ struct ReplCommand: AsyncParsableCommand {
         } catch let error as UsageError {
             throw error.exit()
         }
-        if let file {
-            do { session.addDeclarations(try readSource(file).text, origin: file) } catch {
-                throw UsageError("\(error)").exit()
-            }
-        }
+        if let file, !session.load(file) { throw Exit.scriptError }
         let interactive = isatty(STDIN_FILENO) == 1
         if interactive { Terminal.out("Sluice REPL. Declarations persist; :help for commands, :quit to leave.") }
         var pending = ""
@@ -81,12 +77,10 @@ func inputIsComplete(_ text: String) -> Bool {
     return depth <= 0 && !inTriple
 }
 
-/// The REPL's state: the declarations typed so far (as one growing source text) and the
-/// values bound by statements.
+/// The REPL's state: the program declared so far and the values bound by statements.
 struct ReplSession {
     let provider: ModelProvider
     let store: SQLiteStore
-    var declarationSource = ""
     var program: Program
     var locals: [String: Value] = [:]
     var inputCount = 0
@@ -97,20 +91,35 @@ struct ReplSession {
         program = Checker.check(Parser.parse(SourceFile(path: "<repl>", text: "")).module, loader: FileModuleLoader()).program
     }
 
-    /// Adds declarations when the whole set still checks; otherwise shows why and keeps the old set.
+    /// Adds declarations (a later one may redefine a name) when they check; otherwise shows why
+    /// and keeps the program as it was.
     @discardableResult
-    mutating func addDeclarations(_ text: String, origin: String) -> Bool {
-        let candidate = declarationSource.isEmpty ? text : declarationSource + "\n" + text
-        let file = SourceFile(path: "<repl>", text: candidate)
-        let (checked, diagnostics) = parseAndCheck(file)
+    mutating func addDeclarations(_ decls: [Decl], file: SourceFile) -> Bool {
+        let (extended, diagnostics) = Checker.extend(program, with: decls, file: file, loader: FileModuleLoader())
         let errors = diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty {
             Terminal.error(DiagnosticRenderer.render(errors, color: Terminal.colorOnStderr))
             return false
         }
-        declarationSource = candidate
-        program = checked
+        program = extended
         return true
+    }
+
+    /// Adds every declaration of a script file.
+    @discardableResult
+    mutating func load(_ path: String) -> Bool {
+        do {
+            let file = try readSource(path)
+            let (module, diagnostics) = Parser.parse(file)
+            if !diagnostics.isEmpty {
+                Terminal.error(DiagnosticRenderer.render(diagnostics, color: Terminal.colorOnStderr))
+                return false
+            }
+            return addDeclarations(module.decls, file: file)
+        } catch {
+            Terminal.error(Terminal.red("error:") + " \(error)")
+            return false
+        }
     }
 
     mutating func evaluate(_ input: String) async {
@@ -122,12 +131,11 @@ struct ReplSession {
             return
         }
         if !parsed.decls.isEmpty {
-            if addDeclarations(input, origin: file.path) {
-                let names = parsed.decls.compactMap { $0.name?.text }
-                Terminal.out(names.isEmpty ? "ok" : "declared " + names.joined(separator: ", "))
-            }
-            return
+            guard addDeclarations(parsed.decls, file: file) else { return }
+            let names = parsed.decls.compactMap { $0.name?.text }
+            Terminal.out(names.isEmpty ? "ok" : "declared " + names.joined(separator: ", "))
         }
+        if parsed.statements.isEmpty { return }
         let types = locals.mapValues { _ in SluiceType.any }
         let problems = Checker.checkStatements(parsed.statements, file: file, program: program, locals: types)
         if !problems.isEmpty {
@@ -172,11 +180,7 @@ struct ReplSession {
             for name in locals.keys.sorted() { Terminal.out("\(name) = \(RunReport.humanOutput(locals[name] ?? .null))") }
         case ":load":
             guard words.count == 2 else { Terminal.error("usage: :load FILE"); return true }
-            do {
-                if addDeclarations(try readSource(words[1]).text, origin: words[1]) { Terminal.out("loaded \(words[1])") }
-            } catch {
-                Terminal.error(Terminal.red("error:") + " \(error)")
-            }
+            if load(words[1]) { Terminal.out("loaded \(words[1])") }
         case ":reset":
             self = ReplSession(provider: provider, store: store)
             Terminal.out("reset")

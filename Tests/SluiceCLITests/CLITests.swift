@@ -182,6 +182,12 @@ final class CLITests: XCTestCase {
             x
             y = unknwn
             :decls
+            guard shout {
+              action redact
+              pattern caps r"[A-Z]{2,}" replace "!"
+            }
+            guard x with shout
+            x
             """
         let result = try sluice(["repl", "--db", db], stdin: session)
         XCTAssertEqual(result.code, 0, result.stderr)
@@ -189,5 +195,6 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("hello ..."), result.stdout)
         XCTAssertTrue(result.stderr.contains("unknown name `unknwn`"), result.stderr)
         XCTAssertTrue(result.stdout.contains("guards: shout"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("hello ..."), "a redefined guard replaces the old one: \(result.stdout)")
     }
 }
