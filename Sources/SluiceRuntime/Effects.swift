@@ -119,11 +119,14 @@ public struct ChatResponse: Sendable, Hashable {
     public var finishReason: String?
     /// Failed tries before this reply, oldest first (empty when the first try answered).
     public var failedAttempts: [ProviderAttempt]
+    /// True when the server reported no usage and the token counts are the provider's estimate.
+    public var usageEstimated: Bool
 
     public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, finishReason: String? = nil,
-                failedAttempts: [ProviderAttempt] = []) {
+                failedAttempts: [ProviderAttempt] = [], usageEstimated: Bool = false) {
         self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens
         self.cachedTokens = cachedTokens; self.finishReason = finishReason; self.failedAttempts = failedAttempts
+        self.usageEstimated = usageEstimated
     }
 }
 
@@ -142,8 +145,10 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var status: Int?
     /// Every try that failed, the last one included, when the provider layer retried.
     public var attempts: [ProviderAttempt]
-    public init(_ kind: Kind, _ message: String, status: Int? = nil, attempts: [ProviderAttempt] = []) {
-        self.kind = kind; self.message = message; self.status = status; self.attempts = attempts
+    /// Seconds the server asked the client to wait before trying again (`Retry-After`), when it said.
+    public var retryAfter: Double?
+    public init(_ kind: Kind, _ message: String, status: Int? = nil, attempts: [ProviderAttempt] = [], retryAfter: Double? = nil) {
+        self.kind = kind; self.message = message; self.status = status; self.attempts = attempts; self.retryAfter = retryAfter
     }
     public var description: String { message }
 }
@@ -312,6 +317,18 @@ public protocol RandomSource: Sendable {
 public protocol TokenCounter: Sendable {
     /// Tokens in `text` under `encoding` ("o200k_base", "cl100k_base", "estimate", ...).
     func count(_ text: String, encoding: String) -> Int
+    /// True when `count` gives the provider's exact figure for this encoding.
+    func isExact(encoding: String) -> Bool
+    /// Tokens a chat request's messages are billed as, framing included.
+    func countChat(_ messages: [ChatMessage], encoding: String) -> Int
+}
+
+extension TokenCounter {
+    public func isExact(encoding: String) -> Bool { false }
+    /// OpenAI's documented framing: 3 tokens per message and 3 to prime the reply.
+    public func countChat(_ messages: [ChatMessage], encoding: String) -> Int {
+        messages.reduce(3) { $0 + 3 + count($1.role, encoding: encoding) + count($1.content, encoding: encoding) }
+    }
 }
 
 /// A documented estimate for models without a public tokenizer: one token per four UTF-8
@@ -319,4 +336,24 @@ public protocol TokenCounter: Sendable {
 public struct EstimatingTokenCounter: TokenCounter {
     public init() {}
     public func count(_ text: String, encoding: String) -> Int { (text.utf8.count + 3) / 4 }
+}
+
+// MARK: - What dry runs learn from the store
+
+public struct IndexStatistics: Sendable, Hashable {
+    public var chunks: Int
+    /// Mean and largest chunk, in estimated tokens.
+    public var averageTokens: Double
+    public var maxTokens: Int
+    public init(chunks: Int, averageTokens: Double, maxTokens: Int) {
+        self.chunks = chunks; self.averageTokens = averageTokens; self.maxTokens = maxTokens
+    }
+}
+
+/// Facts about past runs and indexes that make a dry run's estimate closer to reality.
+public protocol EstimationHistory: Sendable {
+    /// The mean output tokens of successful past calls of this prompt on this model, if any.
+    func averageOutputTokens(prompt: String, model: String) throws -> Double?
+    /// Size statistics of an index, nil when it does not exist.
+    func statistics(index: String) throws -> IndexStatistics?
 }

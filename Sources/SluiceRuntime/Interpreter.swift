@@ -47,9 +47,10 @@ public final class Interpreter {
 
     let program: Program
     let effects: RuntimeEffects
-    /// False for dry runs, which estimate the whole run instead of stopping at the first call
-    /// that would pass the budget.
-    public var enforcesBudget = true
+    /// Set for dry runs: no model is called, every call is recorded here instead.
+    public var estimator: CostEstimator?
+    /// Where the next estimated call sits on the run's paths (cascade step, retry).
+    var estimationPath = CostEstimator.Call.Path.always
     var ledger = BudgetLedger(limits: BudgetLimits())
     var tracer: Tracer
     var scores: [(name: String, value: Double)] = []
@@ -141,6 +142,10 @@ public final class Interpreter {
             let type = param.type.map { resolveType($0) } ?? .any
             if let given = inputs[param.name.text] {
                 values[param.name.text] = try convertInput(given, to: type, param: param, file: declared.file)
+            } else if param.defaultValue == nil, !isOptional(type), let estimator {
+                // A dry run without this input estimates with an empty one.
+                estimator.missing(param.name.text)
+                values[param.name.text] = if case .list = type { .list([]) } else { .string("", .untrusted) }
             } else if param.defaultValue == nil, !isOptional(type) {
                 throw RuntimeError(.script, "missing input `\(param.name.text)` (\(type)) for pipeline `\(decl.name.text)`",
                                    file: declared.file, span: param.span,

@@ -11,6 +11,8 @@ struct RenderedPrompt {
     var stop: [String]
     var returns: SluiceType?
     var schema: JSONValue?
+    /// The text of the retrieved documents passed as arguments, for dry-run context figures.
+    var documentTexts: [String] = []
 }
 
 extension Interpreter {
@@ -18,6 +20,7 @@ extension Interpreter {
     func renderPrompt(_ declared: Declared<PromptDecl>, _ args: [Argument], _ caller: inout Frame) async throws -> RenderedPrompt {
         let prompt = declared.decl
         var frame = Frame(file: declared.file)
+        var documentTexts: [String] = []
         let declaredParams = prompt.params.map { $0.map(\.name.text) } ?? parameterNames(of: prompt)
         for arg in args {
             guard let label = arg.label else {
@@ -35,6 +38,9 @@ extension Interpreter {
                 value = value.withTrust(.trusted)
             }
             frame.locals[label.text] = value
+            if case .list(let items) = value {
+                documentTexts += items.compactMap { $0.member("source") != nil ? $0.member("text")?.text : nil }
+            }
         }
         for param in prompt.params ?? [] where frame.locals[param.name.text] == nil {
             if let defaultValue = param.defaultValue {
@@ -79,6 +85,7 @@ extension Interpreter {
             }
         }
         rendered.messages = systemMessages + conversation
+        rendered.documentTexts = documentTexts
         return rendered
     }
 
@@ -140,8 +147,7 @@ extension Interpreter {
     }
 
     func countTokens(_ messages: [ChatMessage], _ model: ModelSpec) -> Int {
-        // Chat formats add a few tokens of framing per message and for the reply's priming.
-        messages.reduce(3) { $0 + 4 + effects.tokens.count($1.content, encoding: model.tokenizer) }
+        effects.tokens.countChat(messages, encoding: model.tokenizer)
     }
 
     func cost(_ model: ModelSpec, input: Int, cached: Int, output: Int) -> Double {
@@ -160,8 +166,11 @@ extension Interpreter {
             throw RuntimeError(.budget, "prompt `\(prompt.promptName)` needs \(inputTokens) input tokens plus \(maxTokens) reserved for "
                                + "the reply, more than the \(model.contextWindow)-token window of `\(modelName)`", file: file, span: span)
         }
+        if let estimator {
+            return estimatedReply(estimator, modelName, model, prompt, messages: messages, inputTokens: inputTokens, maxTokens: maxTokens)
+        }
         let worstDollars = cost(model, input: inputTokens, cached: 0, output: maxTokens)
-        if enforcesBudget, let refusal = ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens) {
+        if let refusal = ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens) {
             detail["refused"] = .string(refusal.message)
             throw RuntimeError(.budget, "budget exceeded: calling `\(modelName)` for prompt `\(prompt.promptName)`: \(refusal.message)",
                                file: file, span: span)
@@ -197,6 +206,21 @@ extension Interpreter {
             }
             throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
         }
+    }
+
+    /// Records a dry-run call and answers with the smallest reply of the prompt's type.
+    func estimatedReply(_ estimator: CostEstimator, _ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt,
+                        messages: [ChatMessage], inputTokens: Int, maxTokens: Int) -> Reply {
+        let expected = estimator.expectedOutput(prompt: prompt.promptName, model: modelName, maxTokens: maxTokens)
+        let contextTokens = prompt.documentTexts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
+        estimator.record(CostEstimator.Call(
+            prompt: prompt.promptName, model: model, path: estimationPath, inputTokens: inputTokens, contextTokens: contextTokens,
+            maxOutputTokens: maxTokens, expectedOutputTokens: expected.tokens, expectedFromHistory: expected.fromHistory,
+            exact: estimator.missingInputs.isEmpty && effects.tokens.isExact(encoding: model.tokenizer)))
+        let json = prompt.schema.map(CostEstimator.placeholder(for:))
+        let request = ChatRequest(model: model, messages: messages, maxTokens: maxTokens, promptName: prompt.promptName)
+        return Reply(text: json?.serialized() ?? "", json: json, model: modelName, promptName: prompt.promptName,
+                     request: request, returns: prompt.returns)
     }
 
     /// Every failed try of a call gets its own row in the trace, with its error and latency.

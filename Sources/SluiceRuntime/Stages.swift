@@ -21,10 +21,17 @@ extension Interpreter {
         return try await tracer.span("retrieve", index.text) { detail in
             detail["query"] = .string(queryText)
             detail["top"] = .number(Double(limit))
-            let chunks: [RetrievedChunk]
+            var chunks: [RetrievedChunk]
+            var fromStatistics = false
             do {
                 try effects.retrieval.prepare(spec)
                 chunks = try effects.retrieval.search(index: spec.name, query: queryText, limit: limit)
+                if let estimator, !estimator.missingInputs.isEmpty, chunks.isEmpty,
+                   let statistics = try (effects.retrieval as? EstimationHistory)?.statistics(index: spec.name) {
+                    // The query is not known: size the context from the index's average chunk.
+                    chunks = placeholderChunks(statistics, limit: limit)
+                    fromStatistics = true
+                }
             } catch {
                 throw RuntimeError(.script, "retrieval from index `\(index.text)` failed: \(error)", file: frame.file, span: index.span)
             }
@@ -34,6 +41,9 @@ extension Interpreter {
                 return chunk
             }
             detail["results"] = .array(ordered.map { .object([("source", .string($0.source)), ("score", .number($0.score))]) })
+            estimator?.record(CostEstimator.Retrieval(
+                index: index.text, documents: ordered.count,
+                tokens: ordered.reduce(0) { $0 + effects.tokens.count($1.text, encoding: "o200k_base") }, fromStatistics: fromStatistics))
             return .list(ordered.map { chunk in
                 .record([("text", .string(chunk.text, .untrusted)), ("source", .string(chunk.source, .untrusted)),
                          ("score", .number(chunk.score))])
@@ -55,6 +65,12 @@ extension Interpreter {
             }
         }
         return spec
+    }
+
+    func placeholderChunks(_ statistics: IndexStatistics, limit: Int) -> [RetrievedChunk] {
+        let words = max(1, Int(statistics.averageTokens.rounded()))
+        let text = String(repeating: " data", count: words)
+        return (0..<min(limit, statistics.chunks)).map { _ in RetrievedChunk(text: text, source: "(average chunk)", score: 0) }
     }
 
     /// Best results first and last, weakest in the middle: models attend least to the middle
@@ -79,6 +95,17 @@ extension Interpreter {
         return try await tracer.span("cascade", promptName) { detail in
             var attempts: [JSONValue] = []
             defer { detail["attempts"] = .array(attempts) }
+            if estimator != nil {
+                // A dry run walks every model: the cheapest path is the first, the dearest all of them.
+                var last: Reply?
+                for (position, step) in steps.enumerated() {
+                    estimationPath = .cascadeStep(index: position, of: steps.count)
+                    defer { estimationPath = .always }
+                    var callDetail = JSONDetail()
+                    last = try await callModel(step.model.text, rendered, span: step.model.span, file: frame.file, detail: &callDetail)
+                }
+                if let last { return .reply(last) }
+            }
             for (position, step) in steps.enumerated() {
                 let isLast = position == steps.count - 1
                 let reply: Reply
@@ -145,6 +172,7 @@ extension Interpreter {
             while true {
                 let (json, problems) = check(value, against: type)
                 if problems.isEmpty, let json {
+                    if let estimator, case .reply(let reply) = value { estimateRetries(estimator, reply, maxRetries) }
                     detail["retries"] = .number(Double(attempt))
                     return Value(json: json, trust: .untrusted)
                 }
@@ -169,6 +197,23 @@ extension Interpreter {
             }
         }
         frame.locals[name.text] = validated
+    }
+
+    /// A dry run's worst case for `validate`: every retry re-sends the conversation with the
+    /// failed reply (at most max_tokens) and a short repair request added.
+    func estimateRetries(_ estimator: CostEstimator, _ reply: Reply, _ maxRetries: Int) {
+        guard maxRetries > 0 else { return }
+        let model = reply.request.model
+        let repairTokens = 60
+        var input = countTokens(reply.request.messages, model)
+        for retry in 1...maxRetries {
+            input += reply.request.maxTokens + repairTokens
+            let expected = estimator.expectedOutput(prompt: reply.promptName, model: reply.model, maxTokens: reply.request.maxTokens)
+            estimator.record(CostEstimator.Call(
+                prompt: reply.promptName, model: model, path: .retry(index: retry, of: maxRetries), inputTokens: input,
+                contextTokens: 0, maxOutputTokens: reply.request.maxTokens, expectedOutputTokens: expected.tokens,
+                expectedFromHistory: expected.fromHistory, exact: false))
+        }
     }
 
     /// The value as JSON and what is wrong with it for `type`.

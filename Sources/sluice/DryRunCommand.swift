@@ -9,10 +9,11 @@ struct DryRunCommand: AsyncParsableCommand {
         commandName: "dry-run",
         abstract: "Estimate a run's tokens and cost, and the budget verdict, without calling any model.",
         discussion: """
-            The pipeline runs with every model replaced by a stand-in that records each request and \
-            answers with the smallest reply of the right type. Retrieval runs for real against the \
-            store. Accept conditions fail on stand-in replies, so cascades show their dearest path. \
-            Exit code 3 when the worst case would pass the budget.
+            The pipeline runs with every model call recorded instead of sent, answered with the smallest \
+            reply of the right type. Retrieval runs for real against the store. Cascades are estimated \
+            on their cheapest path (the first model) and their dearest (every model), and `validate` with \
+            all its retries in the worst case. Inputs you leave out are estimated as empty, and the report \
+            says so. Exit code 3 when the worst case would pass the budget.
             """
     )
 
@@ -33,106 +34,151 @@ struct DryRunCommand: AsyncParsableCommand {
         } catch let error as UsageError {
             throw error.exit()
         }
-        let provider = DryRunProvider()
-        let counter = EstimatingTokenCounter()
+        let counter = defaultTokenCounter()
+        let estimator = CostEstimator(history: sqlite)
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
-            provider: provider, retrieval: sqlite, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
+            provider: NoModelProvider(), retrieval: sqlite, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
             tokens: counter))
-        interpreter.enforcesBudget = false
-        let limits: BudgetLimits
+        interpreter.estimator = estimator
+        var limits = BudgetLimits()
         var stoppedBy: String?
         do {
             limits = try await interpreter.run(pipeline: pipeline, inputs: inputs).limits
         } catch {
-            // A guard that blocks these inputs, or a context window too small, still leaves the calls made so far to estimate.
-            guard error.error.kind == .budget || error.error.kind == .guardBlocked else {
+            // A guard that blocks these inputs ends the run early; what was estimated so far still stands.
+            guard error.error.kind == .guardBlocked else {
                 Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
                 throw Exit.scriptError
             }
             stoppedBy = error.error.message
-            limits = BudgetLimits()
         }
-        let estimate = Estimate(calls: provider.calls, counter: counter)
-        let verdict = estimate.verdict(limits, stoppedBy: stoppedBy)
-        if json {
-            Terminal.out(estimate.json(verdict: verdict).prettyPrinted())
-        } else {
-            Terminal.out(estimate.table(verdict: verdict))
-        }
-        if !verdict.withinBudget { throw Exit.overBudget }
+        let report = DryRunReport(estimator: estimator, limits: limits, stoppedBy: stoppedBy)
+        Terminal.out(json ? report.json.prettyPrinted() : report.table)
+        if !report.withinBudget { throw Exit.overBudget }
     }
 }
 
-/// Token and cost figures for the model calls a dry run saw.
-struct Estimate {
-    struct Row {
-        var prompt: String
-        var model: String
-        var inputTokens: Int
-        var maxOutputTokens: Int
-        var worstCost: Double
+/// Dry runs must never reach a model; this provider makes sure of it.
+struct NoModelProvider: ModelProvider {
+    func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        throw ProviderError(.configuration, "a dry run calls no model")
     }
-    struct Verdict {
-        var withinBudget: Bool
-        var message: String
-    }
+}
 
-    var rows: [Row]
+/// What `dry-run` prints: a row per model call and per retrieval, the cheapest and dearest
+/// path, and the budget verdict.
+struct DryRunReport {
+    let estimator: CostEstimator
+    let limits: BudgetLimits
+    let stoppedBy: String?
 
-    init(calls: [DryRunProvider.Call], counter: TokenCounter) {
-        rows = calls.map { call in
-            let input = call.messages.reduce(3) { $0 + 4 + counter.count($1.content, encoding: call.model.tokenizer) }
-            return Row(prompt: call.prompt, model: call.model.name, inputTokens: input, maxOutputTokens: call.maxTokens,
-                       worstCost: Double(input) * call.model.inputPrice + Double(call.maxTokens) * call.model.outputPrice)
-        }
-    }
+    var calls: [CostEstimator.Call] { estimator.calls }
+    var cheapest: [CostEstimator.Call] { calls.filter(\.onCheapestPath) }
 
-    var totalTokens: Int { rows.reduce(0) { $0 + $1.inputTokens + $1.maxOutputTokens } }
-    var totalCost: Double { rows.reduce(0) { $0 + $1.worstCost } }
+    var worstTokens: Int { calls.reduce(0) { $0 + $1.inputTokens + $1.maxOutputTokens } }
+    var worstCost: Double { calls.reduce(0) { $0 + $1.worstCost } }
+    var expectedTokens: Int { cheapest.reduce(0) { $0 + $1.inputTokens + $1.expectedOutputTokens } }
+    var expectedCost: Double { cheapest.reduce(0) { $0 + $1.expectedCost } }
+    var cheapestWorstCost: Double { cheapest.reduce(0) { $0 + $1.worstCost } }
 
-    func verdict(_ limits: BudgetLimits, stoppedBy: String?) -> Verdict {
-        if let stoppedBy { return Verdict(withinBudget: false, message: stoppedBy) }
+    var problems: [String] {
         var problems: [String] = []
-        if let dollars = limits.requestDollars, totalCost > dollars + 1e-9 {
-            problems.append("worst case \(formatMoney(totalCost)) is over the request budget of \(formatMoney(dollars))")
+        if let dollars = limits.requestDollars, worstCost > dollars + 1e-9 {
+            problems.append("the worst case of \(formatMoney(worstCost)) is over the request budget of \(formatMoney(dollars))")
         }
-        if let tokens = limits.tokens, totalTokens > tokens {
-            problems.append("worst case \(totalTokens) tokens is over the token budget of \(tokens)")
+        if let tokens = limits.tokens, worstTokens > tokens {
+            problems.append("the worst case of \(worstTokens) tokens is over the token budget of \(tokens)")
         }
-        if !problems.isEmpty { return Verdict(withinBudget: false, message: problems.joined(separator: "; ")) }
-        if limits.requestDollars == nil && limits.tokens == nil { return Verdict(withinBudget: true, message: "no budget declared") }
-        var limitsText: [String] = []
-        if let dollars = limits.requestDollars { limitsText.append(formatMoney(dollars)) }
-        if let tokens = limits.tokens { limitsText.append("\(tokens) tokens") }
-        return Verdict(withinBudget: true, message: "within budget (" + limitsText.joined(separator: ", ") + ")")
+        return problems
     }
 
-    func table(verdict: Verdict) -> String {
-        let header = ["stage", "model", "input tok", "max output tok", "worst cost"]
-        var lines = [header] + rows.map { [$0.prompt, $0.model, "\($0.inputTokens)", "\($0.maxOutputTokens)", formatMoney($0.worstCost)] }
-        lines.append(["total", "", "\(rows.reduce(0) { $0 + $1.inputTokens })", "\(rows.reduce(0) { $0 + $1.maxOutputTokens })",
-                      formatMoney(totalCost)])
-        let widths = header.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
-        let rendered = lines.map { row in
+    var withinBudget: Bool { problems.isEmpty }
+
+    var verdict: String {
+        if !problems.isEmpty { return "over budget: " + problems.joined(separator: "; ") }
+        var parts: [String] = []
+        if let dollars = limits.requestDollars { parts.append(formatMoney(dollars)) }
+        if let tokens = limits.tokens { parts.append("\(tokens) tokens") }
+        return parts.isEmpty ? "ok: no budget declared" : "ok: within budget (" + parts.joined(separator: ", ") + ") even in the worst case"
+    }
+
+    func pathLabel(_ path: CostEstimator.Call.Path) -> String {
+        switch path {
+        case .always: "always"
+        case .cascadeStep(let index, let count): "cascade \(index + 1)/\(count)"
+        case .retry(let index, let count): "retry \(index)/\(count)"
+        }
+    }
+
+    var notes: [String] {
+        var notes: [String] = []
+        if !estimator.missingInputs.isEmpty {
+            notes.append("inputs not given, estimated as empty: " + estimator.missingInputs.joined(separator: ", "))
+        }
+        if estimator.retrievals.contains(where: \.fromStatistics) {
+            notes.append("retrieved context sized from the index's average chunk (the query was not known)")
+        }
+        let estimated = Set(calls.filter { !$0.exact }.map { $0.model.name })
+        if !estimated.isEmpty {
+            notes.append("token counts are estimates for: " + estimated.sorted().joined(separator: ", "))
+        }
+        if calls.contains(where: { !$0.expectedFromHistory }) {
+            notes.append("expected output is a guess (a quarter of max tokens) where no past runs are recorded")
+        }
+        if let stoppedBy { notes.append("the run stopped early: \(stoppedBy)") }
+        notes.append("no model was called")
+        return notes
+    }
+
+    var table: String {
+        let header = ["stage", "model", "path", "input", "context", "expected out", "max out", "worst cost"]
+        var rows = [header]
+        for call in calls {
+            rows.append(["prompt \(call.prompt)", call.model.name, pathLabel(call.path), "\(call.inputTokens)\(call.exact ? "" : "~")",
+                         "\(call.contextTokens)", "\(call.expectedOutputTokens)", "\(call.maxOutputTokens)", formatMoney(call.worstCost)])
+        }
+        for retrieval in estimator.retrievals {
+            rows.append(["retrieve \(retrieval.index)", "", "always", "", "\(retrieval.tokens)\(retrieval.fromStatistics ? "~" : "")",
+                         "", "", ""])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var lines = rows.map { row in
             row.enumerated().map { column, cell in
-                column >= 2 ? String(repeating: " ", count: widths[column] - cell.count) + cell
+                column >= 3 ? String(repeating: " ", count: widths[column] - cell.count) + cell
                     : cell + String(repeating: " ", count: widths[column] - cell.count)
             }.joined(separator: "  ")
         }
-        let note = "token counts are estimates (4 bytes per token); no model was called"
-        return (rendered + ["", (verdict.withinBudget ? "ok: " : "over budget: ") + verdict.message, note]).joined(separator: "\n")
+        lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
+        lines.append("")
+        lines.append("cheapest path: \(expectedTokens) tokens expected, \(formatMoney(expectedCost)) expected, \(formatMoney(cheapestWorstCost)) at most")
+        lines.append("dearest path:  \(worstTokens) tokens, \(formatMoney(worstCost)) at most (every cascade model, every retry)")
+        lines.append(verdict)
+        lines += notes.map { "note: " + $0 }
+        return lines.joined(separator: "\n")
     }
 
-    func json(verdict: Verdict) -> JSONValue {
+    var json: JSONValue {
         .object([
-            ("stages", .array(rows.map { row in
-                .object([("prompt", .string(row.prompt)), ("model", .string(row.model)), ("input_tokens", .number(Double(row.inputTokens))),
-                         ("max_output_tokens", .number(Double(row.maxOutputTokens))), ("worst_cost", .number(row.worstCost))])
+            ("calls", .array(calls.map { call in
+                .object([("prompt", .string(call.prompt)), ("model", .string(call.model.name)), ("path", .string(pathLabel(call.path))),
+                         ("input_tokens", .number(Double(call.inputTokens))), ("exact", .bool(call.exact)),
+                         ("context_tokens", .number(Double(call.contextTokens))),
+                         ("expected_output_tokens", .number(Double(call.expectedOutputTokens))),
+                         ("max_output_tokens", .number(Double(call.maxOutputTokens))),
+                         ("expected_cost", .number(call.expectedCost)), ("worst_cost", .number(call.worstCost))])
             })),
-            ("total_tokens", .number(Double(totalTokens))),
-            ("worst_cost", .number(totalCost)),
-            ("within_budget", .bool(verdict.withinBudget)),
-            ("verdict", .string(verdict.message)),
+            ("retrievals", .array(estimator.retrievals.map { r in
+                .object([("index", .string(r.index)), ("documents", .number(Double(r.documents))), ("tokens", .number(Double(r.tokens))),
+                         ("from_statistics", .bool(r.fromStatistics))])
+            })),
+            ("cheapest_path", .object([("expected_tokens", .number(Double(expectedTokens))), ("expected_cost", .number(expectedCost)),
+                                       ("worst_cost", .number(cheapestWorstCost))])),
+            ("dearest_path", .object([("tokens", .number(Double(worstTokens))), ("worst_cost", .number(worstCost))])),
+            ("budget", .object([("request", limits.requestDollars.map(JSONValue.number) ?? .null),
+                                ("tokens", limits.tokens.map { .number(Double($0)) } ?? .null)])),
+            ("within_budget", .bool(withinBudget)),
+            ("verdict", .string(verdict)),
+            ("notes", .array(notes.map { .string($0) })),
         ])
     }
 }

@@ -13,3 +13,7 @@ func makeProvider(replies: String?) throws -> ModelProvider {
         throw UsageError("cannot use replies file \(replies): \(error)")
     }
 }
+
+/// Token counting for every command: exact for OpenAI encodings once the tokenizers are in,
+/// a documented estimate otherwise.
+func defaultTokenCounter() -> TokenCounter { EstimatingTokenCounter() }

@@ -144,7 +144,7 @@ struct ReplSession {
         }
         let interpreter = Interpreter(program: program, effects: RuntimeEffects(
             provider: provider, retrieval: store, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-            tokens: EstimatingTokenCounter()))
+            tokens: defaultTokenCounter()))
         do {
             if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals) {
                 Terminal.out(RunReport.humanOutput(value))

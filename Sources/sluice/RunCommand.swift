@@ -37,7 +37,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: EstimatingTokenCounter()))
+            tokens: defaultTokenCounter()))
         do {
             let result = try await interpreter.run(pipeline: pipeline, inputs: inputs)
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }

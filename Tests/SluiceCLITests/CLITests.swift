@@ -152,14 +152,26 @@ final class CLITests: XCTestCase {
                                  "--json"], environment: ["OPENAI_BASE_URL": "http://127.0.0.1:1/v1"])
         XCTAssertTrue([0, 3].contains(result.code), result.stderr)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        let stages = try XCTUnwrap(json["stages"] as? [[String: Any]])
-        XCTAssertGreaterThanOrEqual(stages.count, 2, "a cascade's dearest path has every model")
+        let calls = try XCTUnwrap(json["calls"] as? [[String: Any]])
+        XCTAssertEqual(calls.compactMap { $0["path"] as? String }.filter { $0.hasPrefix("cascade") }, ["cascade 1/2", "cascade 2/2"],
+                       "a cascade's dearest path has every model")
+        XCTAssertEqual(calls.compactMap { $0["path"] as? String }.filter { $0.hasPrefix("retry") }.count, 2, "validate retries 2")
+        let dearest = try XCTUnwrap(json["dearest_path"] as? [String: Any])
+        let cheapest = try XCTUnwrap(json["cheapest_path"] as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(dearest["worst_cost"] as? Double), try XCTUnwrap(cheapest["worst_cost"] as? Double))
     }
 
     func testDryRunOverBudgetExitsThree() throws {
         let result = try sluice(["dry-run", "Tests/SluiceCLITests/Fixtures/over_budget.sluice", "--db", db, "--input", "question=hi"])
         XCTAssertEqual(result.code, 3, result.stdout + result.stderr)
         XCTAssertTrue(result.stdout.contains("over budget"), result.stdout)
+    }
+
+    func testDryRunWithoutInputsSaysWhatIsEstimated() throws {
+        let result = try sluice(["dry-run", "pipelines/rag.sluice", "--db", db])
+        XCTAssertEqual(result.code, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("inputs not given, estimated as empty: question"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("no model was called"), result.stdout)
     }
 
     func testIndexAddAndList() throws {
