@@ -20,8 +20,10 @@ let package = Package(
         // The standard library's Sluice sources, embedded so the binary is self-contained
         // (generated from stdlib/ by scripts/embed-stdlib; a test keeps the two in step).
         .target(name: "SluiceStdlib"),
+        // Exact OpenAI tokenizers (cl100k_base, o200k_base) with their rank files as resources.
+        .target(name: "SluiceTokenizers", dependencies: ["SluiceRuntime"], resources: [.copy("Resources")]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceStdlib",
+            "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceStdlib", "SluiceTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "SluiceSyntaxTests", dependencies: ["SluiceSyntax"], exclude: ["Fixtures"]),
@@ -29,5 +31,6 @@ let package = Package(
         .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib"], exclude: ["Scripts"]),
         .testTarget(name: "SluiceServicesTests", dependencies: ["SluiceRuntime", "SluiceServices"]),
         .testTarget(name: "SluiceCLITests", dependencies: [], exclude: ["Fixtures"]),
+        .testTarget(name: "SluiceTokenizersTests", dependencies: ["SluiceTokenizers"], exclude: ["Fixtures"]),
     ]
 )

@@ -357,3 +357,35 @@ public protocol EstimationHistory: Sendable {
     /// Size statistics of an index, nil when it does not exist.
     func statistics(index: String) throws -> IndexStatistics?
 }
+
+// MARK: - Conversations
+
+public struct SessionTurn: Sendable, Hashable {
+    public var seq: Int
+    public var role: String
+    public var content: String
+    public init(seq: Int, role: String, content: String) { self.seq = seq; self.role = role; self.content = content }
+}
+
+/// A conversation as stored: the latest summary (covering every turn up to `summaryThrough`)
+/// and the turns after it, oldest first.
+public struct SessionState: Sendable, Hashable {
+    public var id: String
+    public var summary: String?
+    public var summaryThrough: Int
+    public var turns: [SessionTurn]
+    public init(id: String, summary: String?, summaryThrough: Int, turns: [SessionTurn]) {
+        self.id = id; self.summary = summary; self.summaryThrough = summaryThrough; self.turns = turns
+    }
+}
+
+/// Multi-turn conversations (`--session ID`).
+public protocol SessionStore: Sendable {
+    func createSession(_ id: String, at time: Double) throws
+    /// nil when there is no such session.
+    func loadSession(_ id: String) throws -> SessionState?
+    /// Appends turns; returns them with their sequence numbers.
+    func appendTurns(_ id: String, _ turns: [(role: String, content: String)], at time: Double) throws -> [SessionTurn]
+    /// Replaces the summary with one covering every turn up to `through`.
+    func saveSummary(_ id: String, summary: String, through: Int, at time: Double) throws
+}

@@ -10,11 +10,13 @@ public struct RuntimeEffects: Sendable {
     public var clock: Clock
     public var random: RandomSource
     public var tokens: TokenCounter
+    /// Where `--session` conversations live; nil when the run keeps none.
+    public var sessions: SessionStore?
 
     public init(provider: ModelProvider, retrieval: RetrievalStore, trace: TraceSink, clock: Clock,
-                random: RandomSource, tokens: TokenCounter) {
+                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil) {
         self.provider = provider; self.retrieval = retrieval; self.trace = trace; self.clock = clock
-        self.random = random; self.tokens = tokens
+        self.random = random; self.tokens = tokens; self.sessions = sessions
     }
 }
 
@@ -58,6 +60,9 @@ public final class Interpreter {
     var pipelineDepth = 0
     var modelSpecs: [String: ModelSpec] = [:]
     var compiledGuards: [String: CompiledGuard] = [:]
+    /// The conversation the run continues (`--session ID`), and its state once `session` ran.
+    var sessionId: String?
+    var activeSession: ActiveSession?
 
     public init(program: Program, effects: RuntimeEffects) {
         self.program = program
@@ -67,10 +72,12 @@ public final class Interpreter {
 
     /// Runs `pipeline` with inputs as JSON (strings from the command line are converted to the
     /// declared parameter types). Every run is traced, failed ones too.
-    public func run(pipeline name: String, inputs: [String: JSONValue]) async throws(RunFailure) -> RunResult {
+    public func run(pipeline name: String, inputs: [String: JSONValue], session: String? = nil) async throws(RunFailure) -> RunResult {
         tracer = Tracer(sink: effects.trace, clock: effects.clock, random: effects.random)
         scores = []
         flags = []
+        sessionId = session
+        activeSession = nil
         ledger = BudgetLedger(limits: BudgetLimits())
         let file = program.main.file
         tracer.startRun(pipeline: name, file: file.path, inputs: .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
@@ -84,6 +91,7 @@ public final class Interpreter {
             if let budget = program.budget { try applyBudget(budget.decl, file: budget.file) }
             let arguments = try bindInputs(inputs, to: declared)
             let output = try await callPipeline(declared, arguments: arguments)
+            try await finishSession(output: output)
             let result = RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
                                    cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
                                    traceError: tracer.sinkError.map { "\($0)" })
@@ -206,6 +214,7 @@ public final class Interpreter {
             case "money": return .money
             case "any": return .any
             case "Doc": return program.resolvedTypes["Doc"] ?? SluiceType.doc
+            case "Message": return Builtins.historyMessage
             default: return program.resolvedTypes[n.text] ?? .any
             }
         case .list(let inner, _): return .list(resolveType(inner))
@@ -242,7 +251,7 @@ public final class Interpreter {
         pipelineDepth += 1
         defer { pipelineDepth -= 1 }
         return try await tracer.span("pipeline", decl.name.text) { _ in
-            var frame = Frame(file: declared.file)
+            var frame = Frame(file: declared.file, pipeline: decl)
             for param in decl.params {
                 if let given = arguments[param.name.text] {
                     frame.locals[param.name.text] = given
@@ -260,6 +269,8 @@ public final class Interpreter {
     struct Frame {
         let file: SourceFile
         var locals: [String: Value] = [:]
+        /// The pipeline whose body this frame runs (nil for prompts and the REPL).
+        var pipeline: PipelineDecl? = nil
     }
 
     enum Flow { case normal, returned(Value) }
@@ -299,6 +310,8 @@ public final class Interpreter {
             }
         case .budget(let budget):
             try applyBudget(budget, file: frame.file)
+        case .session(let name, let settings):
+            try startSession(name, settings, &frame, span: statement.span)
         case .guardStage(let target, let uses):
             try await runGuards(target, uses, &frame)
         case .validate(let name, let typeRef, let retries):

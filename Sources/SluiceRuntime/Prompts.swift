@@ -13,6 +13,10 @@ struct RenderedPrompt {
     var schema: JSONValue?
     /// The text of the retrieved documents passed as arguments, for dry-run context figures.
     var documentTexts: [String] = []
+    /// Positions in `messages` of the turns spliced in by `history`, oldest first.
+    var historyIndices: [Int] = []
+    /// What to do when the messages do not fit the model's window.
+    var context = ContextStrategy.fail
 }
 
 extension Interpreter {
@@ -53,12 +57,22 @@ extension Interpreter {
         }
 
         // The leading system messages come first, then the few-shot examples, then the rest.
-        let leadingSystem = prompt.messages.prefix { $0.role == .system }
+        let leadingSystem = prompt.messages.prefix { $0.role == .system && !$0.isHistory }
         var systemMessages: [ChatMessage] = []
         for message in leadingSystem { systemMessages.append(try await renderMessage(message, &frame)) }
         var conversation: [ChatMessage] = []
         for message in prompt.examples.joined() { conversation.append(try await renderMessage(message, &frame)) }
-        for message in prompt.messages.dropFirst(leadingSystem.count) { conversation.append(try await renderMessage(message, &frame)) }
+        var historyIndices: [Int] = []
+        for message in prompt.messages.dropFirst(leadingSystem.count) {
+            if message.isHistory {
+                for turn in try await renderHistory(message, &frame) {
+                    historyIndices.append(conversation.count)
+                    conversation.append(turn)
+                }
+            } else {
+                conversation.append(try await renderMessage(message, &frame))
+            }
+        }
 
         var rendered = RenderedPrompt(promptName: prompt.name.text, messages: [], temperature: nil, maxTokens: nil, stop: [],
                                       returns: nil, schema: nil)
@@ -69,6 +83,12 @@ extension Interpreter {
             case ("max_tokens", .number(let n)): rendered.maxTokens = Int(n)
             case ("stop", .string(let s, _)): rendered.stop = [s]
             case ("stop", .list(let items)): rendered.stop = items.map(\.text)
+            case ("context", .string(let strategy, _)):
+                guard let chosen = ContextStrategy(rawValue: strategy) else {
+                    throw RuntimeError(.script, "unknown context strategy `\(strategy)`", file: declared.file, span: field.value.span,
+                                       help: "strategies: " + Builtins.contextStrategies.joined(separator: ", "))
+                }
+                rendered.context = chosen
             default: break
             }
         }
@@ -86,7 +106,30 @@ extension Interpreter {
         }
         rendered.messages = systemMessages + conversation
         rendered.documentTexts = documentTexts
+        rendered.historyIndices = historyIndices.map { $0 + systemMessages.count }
         return rendered
+    }
+
+    /// A `history EXPR` item: each `{role, content}` record becomes a message of its own. Turns are
+    /// whole messages in the user and assistant roles, never spliced into instructions, so they
+    /// are not fenced.
+    func renderHistory(_ message: PromptMessage, _ frame: inout Frame) async throws -> [ChatMessage] {
+        let value = try await eval(message.content, &frame)
+        let items: [Value]
+        switch value {
+        case .list(let list): items = list
+        case .null: items = []
+        default:
+            throw RuntimeError(.script, "`history` needs a list of {role, content} messages, got \(value.typeName)",
+                               file: frame.file, span: message.content.span)
+        }
+        return try items.map { item in
+            guard let role = item.member("role")?.text, role == "user" || role == "assistant", let content = item.member("content") else {
+                throw RuntimeError(.script, "each `history` message needs a role (user or assistant) and a content",
+                                   file: frame.file, span: message.content.span)
+            }
+            return ChatMessage(role: role, content: content.text)
+        }
     }
 
     func renderMessage(_ message: PromptMessage, _ frame: inout Frame) async throws -> ChatMessage {
@@ -156,15 +199,15 @@ extension Interpreter {
 
     /// One model call: checked against the context window, reserved against the budget, sent,
     /// traced and settled.
-    func callModel(_ modelName: String, _ prompt: RenderedPrompt, messages: [ChatMessage]? = nil, span: Span, file: SourceFile,
+    func callModel(_ modelName: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile,
                    detail: inout JSONDetail, attempt: Int = 1) async throws -> Reply {
         let model = try modelSpec(modelName, span: span, file: file)
-        let messages = messages ?? prompt.messages
         let maxTokens = min(prompt.maxTokens ?? model.maxOutput, model.maxOutput)
-        let inputTokens = countTokens(messages, model)
+        var messages = prompt.messages
+        var inputTokens = countTokens(messages, model)
         if inputTokens + maxTokens > model.contextWindow {
-            throw RuntimeError(.budget, "prompt `\(prompt.promptName)` needs \(inputTokens) input tokens plus \(maxTokens) reserved for "
-                               + "the reply, more than the \(model.contextWindow)-token window of `\(modelName)`", file: file, span: span)
+            messages = try await fitToWindow(messages, prompt, model, modelName, maxTokens: maxTokens, span: span, file: file, detail: &detail)
+            inputTokens = countTokens(messages, model)
         }
         if let estimator {
             return estimatedReply(estimator, modelName, model, prompt, messages: messages, inputTokens: inputTokens, maxTokens: maxTokens)

@@ -155,6 +155,10 @@ final class BodyChecker {
         case .budget(let b):
             mc.checkBudget(b)
 
+        case .session(let name, let settings):
+            checkSessionSettings(settings)
+            bind(name.text, .list(Builtins.historyMessage))
+
         case .expression(let e):
             if case .cascade(let call, let steps) = e.kind {
                 _ = cascade(e, call, steps, target: nil)
@@ -699,5 +703,40 @@ func mismatch(_ value: SluiceType, _ expected: SluiceType) -> String? {
         return nil
     default:
         return "is `\(value)`"
+    }
+}
+
+extension BodyChecker {
+    /// `session NAME with keep 4, max_tokens 2k, summarize_every 8, summarize_over 3k, model M, user PARAM`.
+    private func checkSessionSettings(_ settings: [Field]) {
+        var seen: Set<String> = []
+        for setting in settings {
+            let key = setting.name.text
+            guard seen.insert(key).inserted else {
+                error("`\(key)` is set twice in this session", at: setting.name.span)
+                continue
+            }
+            switch key {
+            case "keep", "max_tokens", "summarize_every", "summarize_over":
+                guard let n = literalNumber(setting.value), n >= 0, n == n.rounded() else {
+                    error("session `\(key)` must be a whole number, like `4` or `2k`", at: setting.value.span)
+                    continue
+                }
+            case "model":
+                guard case .name = setting.value.kind else {
+                    error("session `model` names a declared model", at: setting.value.span)
+                    continue
+                }
+                if case .name(let model) = setting.value.kind { mc.checkModelName(Name(model, setting.value.span)) }
+            case "user":
+                guard case .name(let input) = setting.value.kind, locals[input] != nil else {
+                    error("session `user` names the pipeline input that is the user's turn", at: setting.value.span)
+                    continue
+                }
+            default:
+                error("unknown session setting `\(key)`", at: setting.name.span,
+                      help: suggestion(key, Builtins.sessionSettings) ?? "settings: " + Builtins.sessionSettings.joined(separator: ", "))
+            }
+        }
     }
 }

@@ -56,7 +56,7 @@ public enum Builtins {
     /// Type names that need no declaration.
     public static let types: [String: SluiceType] = [
         "string": .string, "number": .number, "int": .int, "bool": .bool, "any": .any, "money": .money,
-        "Doc": SluiceType.doc,
+        "Doc": SluiceType.doc, "Message": historyMessage,
     ]
 
     /// Keys of a `model` declaration.
@@ -70,11 +70,20 @@ public enum Builtins {
     /// Keys of an `index` declaration.
     public static let indexFields: [String] = ["store", "source", "chunk", "overlap"]
     /// Settings of a `prompt` declaration (besides messages, `example`, `returns` and `meta`).
-    public static let promptFields: [String] = ["model", "temperature", "max_tokens", "stop"]
+    public static let promptFields: [String] = ["model", "temperature", "max_tokens", "stop", "context"]
     /// Settings of a `guard` declaration (besides `action` and `pattern`).
     public static let guardFields: [String] = ["max_length"]
     /// Limits of a `budget`.
     public static let budgetLimits: [String] = ["request", "tokens"]
+    /// Settings of a `session` statement.
+    public static let sessionSettings: [String] = ["keep", "max_tokens", "summarize_every", "summarize_over", "model", "user"]
+    /// Strategies of a prompt's `context` setting, used when a call would not fit the model's window.
+    public static let contextStrategies: [String] = ["fail", "keep_recent", "drop_middle", "summarize_middle"]
+    /// One message of a conversation's history, as a `session` binds it and `history` splices it.
+    public static let historyMessage = SluiceType.record(name: "Message", fields: [
+        SluiceType.RecordField(name: "role", type: .string, optional: false),
+        SluiceType.RecordField(name: "content", type: .string, optional: false),
+    ])
 
     /// The static type of a built-in function's result given its argument types (best effort).
     public static func resultType(of function: String, arguments: [SluiceType]) -> SluiceType {

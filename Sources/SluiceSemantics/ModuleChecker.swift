@@ -499,6 +499,13 @@ final class ModuleChecker {
                 case .string, .list(.string), .list(.any), .any: break
                 default: error("`stop` must be a string or a list of strings", at: field.value.span)
                 }
+            case "context":
+                guard case .name(let strategy) = field.value.kind, Builtins.contextStrategies.contains(strategy) else {
+                    let written = field.value.kind.nameText ?? ""
+                    error("`context` is one of " + Builtins.contextStrategies.joined(separator: ", "), at: field.value.span,
+                          help: suggestion(written, Builtins.contextStrategies))
+                    continue
+                }
             default:
                 _ = constantType(field.value, "a prompt setting")
                 error("unknown prompt setting `\(field.name.text)`", at: field.name.span,
@@ -657,4 +664,9 @@ extension String {
         }
         return out
     }
+}
+
+extension Expr.Kind {
+    /// The name, when the expression is a bare name.
+    var nameText: String? { if case .name(let n) = self { n } else { nil } }
 }

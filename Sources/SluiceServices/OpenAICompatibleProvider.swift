@@ -4,94 +4,151 @@ import FoundationNetworking
 #endif
 import SluiceRuntime
 
-/// Speaks OpenAI's chat completions API (`POST {base}/chat/completions`), which OpenAI and most
-/// local servers (llama.cpp, vLLM, Ollama, LM Studio) understand.
+/// Speaks OpenAI's chat completions API (`POST {base}/chat/completions`) and embeddings API
+/// (`POST {base}/embeddings`), which OpenAI and most local servers (llama.cpp, vLLM, Ollama,
+/// LM Studio) understand.
 ///
-/// Base URL: `ModelSpec.baseURL`, else `$OPENAI_BASE_URL`, else https://api.openai.com/v1.
-/// Key: the variable named by `ModelSpec.apiKeyEnv`, else `$OPENAI_API_KEY`; optional except for
-/// api.openai.com or when the model names its variable. The key never appears in an error.
-public final class OpenAICompatibleProvider: ModelProvider {
+/// - Base URL: `ModelSpec.baseURL`, else `$OPENAI_BASE_URL`, else https://api.openai.com/v1.
+/// - Key: the variable named by `ModelSpec.apiKeyEnv`, else `$OPENAI_API_KEY`, sent as
+///   `Authorization: Bearer`; optional except for api.openai.com or when the model names its
+///   variable. The key never appears in an error or an attempt.
+/// - Streaming: when `request.onText` is set, the request has `stream: true` and
+///   `stream_options: {include_usage: true}`; each `delta.content` goes to `onText` as it arrives.
+///   A stream that ends before `[DONE]` (or a finish reason) is a `.transport` error.
+/// - Usage: `prompt_tokens` (cached ones included, as OpenAI bills them), `completion_tokens`,
+///   `prompt_tokens_details.cached_tokens`. Without usage, tokens are estimated with the counter
+///   and the response says `usageEstimated`.
+/// - Finish reasons are passed on as the server gives them (`stop`, `length`, `content_filter`,
+///   `tool_calls`, or anything else).
+/// - Structured output: `response_format: {type: json_schema, json_schema: {name, schema, strict: true}}`.
+///   A server that rejects it (HTTP 400/422 naming `response_format` or `json_schema`) is asked
+///   once more without it, and remembered (per base URL and model id) as lacking the feature; the
+///   prompt already asks for JSON and the runtime's `validate` checks the rest. `stream_options`
+///   is dropped the same way. The rejected try is reported in `failedAttempts`.
+public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, EndpointNaming, @unchecked Sendable {
     public static let defaultBaseURL = "https://api.openai.com/v1"
+
+    /// Optional request features a server may not understand.
+    enum Feature: String, Sendable {
+        case responseFormat = "response_format"
+        case streamUsage = "stream_options"
+    }
 
     private let environment: [String: String]
     /// Estimates token usage when a server does not report it.
     private let counter: any TokenCounter
-    private let session: URLSession
+    private let clock: any Clock
+    private let http = HTTPClient()
+    /// How many texts one embeddings request carries.
+    public let embeddingBatchSize: Int
+    /// Per endpoint (base URL and model id), the features its server rejected.
+    private let unsupported = Locked<[String: Set<Feature>]>([:])
 
-    public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter()) {
+    public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock(),
+                embeddingBatchSize: Int = 64) {
         self.environment = environment
         self.counter = counter
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.urlCache = nil
-        configuration.httpCookieStorage = nil
-        session = URLSession(configuration: configuration)
+        self.clock = clock
+        self.embeddingBatchSize = max(1, embeddingBatchSize)
     }
 
-    deinit { session.finishTasksAndInvalidate() }
+    public func endpointName(for model: ModelSpec) -> String {
+        ((try? baseURL(for: model)) ?? model.baseURL ?? "openai") + " " + model.id
+    }
+
+    // MARK: Chat
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
         let model = request.model
-        let endpoint = try endpoint(for: model)
+        let base = try baseURL(for: model)
+        let endpoint = try ProviderSupport.url(base + "/chat/completions", model: model)
         let key = try apiKey(for: model, endpoint: endpoint)
         guard model.timeout > 0 else {
             throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
         }
-        var http = URLRequest(url: endpoint)
-        http.httpMethod = "POST"
-        // The deadline is enforced by HTTPExchange; Foundation on Linux truncates this one to whole seconds
-        // (0.5 becomes an immediate timeout), so it only backs ours up.
-        http.timeoutInterval = model.timeout.rounded(.up) + 1
-        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        http.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let key { http.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
-        http.httpBody = Data(Self.body(for: request).serialized().utf8)
-
-        let (data, response) = try await HTTPExchange.send(http, on: session, timeout: model.timeout)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            throw ProviderError(.http, redacting(key, in: "HTTP \(status) from \(endpoint.absoluteString): \(Self.errorDetail(data, status: status))"),
-                                status: status)
-        }
+        let name = base + " " + model.id
+        var failed: [ProviderAttempt] = []
+        var started = clock.now()
         do {
-            return try reply(from: data, for: request, endpoint: endpoint)
-        } catch let error as ProviderError {
-            throw ProviderError(error.kind, redacting(key, in: error.message), status: error.status)
+            while true {
+                let lacking = unsupported.withLock { $0[name] ?? [] }
+                var offered: [(feature: Feature, markers: [String])] = []
+                let useSchema = request.responseSchema != nil && !lacking.contains(.responseFormat)
+                let streaming = request.onText != nil
+                let streamUsage = streaming && !lacking.contains(.streamUsage)
+                if useSchema { offered.append((.responseFormat, ["response_format", "json_schema"])) }
+                if streamUsage { offered.append((.streamUsage, ["stream_options", "include_usage"])) }
+
+                let body = Self.body(for: request, responseFormat: useSchema, stream: streaming, streamUsage: streamUsage)
+                let stream = request.onText.map { OpenAIStream(url: endpoint.absoluteString, onText: $0) }
+                var sink: HTTPClient.BodySink?
+                if let stream { sink = { data in try stream.feed(data) } }
+                started = clock.now()
+                let reply = try await http.send(httpRequest(endpoint, key: key, body: body, timeout: model.timeout), timeout: model.timeout,
+                                                connectTimeout: model.reliability.connectTimeout, onBody: sink)
+                guard (200..<300).contains(reply.status) else {
+                    if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
+                        unsupported.withLock { _ = $0[name, default: []].insert(feature) }
+                        let error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
+                        failed.append(ProviderAttempt(error: error.message + " (asking again without \(feature.rawValue))", status: reply.status,
+                                                      latencyMs: ProviderSupport.milliseconds(since: started, clock: clock)))
+                        continue
+                    }
+                    throw ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
+                }
+                var response: ChatResponse
+                if reply.streamed, let stream {
+                    response = try stream.finish(request: request, counter: counter)
+                } else {
+                    response = try self.reply(from: reply.body, for: request, endpoint: endpoint)
+                    // A server that ignored `stream: true` answered in one piece.
+                    if let onText = request.onText, !response.text.isEmpty { onText(response.text) }
+                }
+                response.failedAttempts = ProviderSupport.redact(key, in: failed)
+                return response
+            }
+        } catch var error as ProviderError {
+            if !failed.isEmpty {
+                let last = error.attempts.isEmpty
+                    ? [ProviderAttempt(error: error.message, status: error.status, latencyMs: ProviderSupport.milliseconds(since: started, clock: clock))]
+                    : error.attempts
+                error.attempts = failed + last
+            }
+            throw ProviderSupport.redact(key, in: error)
         }
     }
 
     // MARK: Configuration
 
+    func baseURL(for model: ModelSpec) throws -> String {
+        try ProviderSupport.baseURL(for: model, environment: environment, variable: "OPENAI_BASE_URL", default: Self.defaultBaseURL)
+    }
+
     func endpoint(for model: ModelSpec) throws -> URL {
-        let base = model.baseURL ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultBaseURL
-        var trimmed = base
-        while trimmed.hasSuffix("/") { trimmed.removeLast() }
-        guard let url = URL(string: trimmed + "/chat/completions"), let scheme = url.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", url.host?.isEmpty == false else {
-            throw ProviderError(.configuration, "model '\(model.name)' has an invalid base URL '\(base)': expected http://host[:port]/path or https://...")
-        }
-        return url
+        try ProviderSupport.url(try baseURL(for: model) + "/chat/completions", model: model)
     }
 
     func apiKey(for model: ModelSpec, endpoint: URL) throws -> String? {
-        let variable = model.apiKeyEnv ?? "OPENAI_API_KEY"
-        if let key = environment[variable], !key.isEmpty { return key }
-        if model.apiKeyEnv != nil {
-            throw ProviderError(.configuration, "model '\(model.name)' reads its API key from $\(variable), which is not set")
-        }
-        if endpoint.host == "api.openai.com" {
-            throw ProviderError(.configuration, "$OPENAI_API_KEY is not set: model '\(model.name)' calls api.openai.com, which needs a key")
-        }
-        return nil
+        try ProviderSupport.apiKey(for: model, environment: environment, variable: "OPENAI_API_KEY", endpoint: endpoint,
+                                   requiredHost: "api.openai.com")
     }
 
-    private func redacting(_ key: String?, in message: String) -> String {
-        guard let key, key.count >= 4 else { return message }
-        return message.replacingOccurrences(of: key, with: "[redacted]")
+    private func httpRequest(_ url: URL, key: String?, body: JSONValue, timeout: Double) -> URLRequest {
+        var http = URLRequest(url: url)
+        http.httpMethod = "POST"
+        // The deadline is enforced by HTTPClient; Foundation on Linux truncates this one to whole seconds
+        // (0.5 becomes an immediate timeout), so it only backs ours up.
+        http.timeoutInterval = timeout.rounded(.up) + 1
+        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        http.setValue(body["stream"] == .bool(true) ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
+        if let key { http.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+        http.httpBody = Data(body.serialized().utf8)
+        return http
     }
 
     // MARK: Wire format
 
-    static func body(for request: ChatRequest) -> JSONValue {
+    static func body(for request: ChatRequest, responseFormat: Bool = true, stream: Bool = false, streamUsage: Bool = true) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("model", .string(request.model.id)),
             ("messages", .array(request.messages.map(\.json))),
@@ -99,7 +156,7 @@ public final class OpenAICompatibleProvider: ModelProvider {
         if let temperature = request.temperature ?? request.model.temperature { members.append(("temperature", .number(temperature))) }
         members.append(("max_tokens", .number(Double(request.maxTokens))))
         if !request.stop.isEmpty { members.append(("stop", .array(request.stop.map(JSONValue.string)))) }
-        if let schema = request.responseSchema {
+        if responseFormat, let schema = request.responseSchema {
             members.append(("response_format", .object([
                 ("type", .string("json_schema")),
                 ("json_schema", .object([
@@ -109,17 +166,15 @@ public final class OpenAICompatibleProvider: ModelProvider {
                 ])),
             ])))
         }
+        if stream {
+            members.append(("stream", .bool(true)))
+            if streamUsage { members.append(("stream_options", .object([("include_usage", .bool(true))]))) }
+        }
         return .object(members)
     }
 
     /// OpenAI accepts schema names of letters, digits, `_` and `-`, at most 64 long.
-    static func schemaName(_ name: String) -> String {
-        let allowed = name.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_" || scalar == "-")
-                ? Character(scalar) : "_"
-        }
-        return allowed.isEmpty ? "reply" : String(allowed.prefix(64))
-    }
+    static func schemaName(_ name: String) -> String { ProviderSupport.identifier(name) }
 
     func reply(from data: Data, for request: ChatRequest, endpoint: URL) throws -> ChatResponse {
         let from = "the reply from \(endpoint.absoluteString)"
@@ -127,11 +182,11 @@ public final class OpenAICompatibleProvider: ModelProvider {
         do {
             json = try JSONValue.parse(bytes: Array(data))
         } catch {
-            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(Self.snippet(data))")
+            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(ProviderSupport.snippet(data))")
         }
         guard let choices = json["choices"]?.arrayValue else {
-            if let message = Self.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
-            throw ProviderError(.malformedReply, "\(from) has no 'choices' list: \(Self.snippet(data))")
+            if let message = ProviderSupport.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
+            throw ProviderError(.malformedReply, "\(from) has no 'choices' list: \(ProviderSupport.snippet(data))")
         }
         guard let choice = choices.first else { throw ProviderError(.malformedReply, "\(from) has an empty 'choices' list") }
         guard let message = choice["message"], case .object = message else {
@@ -141,36 +196,195 @@ public final class OpenAICompatibleProvider: ModelProvider {
             if let refusal = message["refusal"]?.stringValue { throw ProviderError(.malformedReply, "the model refused: \(refusal)") }
             throw ProviderError(.malformedReply, "\(from) has no text 'content' in its message")
         }
-        let usage = json["usage"]
-        let encoding = request.model.tokenizer
-        let input = Self.count(usage?["prompt_tokens"])
-            ?? request.messages.reduce(0) { $0 + counter.count($1.content, encoding: encoding) }
-        let output = Self.count(usage?["completion_tokens"]) ?? counter.count(content, encoding: encoding)
-        let cached = Self.count(usage?["prompt_tokens_details"]?["cached_tokens"]) ?? 0
-        return ChatResponse(text: content, model: json["model"]?.stringValue ?? request.model.id, inputTokens: input,
-                            outputTokens: output, cachedTokens: cached, finishReason: choice["finish_reason"]?.stringValue)
+        return Self.response(text: content, model: json["model"]?.stringValue, finishReason: choice["finish_reason"]?.stringValue,
+                             usage: json["usage"], request: request, counter: counter)
     }
 
-    private static func count(_ value: JSONValue?) -> Int? {
-        guard let number = value?.numberValue, number >= 0, number < 1e15 else { return nil }
-        return Int(number)
+    /// The response with the server's usage, or an estimate marked as such.
+    static func response(text: String, model: String?, finishReason: String?, usage: JSONValue?, request: ChatRequest,
+                         counter: any TokenCounter) -> ChatResponse {
+        let reported = usage.flatMap { usage -> (Int, Int)? in
+            guard let input = ProviderSupport.count(usage["prompt_tokens"]), let output = ProviderSupport.count(usage["completion_tokens"]) else {
+                return nil
+            }
+            return (input, output)
+        }
+        let input = reported?.0 ?? ProviderSupport.estimatedInput(request, counter: counter)
+        let output = reported?.1 ?? counter.count(text, encoding: request.model.tokenizer)
+        let cached = ProviderSupport.count(usage?["prompt_tokens_details"]?["cached_tokens"]) ?? 0
+        return ChatResponse(text: text, model: model ?? request.model.id, inputTokens: input, outputTokens: output,
+                            cachedTokens: min(cached, input), finishReason: finishReason, usageEstimated: reported == nil)
     }
 
-    /// The server's own explanation: `error.message` (OpenAI), `error` as a string, or `message`.
-    private static func serverMessage(_ json: JSONValue) -> String? {
-        json["error"]?["message"]?.stringValue ?? json["error"]?.stringValue ?? json["message"]?.stringValue
+    // MARK: Embeddings
+
+    /// Embeds `texts` with `POST {base}/embeddings`, `embeddingBatchSize` texts per request, each
+    /// reply put back in input order by its `index`.
+    public func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
+        if texts.isEmpty { return [] }
+        let base = try baseURL(for: model)
+        let endpoint = try ProviderSupport.url(base + "/embeddings", model: model)
+        let key = try apiKey(for: model, endpoint: endpoint)
+        guard model.timeout > 0 else {
+            throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
+        }
+        var vectors: [[Float]] = []
+        vectors.reserveCapacity(texts.count)
+        do {
+            for start in stride(from: 0, to: texts.count, by: embeddingBatchSize) {
+                let batch = Array(texts[start..<min(start + embeddingBatchSize, texts.count)])
+                let body = JSONValue.object([("model", .string(model.id)), ("input", .array(batch.map(JSONValue.string)))])
+                let reply = try await http.send(httpRequest(endpoint, key: key, body: body, timeout: model.timeout), timeout: model.timeout,
+                                                connectTimeout: model.reliability.connectTimeout)
+                let which = batch.count == texts.count ? "" : " (texts \(start + 1)–\(start + batch.count) of \(texts.count))"
+                guard (200..<300).contains(reply.status) else {
+                    var error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
+                    error.message += which
+                    throw error
+                }
+                let embedded = try Self.embeddings(from: reply.body, count: batch.count, endpoint: endpoint, which: which)
+                if let first = vectors.first, let next = embedded.first, first.count != next.count {
+                    throw ProviderError(.malformedReply, "the embeddings from \(endpoint.absoluteString)\(which) have \(next.count) dimensions, "
+                                        + "earlier ones \(first.count)")
+                }
+                vectors += embedded
+            }
+        } catch let error as ProviderError {
+            throw ProviderSupport.redact(key, in: error)
+        }
+        return vectors
     }
 
-    static func errorDetail(_ data: Data, status: Int) -> String {
-        if let json = try? JSONValue.parse(bytes: Array(data)), let message = serverMessage(json) { return message }
-        let body = snippet(data)
-        return body.isEmpty ? HTTPURLResponse.localizedString(forStatusCode: status) : body
+    static func embeddings(from data: Data, count: Int, endpoint: URL, which: String) throws -> [[Float]] {
+        let from = "the embeddings reply from \(endpoint.absoluteString)\(which)"
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: Array(data))
+        } catch {
+            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(ProviderSupport.snippet(data))")
+        }
+        guard let items = json["data"]?.arrayValue else {
+            if let message = ProviderSupport.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
+            throw ProviderError(.malformedReply, "\(from) has no 'data' list: \(ProviderSupport.snippet(data))")
+        }
+        guard items.count == count else {
+            throw ProviderError(.malformedReply, "\(from) has \(items.count) embeddings for \(count) texts")
+        }
+        var slots = [[Float]?](repeating: nil, count: count)
+        for (position, item) in items.enumerated() {
+            let index: Int
+            if let value = item["index"] {
+                guard let number = value.numberValue, number == number.rounded(), number >= 0, number < Double(count) else {
+                    throw ProviderError(.malformedReply, "\(from) has an embedding with index \(value.serialized()), outside 0..<\(count)")
+                }
+                index = Int(number)
+            } else {
+                index = position
+            }
+            guard slots[index] == nil else { throw ProviderError(.malformedReply, "\(from) has two embeddings with index \(index)") }
+            slots[index] = try vector(item["embedding"], from: from, index: index)
+        }
+        let vectors = slots.map { $0 ?? [] }
+        if let dimensions = vectors.first?.count, let odd = vectors.firstIndex(where: { $0.count != dimensions }) {
+            throw ProviderError(.malformedReply, "\(from) has embeddings of different lengths (\(dimensions) and \(vectors[odd].count))")
+        }
+        return vectors
     }
 
-    /// The start of a body, on one line, for error messages.
-    static func snippet(_ data: Data) -> String {
-        let text = String(decoding: data.prefix(300), as: UTF8.self)
-            .replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
-        return data.count > 300 ? text + "…" : text
+    /// An embedding as a list of numbers, or base64 little-endian float32 (`encoding_format: base64`).
+    private static func vector(_ value: JSONValue?, from: String, index: Int) throws -> [Float] {
+        switch value {
+        case .array(let numbers)?:
+            guard !numbers.isEmpty else { throw ProviderError(.malformedReply, "\(from) has an empty embedding at index \(index)") }
+            return try numbers.map { number in
+                guard let x = number.numberValue else {
+                    throw ProviderError(.malformedReply, "\(from) has a non-number in the embedding at index \(index)")
+                }
+                return Float(x)
+            }
+        case .string(let encoded)?:
+            guard let data = Data(base64Encoded: encoded), !data.isEmpty, data.count % 4 == 0 else {
+                throw ProviderError(.malformedReply, "\(from) has an embedding at index \(index) that is neither numbers nor base64 float32")
+            }
+            return stride(from: 0, to: data.count, by: 4).map { offset in
+                let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(data[data.startIndex + offset + $1]) << (8 * UInt32($1)) }
+                return Float(bitPattern: bits)
+            }
+        default:
+            throw ProviderError(.malformedReply, "\(from) has no 'embedding' at index \(index)")
+        }
+    }
+}
+
+/// The state of one streamed chat completion: SSE events in, text pieces out.
+final class OpenAIStream: @unchecked Sendable {
+    private let url: String
+    private let onText: @Sendable (String) -> Void
+    private let lock = NSLock()
+    private var parser = SSEParser()
+    private var text = ""
+    private var refusal = ""
+    private var model: String?
+    private var finishReason: String?
+    private var usage: JSONValue?
+    private var sawChoice = false
+    private var done = false
+
+    init(url: String, onText: @escaping @Sendable (String) -> Void) {
+        self.url = url
+        self.onText = onText
+    }
+
+    func feed(_ data: Data) throws {
+        var pieces: [String] = []
+        try lock.withLock {
+            try parser.feed(data) { try handle($0, pieces: &pieces) }
+        }
+        for piece in pieces { onText(piece) }
+    }
+
+    private func handle(_ event: SSEEvent, pieces: inout [String]) throws {
+        if done { return }
+        let payload = event.data.trimmingCharacters(in: .whitespaces)
+        if payload == "[DONE]" { done = true; return }
+        if payload.isEmpty { return }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(payload)
+        } catch {
+            throw ProviderError(.malformedReply, "an event in the stream from \(url) is not JSON (\(error)): \(ProviderSupport.snippet(payload))")
+        }
+        if let error = json["error"], error != .null {
+            let message = ProviderSupport.serverMessage(json) ?? error.serialized()
+            throw ProviderError(.malformedReply, "the stream from \(url) reported an error: \(message)")
+        }
+        if let name = json["model"]?.stringValue { model = name }
+        if let reported = json["usage"], case .object = reported { usage = reported }
+        guard let choice = json["choices"]?.arrayValue?.first(where: { ($0["index"]?.numberValue ?? 0) == 0 }) else { return }
+        sawChoice = true
+        if let piece = choice["delta"]?["content"]?.stringValue, !piece.isEmpty {
+            text += piece
+            pieces.append(piece)
+        }
+        if let piece = choice["delta"]?["refusal"]?.stringValue { refusal += piece }
+        if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+    }
+
+    /// The complete response once the body has ended; a clear error when the stream was cut off.
+    func finish(request: ChatRequest, counter: any TokenCounter) throws -> ChatResponse {
+        var pieces: [String] = []
+        let (text, refusal, model, finishReason, usage, sawChoice, complete): (String, String, String?, String?, JSONValue?, Bool, Bool) =
+            try lock.withLock {
+                try parser.finish { try handle($0, pieces: &pieces) }
+                return (self.text, self.refusal, self.model, self.finishReason, self.usage, self.sawChoice, done || self.finishReason != nil)
+            }
+        for piece in pieces { onText(piece) }
+        guard complete else {
+            throw ProviderError(.transport, "the stream from \(url) was cut off before its end ([DONE]) after \(text.count) characters of text")
+        }
+        guard sawChoice else { throw ProviderError(.malformedReply, "the stream from \(url) has no choices") }
+        if text.isEmpty, !refusal.isEmpty { throw ProviderError(.malformedReply, "the model refused: \(refusal)") }
+        return OpenAICompatibleProvider.response(text: text, model: model, finishReason: finishReason, usage: usage, request: request,
+                                                 counter: counter)
     }
 }

@@ -99,6 +99,23 @@ enum StoreSchema {
             INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
         END;
         """,
+        """
+        CREATE TABLE sessions (
+            id          TEXT PRIMARY KEY,
+            created_at  REAL NOT NULL,
+            updated_at  REAL NOT NULL,
+            summary     TEXT,
+            summary_through INTEGER NOT NULL DEFAULT 0   -- the last turn seq the summary covers
+        );
+        CREATE TABLE session_turns (
+            session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            seq         INTEGER NOT NULL,
+            role        TEXT NOT NULL,                    -- user, assistant
+            content     TEXT NOT NULL,
+            created_at  REAL NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -140,10 +140,15 @@ public enum Role: String, Sendable, CaseIterable { case system, user, assistant 
 
 public struct PromptMessage: Sendable {
     public var role: Role
-    /// A string expression (normally a literal with holes).
+    /// A string expression (normally a literal with holes); for a `history` item, a list of
+    /// `{role, content}` records spliced in as messages of their own.
     public var content: Expr
+    /// `history EXPR`: earlier turns of a conversation, placed here as separate messages.
+    public var isHistory: Bool
     public var span: Span
-    public init(role: Role, content: Expr, span: Span) { self.role = role; self.content = content; self.span = span }
+    public init(role: Role, content: Expr, isHistory: Bool = false, span: Span) {
+        self.role = role; self.content = content; self.isHistory = isHistory; self.span = span
+    }
 }
 
 public struct PromptDecl: Sendable {
@@ -238,6 +243,8 @@ public struct Stmt: Sendable {
         case forIn(Name, Expr, Block)
         case returnValue(Expr?)
         case budget(BudgetDecl)
+        /// `session NAME [with key value, ...]`: NAME is bound to the conversation so far.
+        case session(Name, [Field])
         case expression(Expr)
     }
     public var kind: Kind

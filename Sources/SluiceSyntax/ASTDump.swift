@@ -131,7 +131,7 @@ private struct ASTDumper {
     }
 
     mutating func message(_ message: PromptMessage) {
-        line("(\(message.role.rawValue) \(Self.expression(message.content)))")
+        line("(\(message.isHistory ? "history" : message.role.rawValue) \(Self.expression(message.content)))")
     }
 
     static func budget(_ budget: BudgetDecl) -> String {
@@ -161,6 +161,8 @@ private struct ASTDumper {
             if let type { text += " (as \(Self.type(type)))" }
             if let retries { text += " (retries \(Self.expression(retries)))" }
             line(text + ")")
+        case .session(let name, let settings):
+            line("(session \(name)" + settings.map { " (\($0.name) \(Self.expression($0.value)))" }.joined() + ")")
         case .score(let subject, let metrics):
             line("(score \(Self.expression(subject))" + metrics.map { " " + Self.stageUse($0) }.joined() + ")")
         case .ifElse(let branches, let elseBody):

@@ -282,6 +282,7 @@ extension SyntaxParser {
     // version = identifier "v" digit { digit }, such as `v2`
     // prompt_item = role expression
     //             | "example" "{" { role expression } "}"
+    //             | "history" expression
     //             | "returns" type
     //             | "meta" expression
     //             | field
@@ -306,7 +307,7 @@ extension SyntaxParser {
         var returns: TypeRef?, meta: Expr?
         var returnsKey: Name?, metaKey: Name?
         try parseBraced(opener: opener, what: "prompt body") { (parser: inout SyntaxParser) throws(ParseFailure) in
-            let key = try parser.expectWord("a prompt setting (model, temperature, max_tokens, stop, meta), a message (system, user, assistant), `example` or `returns`")
+            let key = try parser.expectWord("a prompt setting (model, temperature, max_tokens, stop, context, meta), a message (system, user, assistant), `example`, `history` or `returns`")
             if let role = Role(rawValue: key.text) {
                 messages.append(try parser.parseMessage(role: role, key: key))
                 return
@@ -324,6 +325,9 @@ extension SyntaxParser {
                     pair.append(try inner.parseMessage(role: role, key: roleKey))
                 }
                 examples.append(pair)
+            case "history":
+                let content = try parser.parseField(key: key).value
+                messages.append(PromptMessage(role: .user, content: content, isHistory: true, span: key.span.to(content.span)))
             case "returns":
                 if let previous = returnsKey { parser.reportDuplicate(key, previous: previous) }
                 returnsKey = key

@@ -14,7 +14,7 @@ extension SyntaxParser {
     }
 
     // statement = if_stmt | for_stmt | return_stmt | guard_stmt | validate_stmt | score_stmt
-    //           | budget | assignment | expression
+    //           | budget | session_stmt | assignment | expression
     mutating func parseStatement() throws(ParseFailure) -> Stmt {
         let start = current.span.start
         switch current.kind {
@@ -33,6 +33,8 @@ extension SyntaxParser {
             throw ParseFailure()
         case .identifier where peek().kind == .assign && !peek().isAtLineStart:
             return try parseAssignment()
+        case .identifier where text(of: current) == "session" && peek().kind == .identifier && !peek().isAtLineStart:
+            return try parseSession()
         default:
             let expression = try parseExpression()
             if check(.assign) {
@@ -54,8 +56,23 @@ extension SyntaxParser {
         case .forIn: "the `for` loop"
         case .returnValue: "the `return` statement"
         case .budget: "the `budget` statement"
+        case .session: "the `session` statement"
         case .expression: "the expression"
         }
+    }
+
+    // session_stmt = "session" name [ "with" field { "," field } ]
+    private mutating func parseSession() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        let name = try expectName("a name for the conversation history")
+        var settings: [Field] = []
+        if current.kind == .keyword(.with) {
+            advance()
+            repeat {
+                settings.append(try parseField(key: try expectWord("a session setting (keep, max_tokens, summarize_every, summarize_over, model, user)")))
+            } while accept(.comma)
+        }
+        return Stmt(.session(name, settings), span: spanFrom(start))
     }
 
     // assignment = name "=" expression

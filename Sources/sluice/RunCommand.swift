@@ -20,6 +20,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Answer every model call from this JSONL file of replies.", valueName: "file"))
     var replies: String?
     @Flag(name: .long, help: "Print the result as one JSON object.") var json = false
+    @Option(name: .long, help: ArgumentHelp("Continue this conversation (see `sluice sessions list`).", valueName: "id"))
+    var session: String?
+    @Flag(name: .customLong("new-session"), help: "Start a new conversation; its id is printed.") var newSession = false
+
+    func validate() throws {
+        if session != nil && newSession { throw ValidationError("use either --session ID or --new-session, not both") }
+    }
 
     func run() async throws {
         let script = try loadScript(file)
@@ -27,25 +34,32 @@ struct RunCommand: AsyncParsableCommand {
         let inputs: [String: JSONValue]
         let provider: ModelProvider
         let sqlite: SQLiteStore
+        let sessionId: String?
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
             provider = try makeProvider(replies: replies)
             sqlite = try openStore(store.path)
+            sessionId = try resolveSession(sqlite)
         } catch let error as UsageError {
             throw error.exit()
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter()))
+            tokens: defaultTokenCounter(), sessions: sqlite))
         do {
-            let result = try await interpreter.run(pipeline: pipeline, inputs: inputs)
+            let result = try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId)
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
-                Terminal.out(RunReport.json(result).prettyPrinted())
+                var report = RunReport.json(result)
+                if let sessionId, case .object(var members) = report {
+                    members.append(("session", .string(sessionId)))
+                    report = .object(members)
+                }
+                Terminal.out(report.prettyPrinted())
             } else {
                 Terminal.out(RunReport.humanOutput(result.output))
-                Terminal.error(Terminal.dim(RunReport.summary(result)))
+                Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
         } catch {
             if json {
@@ -56,6 +70,28 @@ struct RunCommand: AsyncParsableCommand {
                                         + "its trace: sluice traces show \(error.runId)"))
             throw Exit.scriptError
         }
+    }
+}
+
+extension RunCommand {
+    /// The conversation this run continues or starts; an unknown id is a usage error.
+    func resolveSession(_ store: SQLiteStore) throws -> String? {
+        if newSession {
+            let id = String(SystemRandom().next(), radix: 16)
+            do { try store.createSession(id, at: SystemClock().now()) } catch {
+                throw UsageError("cannot start a session: \(error)")
+            }
+            return id
+        }
+        guard let session else { return nil }
+        let exists: Bool
+        do { exists = try store.loadSession(session) != nil } catch {
+            throw UsageError("cannot read session \(session): \(error)")
+        }
+        guard exists else {
+            throw UsageError("no session \(session) in \(store.path): start one with --new-session (`sluice sessions list` shows the existing ones)")
+        }
+        return session
     }
 }
 

@@ -13,7 +13,8 @@ struct Sluice: AsyncParsableCommand {
         commandName: "sluice",
         abstract: "Run, check and estimate LLM pipelines written in Sluice.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, CheckCommand.self, DryRunCommand.self, ReplCommand.self, TracesCommand.self, IndexCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, DryRunCommand.self, ReplCommand.self, TracesCommand.self, IndexCommand.self,
+                      SessionsCommand.self]
     )
 }
 

@@ -183,6 +183,23 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try sluice(["index", "add", "docs", "pipelines/corpus", "--db", db, "--chunk", "10", "--overlap", "10"]).code, 2)
     }
 
+    func testConversationContinuesAcrossRuns() throws {
+        let first = try sluice(["run", "pipelines/chat.sluice", "--new-session", "--replies", "pipelines/replies/chat.jsonl", "--db", db,
+                                "--input", "message=My webhook deliveries fail with 401.", "--json"])
+        XCTAssertEqual(first.code, 0, first.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        let session = try XCTUnwrap(json["session"] as? String)
+        let second = try sluice(["run", "pipelines/chat.sluice", "--session", session, "--replies", "pipelines/replies/chat.jsonl",
+                                 "--db", db, "--input", "message=Which header should I check?"])
+        XCTAssertEqual(second.code, 0, second.stderr)
+        let shown = try sluice(["sessions", "show", session, "--db", db])
+        XCTAssertTrue(shown.stdout.contains("[3] user: Which header should I check?"), shown.stdout)
+        XCTAssertTrue(try sluice(["sessions", "list", "--db", db]).stdout.contains("\(session)  4 turns"))
+        let unknown = try sluice(["run", "pipelines/chat.sluice", "--session", "nope", "--db", db, "--input", "message=hi"])
+        XCTAssertEqual(unknown.code, 2)
+        XCTAssertTrue(unknown.stderr.contains("no session nope"), unknown.stderr)
+    }
+
     func testReplKeepsDeclarationsBetweenLines() throws {
         let session = """
             guard shout {

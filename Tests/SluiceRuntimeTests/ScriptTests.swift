@@ -13,6 +13,8 @@ import XCTest
 ///   # fail: MESSAGE                the next model call fails; `# fail MODEL: MESSAGE`
 ///   # doc INDEX SOURCE: TEXT       a document in an in-memory index
 ///   # pipeline: NAME               which pipeline to run (default: the last declared)
+///   # session: ID                  run in this conversation (created empty)
+///   # turn ROLE: TEXT              an earlier turn of that conversation
 /// Update the goldens with `SLUICE_UPDATE_GOLDENS=1 swift test --filter ScriptTests`.
 final class ScriptTests: XCTestCase {
     static let scriptsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
@@ -42,6 +44,8 @@ final class ScriptTests: XCTestCase {
         var replies: [QueuedProvider.Scripted] = []
         var documents: [String: [(source: String, text: String)]] = [:]
         var pipeline: String?
+        let sessions = MemorySessions()
+        var session: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where line.hasPrefix("# ") {
             let body = line.dropFirst(2)
             guard let colon = body.firstIndex(of: ":") else { continue }
@@ -53,6 +57,11 @@ final class ScriptTests: XCTestCase {
             case "fail": replies.append(.init(model: head.count > 1 ? head[1] : nil, text: nil, error: value))
             case "doc" where head.count == 3: documents[head[1], default: []].append((head[2], value))
             case "pipeline": pipeline = value
+            case "session":
+                session = value
+                try? sessions.createSession(value, at: 0)
+            case "turn" where head.count == 2:
+                if let session { _ = try? sessions.appendTurns(session, [(head[1], value)], at: 0) }
             default: break
             }
         }
@@ -70,10 +79,10 @@ final class ScriptTests: XCTestCase {
         let trace = RecordingTrace()
         let interpreter = Interpreter(program: program, effects: RuntimeEffects(
             provider: provider, retrieval: MemoryRetrieval(documents: documents), trace: trace, clock: FixedClock(),
-            random: CountingRandom(), tokens: EstimatingTokenCounter()))
+            random: CountingRandom(), tokens: EstimatingTokenCounter(), sessions: sessions))
         var lines: [String] = []
         do {
-            let result = try await interpreter.run(pipeline: chosen, inputs: inputs)
+            let result = try await interpreter.run(pipeline: chosen, inputs: inputs, session: session)
             lines.append("output: " + result.output.json.serialized())
             if !result.scores.isEmpty {
                 lines.append("scores: " + result.scores.map { "\($0.name)=\(JSONValue.formatNumber($0.value))" }.joined(separator: " "))
@@ -88,6 +97,7 @@ final class ScriptTests: XCTestCase {
             lines.append("request \(i + 1) to \(request.model.name) (max \(request.maxTokens) tokens):")
             for message in request.messages { lines.append("  [\(message.role)] " + message.content.replacingOccurrences(of: "\n", with: "\n  ")) }
         }
+        if let session { lines.append(sessions.describe(session)) }
         lines.append("trace:")
         lines.append(trace.outline)
         return lines.joined(separator: "\n") + "\n"

@@ -97,3 +97,50 @@ final class CountingRandom: RandomSource, @unchecked Sendable {
     private var state: UInt64 = 0
     func next() -> UInt64 { state += 1; return state }
 }
+
+/// Conversations in memory.
+final class MemorySessions: SessionStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [String: SessionState] = [:]
+    private var all: [String: [SessionTurn]] = [:]
+
+    func createSession(_ id: String, at time: Double) throws {
+        lock.withLock {
+            states[id] = SessionState(id: id, summary: nil, summaryThrough: 0, turns: [])
+            all[id] = []
+        }
+    }
+
+    func loadSession(_ id: String) throws -> SessionState? { lock.withLock { states[id] } }
+
+    func appendTurns(_ id: String, _ turns: [(role: String, content: String)], at time: Double) throws -> [SessionTurn] {
+        lock.withLock {
+            var stored: [SessionTurn] = []
+            for turn in turns {
+                let next = SessionTurn(seq: (all[id]?.count ?? 0) + 1, role: turn.role, content: turn.content)
+                all[id, default: []].append(next)
+                states[id]?.turns.append(next)
+                stored.append(next)
+            }
+            return stored
+        }
+    }
+
+    func saveSummary(_ id: String, summary: String, through: Int, at time: Double) throws {
+        lock.withLock {
+            states[id]?.summary = summary
+            states[id]?.summaryThrough = through
+            states[id]?.turns.removeAll { $0.seq <= through }
+        }
+    }
+
+    /// The stored state, for the transcript.
+    func describe(_ id: String) -> String {
+        lock.withLock {
+            guard let state = states[id] else { return "no session \(id)" }
+            var lines = ["session \(id): summary through \(state.summaryThrough): \(state.summary ?? "(none)")"]
+            lines += state.turns.map { "  [\($0.seq)] \($0.role): \($0.content)" }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

@@ -1,0 +1,404 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SluiceRuntime
+
+/// Speaks Anthropic's Messages API (`POST {base}/v1/messages`) in its own wire format.
+///
+/// - Base URL: `ModelSpec.baseURL`, else `$ANTHROPIC_BASE_URL`, else https://api.anthropic.com;
+///   `/v1/messages` is appended (just `/messages` when the base already ends in `/v1`, as local
+///   servers' base URLs often do).
+/// - Key: the variable named by `ModelSpec.apiKeyEnv`, else `$ANTHROPIC_API_KEY`, sent as
+///   `x-api-key` with `anthropic-version: 2023-06-01`; optional except for api.anthropic.com or when
+///   the model names its variable. The key never appears in an error or an attempt.
+/// - Messages: every `system` message goes to the top-level `system` (joined by blank lines, in
+///   order); the rest alternate `user`/`assistant` as the API requires, consecutive messages of one
+///   role merged with a blank line between them (any other role counts as `user`).
+///   `max_tokens` is always sent (the API requires it); stop sequences go in `stop_sequences`.
+/// - Structured output: forced tool use — one tool named after the schema whose `input_schema` is
+///   the schema, and `tool_choice: {type: tool, name}`; the reply's text is the tool call's `input`
+///   serialized as JSON. A schema whose root is not an object (the API requires one) is wrapped as
+///   `{value: schema}` and unwrapped from the reply. A server that rejects tools (HTTP 400/422
+///   naming them) is asked once more without, and remembered; one that ignores them and answers
+///   in text gives that text (the prompt already asks for JSON; `validate` checks the rest).
+/// - Usage, as billed: input = `input_tokens` + `cache_creation_input_tokens` +
+///   `cache_read_input_tokens` (Anthropic's `input_tokens` counts only the tokens after the last
+///   cache breakpoint); cached = `cache_read_input_tokens`, so the runtime charges them at the
+///   model's cached price. Cache writes are charged at the plain input price (Anthropic bills them
+///   at 1.25× for the 5-minute cache), a documented under-estimate.
+/// - Stop reasons, mapped to the OpenAI vocabulary the runtime uses: `end_turn` and
+///   `stop_sequence` → `stop`, `max_tokens` → `length`, `tool_use` → `stop` for our structured-output
+///   tool (else `tool_calls`), `refusal` → `content_filter`; any other is kept as it is.
+/// - Streaming (when `request.onText` is set): SSE events `message_start`, `content_block_start`,
+///   `content_block_delta` (text and tool-input JSON), `message_delta` (stop reason, usage),
+///   `message_stop`, `ping`; an `error` event becomes an `.http` error with the status the same
+///   error has outside a stream (`overloaded_error` 529, `rate_limit_error` 429, `api_error` 500…).
+///   A stream that ends before `message_stop` is a `.transport` error.
+public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked Sendable {
+    public static let defaultBaseURL = "https://api.anthropic.com"
+    public static let apiVersion = "2023-06-01"
+
+    enum Feature: String, Sendable { case tools }
+
+    /// The forced tool that carries structured output.
+    struct StructuredTool: Sendable {
+        var name: String
+        /// The schema's root is not an object, so it was wrapped as `{value: schema}`.
+        var wrapped: Bool
+    }
+
+    private let environment: [String: String]
+    private let counter: any TokenCounter
+    private let clock: any Clock
+    private let http = HTTPClient()
+    private let unsupported = Locked<[String: Set<Feature>]>([:])
+
+    public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock()) {
+        self.environment = environment
+        self.counter = counter
+        self.clock = clock
+    }
+
+    public func endpointName(for model: ModelSpec) -> String {
+        ((try? baseURL(for: model)) ?? model.baseURL ?? "anthropic") + " " + model.id
+    }
+
+    public func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        let model = request.model
+        let base = try baseURL(for: model)
+        let endpoint = try ProviderSupport.url(base + (base.hasSuffix("/v1") ? "/messages" : "/v1/messages"), model: model)
+        let key = try ProviderSupport.apiKey(for: model, environment: environment, variable: "ANTHROPIC_API_KEY", endpoint: endpoint,
+                                             requiredHost: "api.anthropic.com")
+        guard model.timeout > 0 else {
+            throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
+        }
+        let name = base + " " + model.id
+        var failed: [ProviderAttempt] = []
+        var started = clock.now()
+        do {
+            while true {
+                let lacking = unsupported.withLock { $0[name] ?? [] }
+                let useTools = request.responseSchema != nil && !lacking.contains(.tools)
+                let offered: [(feature: Feature, markers: [String])] = useTools ? [(.tools, ["tool_choice", "tools", "input_schema", "tool"])] : []
+                let (body, tool) = Self.body(for: request, tools: useTools, stream: request.onText != nil)
+                let stream = request.onText.map { AnthropicStream(url: endpoint.absoluteString, tool: tool, onText: $0) }
+                var sink: HTTPClient.BodySink?
+                if let stream { sink = { data in try stream.feed(data) } }
+                started = clock.now()
+                let reply = try await http.send(httpRequest(endpoint, key: key, body: body, timeout: model.timeout), timeout: model.timeout,
+                                                connectTimeout: model.reliability.connectTimeout, onBody: sink)
+                guard (200..<300).contains(reply.status) else {
+                    if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
+                        unsupported.withLock { _ = $0[name, default: []].insert(feature) }
+                        let error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
+                        failed.append(ProviderAttempt(error: error.message + " (asking again without tools)", status: reply.status,
+                                                      latencyMs: ProviderSupport.milliseconds(since: started, clock: clock)))
+                        continue
+                    }
+                    throw ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
+                }
+                var response: ChatResponse
+                if reply.streamed, let stream {
+                    response = try stream.finish(request: request, counter: counter)
+                } else {
+                    response = try Self.reply(from: reply.body, for: request, tool: tool, endpoint: endpoint, counter: counter)
+                    if let onText = request.onText, !response.text.isEmpty { onText(response.text) }
+                }
+                response.failedAttempts = ProviderSupport.redact(key, in: failed)
+                return response
+            }
+        } catch var error as ProviderError {
+            if !failed.isEmpty {
+                let last = error.attempts.isEmpty
+                    ? [ProviderAttempt(error: error.message, status: error.status, latencyMs: ProviderSupport.milliseconds(since: started, clock: clock))]
+                    : error.attempts
+                error.attempts = failed + last
+            }
+            throw ProviderSupport.redact(key, in: error)
+        }
+    }
+
+    func baseURL(for model: ModelSpec) throws -> String {
+        try ProviderSupport.baseURL(for: model, environment: environment, variable: "ANTHROPIC_BASE_URL", default: Self.defaultBaseURL)
+    }
+
+    private func httpRequest(_ url: URL, key: String?, body: JSONValue, timeout: Double) -> URLRequest {
+        var http = URLRequest(url: url)
+        http.httpMethod = "POST"
+        http.timeoutInterval = timeout.rounded(.up) + 1
+        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        http.setValue(body["stream"] == .bool(true) ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
+        http.setValue(Self.apiVersion, forHTTPHeaderField: "anthropic-version")
+        if let key { http.setValue(key, forHTTPHeaderField: "x-api-key") }
+        http.httpBody = Data(body.serialized().utf8)
+        return http
+    }
+
+    // MARK: Wire format
+
+    static func body(for request: ChatRequest, tools: Bool = true, stream: Bool = false) -> (JSONValue, StructuredTool?) {
+        var system: [String] = []
+        var turns: [(role: String, content: String)] = []
+        for message in request.messages {
+            if message.role == "system" {
+                system.append(message.content)
+                continue
+            }
+            let role = message.role == "assistant" ? "assistant" : "user"
+            if let last = turns.last, last.role == role {
+                turns[turns.count - 1].content += "\n\n" + message.content
+            } else {
+                turns.append((role, message.content))
+            }
+        }
+        var members: [(key: String, value: JSONValue)] = [("model", .string(request.model.id))]
+        if !system.isEmpty { members.append(("system", .string(system.joined(separator: "\n\n")))) }
+        members.append(("messages", .array(turns.map { .object([("role", .string($0.role)), ("content", .string($0.content))]) })))
+        members.append(("max_tokens", .number(Double(request.maxTokens))))
+        if let temperature = request.temperature ?? request.model.temperature { members.append(("temperature", .number(temperature))) }
+        if !request.stop.isEmpty { members.append(("stop_sequences", .array(request.stop.map(JSONValue.string)))) }
+        var tool: StructuredTool?
+        if tools, let schema = request.responseSchema {
+            let name = ProviderSupport.identifier(schema.name)
+            let isObject = schema.schema["type"] == .string("object")
+            let inputSchema: JSONValue = isObject ? schema.schema : .object([
+                ("type", .string("object")),
+                ("properties", .object([("value", schema.schema)])),
+                ("required", .array([.string("value")])),
+            ])
+            members.append(("tools", .array([.object([
+                ("name", .string(name)),
+                ("description", .string("Gives the answer as a \(schema.name) value; the tool's input is the whole answer.")),
+                ("input_schema", inputSchema),
+            ])])))
+            members.append(("tool_choice", .object([("type", .string("tool")), ("name", .string(name))])))
+            tool = StructuredTool(name: name, wrapped: !isObject)
+        }
+        if stream { members.append(("stream", .bool(true))) }
+        return (.object(members), tool)
+    }
+
+    static func reply(from data: Data, for request: ChatRequest, tool: StructuredTool?, endpoint: URL, counter: any TokenCounter) throws -> ChatResponse {
+        let from = "the reply from \(endpoint.absoluteString)"
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: Array(data))
+        } catch {
+            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(ProviderSupport.snippet(data))")
+        }
+        guard let content = json["content"]?.arrayValue else {
+            if let message = ProviderSupport.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
+            throw ProviderError(.malformedReply, "\(from) has no 'content' list: \(ProviderSupport.snippet(data))")
+        }
+        var text = ""
+        var toolInput: JSONValue?
+        for block in content {
+            switch block["type"]?.stringValue {
+            case "text":
+                text += block["text"]?.stringValue ?? ""
+            case "tool_use" where tool != nil && toolInput == nil:
+                if block["name"]?.stringValue == tool?.name || block["name"] == nil { toolInput = block["input"] ?? .object([]) }
+            default:
+                break   // thinking and other blocks carry no reply text
+            }
+        }
+        if let tool, let toolInput {
+            text = try structuredText(toolInput, tool: tool, from: from)
+        }
+        let stop = json["stop_reason"]?.stringValue
+        return response(text: text, model: json["model"]?.stringValue, stopReason: stop, structured: toolInput != nil, usage: json["usage"],
+                        request: request, counter: counter)
+    }
+
+    static func structuredText(_ input: JSONValue, tool: StructuredTool, from: String) throws -> String {
+        guard tool.wrapped else { return input.serialized() }
+        guard let value = input["value"] else {
+            throw ProviderError(.malformedReply, "\(from) called the \(tool.name) tool without its 'value': \(ProviderSupport.snippet(input.serialized()))")
+        }
+        return value.serialized()
+    }
+
+    static func finishReason(_ stop: String?, structured: Bool) -> String? {
+        switch stop {
+        case nil: nil
+        case "end_turn", "stop_sequence": "stop"
+        case "max_tokens": "length"
+        case "tool_use": structured ? "stop" : "tool_calls"
+        case "refusal": "content_filter"
+        case let other?: other
+        }
+    }
+
+    static func response(text: String, model: String?, stopReason: String?, structured: Bool, usage: JSONValue?, request: ChatRequest,
+                         counter: any TokenCounter) -> ChatResponse {
+        let uncached = ProviderSupport.count(usage?["input_tokens"])
+        let output = ProviderSupport.count(usage?["output_tokens"])
+        let written = ProviderSupport.count(usage?["cache_creation_input_tokens"]) ?? 0
+        let read = ProviderSupport.count(usage?["cache_read_input_tokens"]) ?? 0
+        let estimated = uncached == nil || output == nil
+        let input = uncached.map { $0 + written + read } ?? ProviderSupport.estimatedInput(request, counter: counter)
+        return ChatResponse(text: text, model: model ?? request.model.id, inputTokens: input,
+                            outputTokens: output ?? counter.count(text, encoding: request.model.tokenizer),
+                            cachedTokens: min(read, input), finishReason: finishReason(stopReason, structured: structured),
+                            usageEstimated: estimated)
+    }
+
+    /// The HTTP status Anthropic gives each error type outside a stream.
+    static func status(forErrorType type: String?) -> Int? {
+        switch type {
+        case "invalid_request_error": 400
+        case "authentication_error": 401
+        case "billing_error": 402
+        case "permission_error": 403
+        case "not_found_error": 404
+        case "request_too_large": 413
+        case "rate_limit_error": 429
+        case "api_error": 500
+        case "timeout_error": 504
+        case "overloaded_error": 529
+        default: nil
+        }
+    }
+}
+
+/// The state of one streamed Messages reply: SSE events in, text pieces out.
+final class AnthropicStream: @unchecked Sendable {
+    private enum Block { case text, tool, other }
+
+    private let url: String
+    private let tool: AnthropicProvider.StructuredTool?
+    private let onText: @Sendable (String) -> Void
+    private let lock = NSLock()
+    private var parser = SSEParser()
+    private var blocks: [Int: Block] = [:]
+    private var text = ""
+    private var toolJSON = ""
+    private var sawTool = false
+    private var model: String?
+    private var usage: [(key: String, value: JSONValue)] = []
+    private var stopReason: String?
+    private var started = false
+    private var done = false
+
+    init(url: String, tool: AnthropicProvider.StructuredTool?, onText: @escaping @Sendable (String) -> Void) {
+        self.url = url
+        self.tool = tool
+        self.onText = onText
+    }
+
+    func feed(_ data: Data) throws {
+        var pieces: [String] = []
+        try lock.withLock {
+            try parser.feed(data) { try handle($0, pieces: &pieces) }
+        }
+        for piece in pieces { onText(piece) }
+    }
+
+    private func mergeUsage(_ value: JSONValue?) {
+        guard case .object(let members)? = value else { return }
+        for member in members where member.value != .null {
+            usage.removeAll { $0.key == member.key }
+            usage.append(member)
+        }
+    }
+
+    private func handle(_ event: SSEEvent, pieces: inout [String]) throws {
+        if done { return }
+        let payload = event.data.trimmingCharacters(in: .whitespaces)
+        if payload.isEmpty { return }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(payload)
+        } catch {
+            throw ProviderError(.malformedReply, "an event in the stream from \(url) is not JSON (\(error)): \(ProviderSupport.snippet(payload))")
+        }
+        let type = json["type"]?.stringValue ?? event.event
+        let index = json["index"]?.numberValue.map { Int($0) } ?? 0
+        switch type {
+        case "message_start":
+            started = true
+            model = json["message"]?["model"]?.stringValue ?? model
+            mergeUsage(json["message"]?["usage"])
+        case "content_block_start":
+            let block = json["content_block"]
+            switch block?["type"]?.stringValue {
+            case "text":
+                blocks[index] = .text
+                if let initial = block?["text"]?.stringValue, !initial.isEmpty { appendText(initial, pieces: &pieces) }
+            case "tool_use" where tool != nil && !sawTool:
+                blocks[index] = .tool
+                sawTool = true
+            default:
+                blocks[index] = .other
+            }
+        case "content_block_delta":
+            let delta = json["delta"]
+            switch delta?["type"]?.stringValue {
+            case "text_delta" where blocks[index] != .other && blocks[index] != .tool:
+                appendText(delta?["text"]?.stringValue ?? "", pieces: &pieces)
+            case "input_json_delta" where blocks[index] == .tool:
+                let part = delta?["partial_json"]?.stringValue ?? ""
+                toolJSON += part
+                if tool?.wrapped == false, !part.isEmpty { pieces.append(part) }
+            default:
+                break   // thinking, signatures, other tools
+            }
+        case "message_delta":
+            if let reason = json["delta"]?["stop_reason"]?.stringValue { stopReason = reason }
+            mergeUsage(json["usage"])
+        case "message_stop":
+            done = true
+        case "error":
+            let errorType = json["error"]?["type"]?.stringValue
+            let message = json["error"]?["message"]?.stringValue ?? payload
+            throw ProviderError(.http, "the stream from \(url) reported an error: \(errorType.map { "\($0): " } ?? "")\(message)",
+                                status: AnthropicProvider.status(forErrorType: errorType))
+        default:
+            break   // ping, content_block_stop, and event types added later
+        }
+    }
+
+    private func appendText(_ piece: String, pieces: inout [String]) {
+        guard !piece.isEmpty else { return }
+        text += piece
+        pieces.append(piece)
+    }
+
+    /// The complete response once the body has ended; a clear error when the stream was cut off.
+    func finish(request: ChatRequest, counter: any TokenCounter) throws -> ChatResponse {
+        var pieces: [String] = []
+        let state: (text: String, toolJSON: String, sawTool: Bool, model: String?, usage: JSONValue, stop: String?, complete: Bool) =
+            try lock.withLock {
+                try parser.finish { try handle($0, pieces: &pieces) }
+                return (self.text, self.toolJSON, self.sawTool, self.model, .object(self.usage), self.stopReason, self.done || self.stopReason != nil)
+            }
+        for piece in pieces { onText(piece) }
+        guard state.complete else {
+            let got = state.sawTool ? "\(state.toolJSON.count) characters of tool input" : "\(state.text.count) characters of text"
+            throw ProviderError(.transport, "the stream from \(url) was cut off before its end (message_stop) after \(got)")
+        }
+        var text = state.text
+        if let tool, state.sawTool {
+            let raw = state.toolJSON.trimmingCharacters(in: .whitespacesAndNewlines)
+            let input: JSONValue
+            do {
+                input = raw.isEmpty ? .object([]) : try JSONValue.parse(raw)
+            } catch {
+                throw ProviderError(.malformedReply, "the \(tool.name) tool input streamed from \(url) is not JSON (\(error)): \(ProviderSupport.snippet(raw))")
+            }
+            if tool.wrapped {
+                text = try AnthropicProvider.structuredText(input, tool: tool, from: "the stream from \(url)")
+                onText(text)
+            } else if raw.isEmpty {
+                text = "{}"
+                onText(text)
+            } else {
+                // What was streamed, exactly: the pieces the caller saw add up to this text.
+                text = state.toolJSON
+            }
+        }
+        return AnthropicProvider.response(text: text, model: state.model, stopReason: state.stop, structured: state.sawTool,
+                                          usage: state.usage, request: request, counter: counter)
+    }
+}
