@@ -402,7 +402,12 @@ final class BodyChecker {
             }
             mc.current?.addDependency(entry)
             if entry.kind == .prompt {
-                if let using { mc.checkModelName(using) }
+                if let using {
+                    mc.checkModelName(using)
+                } else if case .prompt(let prompt) = entry.decl, !prompt.fields.contains(where: { $0.name.text == "model" }) {
+                    error("prompt `\(f)` names no model, so this call needs one", at: expr.span,
+                          help: "call it with `using MODEL`, give the prompt a `model` setting, or call it in a `cascade`")
+                }
                 return promptCall(entry, args, span: expr.span)
             }
             if let using {

@@ -1,19 +1,19 @@
 import SluiceRuntime
 
-/// Sends each request to the provider its model declares (`ModelSpec.provider`), or, in override
-/// mode, sends every request to one provider (the CLI's `--replies FILE` makes a scripted provider
-/// answer for every model).
-public struct RoutingProvider: ModelProvider {
+/// Sends each request to the provider its model declares (`ModelSpec.provider`: "openai",
+/// "anthropic", "scripted"), or, in override mode, sends every request to one provider (the CLI's
+/// `--replies FILE` makes a scripted provider answer for every model).
+public struct RoutingProvider: ModelProvider, EndpointNaming {
     enum Mode: Sendable {
-        case byProvider(openAI: any ModelProvider, scripted: (any ModelProvider)?)
+        case byProvider(openAI: any ModelProvider, anthropic: (any ModelProvider)?, scripted: (any ModelProvider)?)
         case everyModel(any ModelProvider)
     }
 
     let mode: Mode
 
-    /// Routes "openai" models to `openAI` and "scripted" models to `scripted`.
-    public init(openAI: any ModelProvider, scripted: (any ModelProvider)? = nil) {
-        mode = .byProvider(openAI: openAI, scripted: scripted)
+    /// Routes "openai" models to `openAI`, "anthropic" models to `anthropic` and "scripted" models to `scripted`.
+    public init(openAI: any ModelProvider, anthropic: (any ModelProvider)? = nil, scripted: (any ModelProvider)? = nil) {
+        mode = .byProvider(openAI: openAI, anthropic: anthropic, scripted: scripted)
     }
 
     /// Lets `provider` answer for every model, whatever provider the model declares.
@@ -21,32 +21,77 @@ public struct RoutingProvider: ModelProvider {
         mode = .everyModel(provider)
     }
 
-    /// The CLI's wiring: real providers configured from `environment`, or, when `replies` is given,
-    /// that scripted provider answering everything.
+    /// Real providers configured from `environment` ("openai" and "anthropic" models, each behind a
+    /// `ReliableProvider` with the system clock and randomness), or, when `replies` is given, that
+    /// scripted provider answering everything (without retries, so scripted failures stay as written).
     public static func standard(environment: [String: String], replies: ScriptedProvider? = nil) -> RoutingProvider {
         if let replies { return RoutingProvider(everyModel: replies) }
-        return RoutingProvider(openAI: OpenAICompatibleProvider(environment: environment))
+        return real(environment: environment, clock: SystemClock(), random: SystemRandom(), counter: EstimatingTokenCounter())
+    }
+
+    /// The CLI's wiring with record and replay:
+    /// - `replay` (a file `--record` wrote): every model is answered from it; no network, no key.
+    ///   It cannot be combined with `replies` or `record`.
+    /// - otherwise `replies` (a scripted file) answers every model, or the real providers do
+    ///   ("openai" → `OpenAICompatibleProvider`, "anthropic" → `AnthropicProvider`, each wrapped in a
+    ///   `ReliableProvider` using `clock`, `random` and `counter`);
+    /// - `record`: whatever answers is wrapped in a `RecordingProvider` appending to that file.
+    ///
+    /// Throws a `.configuration` `ProviderError` for an unreadable or malformed replay file, an
+    /// unwritable record file, or a conflicting combination.
+    public static func standard(environment: [String: String], replies: ScriptedProvider? = nil, record: String?, replay: String?,
+                                clock: any Clock = SystemClock(), random: any RandomSource = SystemRandom(),
+                                counter: any TokenCounter = EstimatingTokenCounter()) throws -> any ModelProvider {
+        if let replay {
+            if replies != nil {
+                throw ProviderError(.configuration, "--replay \(replay) cannot be combined with --replies: both would answer every model")
+            }
+            if let record {
+                throw ProviderError(.configuration, "--replay \(replay) cannot be combined with --record \(record): a replayed run is already recorded")
+            }
+            return try ReplayProvider(path: replay)
+        }
+        let provider: any ModelProvider = replies.map { RoutingProvider(everyModel: $0) }
+            ?? real(environment: environment, clock: clock, random: random, counter: counter)
+        guard let record else { return provider }
+        return try RecordingProvider(provider, path: record)
+    }
+
+    static func real(environment: [String: String], clock: any Clock, random: any RandomSource, counter: any TokenCounter) -> RoutingProvider {
+        RoutingProvider(
+            openAI: ReliableProvider(OpenAICompatibleProvider(environment: environment, counter: counter, clock: clock),
+                                     clock: clock, random: random, counter: counter),
+            anthropic: ReliableProvider(AnthropicProvider(environment: environment, counter: counter, clock: clock),
+                                        clock: clock, random: random, counter: counter))
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
         try await provider(for: request.model).complete(request)
     }
 
+    public func endpointName(for model: ModelSpec) -> String {
+        let routed = try? provider(for: model)
+        return (routed as? any EndpointNaming)?.endpointName(for: model) ?? "\(model.provider) \(model.baseURL ?? "(default)") \(model.id)"
+    }
+
     func provider(for model: ModelSpec) throws -> any ModelProvider {
         switch mode {
         case .everyModel(let provider):
             return provider
-        case .byProvider(let openAI, let scripted):
+        case .byProvider(let openAI, let anthropic, let scripted):
             switch model.provider {
             case "openai":
                 return openAI
+            case "anthropic":
+                guard let anthropic else {
+                    throw ProviderError(.configuration, "model '\(model.name)' uses the anthropic provider, but none is configured")
+                }
+                return anthropic
             case "scripted":
                 guard let scripted else {
                     throw ProviderError(.configuration, "model '\(model.name)' uses the scripted provider, but no replies file was given (pass --replies FILE)")
                 }
                 return scripted
-            case "anthropic":
-                throw ProviderError(.configuration, "the anthropic provider is not available yet (model '\(model.name)')")
             default:
                 throw ProviderError(.configuration, "model '\(model.name)' names an unknown provider '\(model.provider)' (known: openai, anthropic, scripted)")
             }

@@ -9,7 +9,8 @@ import SluiceRuntime
 ///
 /// A request takes the first unused line whose `model` (a model name or id) and `prompt` filters,
 /// when present, match it. A line with `error` throws that error; without `usage`, tokens are
-/// counted with the injected counter. Blank lines are skipped.
+/// counted with the injected counter. Blank lines are skipped. When the request streams (`onText`),
+/// the whole reply is passed to it in one piece.
 public final class ScriptedProvider: ModelProvider, @unchecked Sendable {
     struct Reply {
         var line: Int
@@ -56,6 +57,7 @@ public final class ScriptedProvider: ModelProvider, @unchecked Sendable {
             input: request.messages.reduce(0) { $0 + counter.count($1.content, encoding: encoding) },
             output: counter.count(reply.content, encoding: encoding),
             cached: 0)
+        if let onText = request.onText, !reply.content.isEmpty { onText(reply.content) }
         return ChatResponse(text: reply.content, model: request.model.id, inputTokens: usage.input, outputTokens: usage.output,
                             cachedTokens: usage.cached, finishReason: reply.finishReason ?? "stop")
     }
