@@ -49,6 +49,10 @@ public final class Interpreter {
 
     let program: Program
     let effects: RuntimeEffects
+    /// When set, replies are streamed: called with a label naming the call (prompt, model, call
+    /// number) and each piece of text as it arrives.
+    public var onText: (@Sendable (_ call: String, _ text: String) -> Void)?
+    var streamedCalls = 0
     /// Set for dry runs: no model is called, every call is recorded here instead.
     public var estimator: CostEstimator?
     /// Where the next estimated call sits on the run's paths (cascade step, retry).

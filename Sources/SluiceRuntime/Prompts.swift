@@ -221,7 +221,8 @@ extension Interpreter {
         let request = ChatRequest(model: model, messages: messages, temperature: prompt.temperature ?? model.temperature,
                                   maxTokens: maxTokens, stop: prompt.stop,
                                   responseSchema: prompt.schema.map { (name: prompt.returns.map { "\($0)" } ?? "reply", schema: $0) },
-                                  promptName: prompt.promptName)
+                                  promptName: prompt.promptName,
+                                  onText: streamHandler(for: "\(prompt.promptName) · \(modelName)"))
         let started = effects.clock.now()
         do {
             let response = try await effects.provider.complete(request)
@@ -249,6 +250,14 @@ extension Interpreter {
             }
             throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
         }
+    }
+
+    /// The request's streaming callback, when the run streams. Each call gets a label of its own.
+    func streamHandler(for label: String) -> (@Sendable (String) -> Void)? {
+        guard let onText else { return nil }
+        streamedCalls += 1
+        let label = "\(label) (call \(streamedCalls))"
+        return { piece in onText(label, piece) }
     }
 
     /// Records a dry-run call and answers with the smallest reply of the prompt's type.

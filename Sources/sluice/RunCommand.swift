@@ -20,6 +20,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Answer every model call from this JSONL file of replies.", valueName: "file"))
     var replies: String?
     @Flag(name: .long, help: "Print the result as one JSON object.") var json = false
+    @Flag(name: .long, help: "Print each model's reply as it arrives (server-sent events).") var stream = false
     @Option(name: .long, help: ArgumentHelp("Continue this conversation (see `sluice sessions list`).", valueName: "id"))
     var session: String?
     @Flag(name: .customLong("new-session"), help: "Start a new conversation; its id is printed.") var newSession = false
@@ -47,6 +48,8 @@ struct RunCommand: AsyncParsableCommand {
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), sessions: sqlite))
+        let printer = StreamPrinter()
+        if stream && !json { interpreter.onText = printer.print }
         do {
             let result = try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId)
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
@@ -58,7 +61,8 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 Terminal.out(report.prettyPrinted())
             } else {
-                Terminal.out(RunReport.humanOutput(result.output))
+                let output = RunReport.humanOutput(result.output)
+                if printer.finish() != output { Terminal.out(output) }
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
         } catch {
@@ -92,6 +96,35 @@ extension RunCommand {
             throw UsageError("no session \(session) in \(store.path): start one with --new-session (`sluice sessions list` shows the existing ones)")
         }
         return session
+    }
+}
+
+/// Writes streamed replies to standard output as they arrive, naming each prompt on standard error.
+final class StreamPrinter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var currentCall: String?
+    private var currentText = ""
+
+    func print(call: String, piece: String) {
+        lock.withLock {
+            if currentCall != call {
+                if currentCall != nil { FileHandle.standardOutput.write(Data("\n".utf8)) }
+                Terminal.error(Terminal.dim("── \(call)"))
+                currentCall = call
+                currentText = ""
+            }
+            currentText += piece
+            FileHandle.standardOutput.write(Data(piece.utf8))
+        }
+    }
+
+    /// Ends the stream; returns the last reply's text.
+    func finish() -> String? {
+        lock.withLock {
+            guard currentCall != nil else { return nil }
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            return currentText
+        }
     }
 }
 
