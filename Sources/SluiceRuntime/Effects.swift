@@ -319,14 +319,14 @@ public protocol TokenCounter: Sendable {
     func count(_ text: String, encoding: String) -> Int
     /// True when `count` gives the provider's exact figure for this encoding.
     func isExact(encoding: String) -> Bool
-    /// Tokens a chat request's messages are billed as, framing included.
-    func countChat(_ messages: [ChatMessage], encoding: String) -> Int
+    /// Tokens a chat request's messages are billed as, framing included, for a provider's format.
+    func countChat(_ messages: [ChatMessage], encoding: String, provider: String) -> Int
 }
 
 extension TokenCounter {
     public func isExact(encoding: String) -> Bool { false }
     /// OpenAI's documented framing: 3 tokens per message and 3 to prime the reply.
-    public func countChat(_ messages: [ChatMessage], encoding: String) -> Int {
+    public func countChat(_ messages: [ChatMessage], encoding: String, provider: String) -> Int {
         messages.reduce(3) { $0 + 3 + count($1.role, encoding: encoding) + count($1.content, encoding: encoding) }
     }
 }

@@ -190,7 +190,7 @@ extension Interpreter {
     }
 
     func countTokens(_ messages: [ChatMessage], _ model: ModelSpec) -> Int {
-        effects.tokens.countChat(messages, encoding: model.tokenizer)
+        effects.tokens.countChat(messages, encoding: model.tokenizer, provider: model.provider)
     }
 
     func cost(_ model: ModelSpec, input: Int, cached: Int, output: Int) -> Double {

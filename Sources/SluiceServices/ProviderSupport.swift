@@ -161,7 +161,7 @@ enum ProviderSupport {
 
     /// Estimated usage, for servers that report none.
     static func estimatedInput(_ request: ChatRequest, counter: any TokenCounter) -> Int {
-        counter.countChat(request.messages, encoding: request.model.tokenizer)
+        counter.countChat(request.messages, encoding: request.model.tokenizer, provider: request.model.provider)
     }
 
     static func milliseconds(since start: Double, clock: any Clock) -> Double { max(0, (clock.now() - start) * 1000) }

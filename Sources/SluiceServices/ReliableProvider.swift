@@ -88,7 +88,7 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
     // MARK: Calls
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        let tokens = counter.countChat(request.messages, encoding: request.model.tokenizer) + max(0, request.maxTokens)
+        let tokens = counter.countChat(request.messages, encoding: request.model.tokenizer, provider: request.model.provider) + max(0, request.maxTokens)
         return try await perform(model: request.model, tokens: tokens) { emitted in
             var attempt = request
             if let onText = request.onText {

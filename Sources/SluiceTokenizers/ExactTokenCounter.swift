@@ -87,3 +87,11 @@ public struct ExactTokenCounter: TokenCounter {
         return total
     }
 }
+
+extension ExactTokenCounter {
+    public func isExact(encoding: String) -> Bool { Self.isExact(encoding) }
+
+    public func countChat(_ messages: [ChatMessage], encoding: String, provider: String) -> Int {
+        chatTokens(messages: messages, encoding: encoding, family: ChatFormat.of(provider: provider))
+    }
+}

@@ -179,6 +179,11 @@ final class RankTable: @unchecked Sendable {
     /// tiktoken's `byte_pair_encode` of `p[0..<n]` (n ≥ 2), calling `emit` with each token in order.
     @inline(__always) func merge(_ p: UnsafePointer<UInt8>, _ n: Int, _ emit: (UInt32) -> Void) {
         if n > Self.heapThreshold { return mergeLong(p, n, emit) }
+        mergeShort(p, n, emit)
+    }
+
+    /// tiktoken's algorithm: a vector of parts, scanned for the lowest-ranked pair after each merge.
+    @inline(__always) private func mergeShort(_ p: UnsafePointer<UInt8>, _ n: Int, _ emit: (UInt32) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 3 * (n + 1)) { buffer in
             let base = buffer.baseAddress!
             // Parts: starts[i] (byte offset), pairRank[i] (rank of part i joined with part i + 1),
@@ -194,16 +199,16 @@ final class RankTable: @unchecked Sendable {
             starts[n] = UInt32(n); pairRank[n] = Self.none
             var parts = n + 1   // including the end sentinel
 
-            @inline(__always) func pairRankAt(_ i: Int) -> UInt32 {
-                // Part i joined with part i + 1, before part i + 1 is removed (hence i + 3).
-                guard i + 3 < parts else { return Self.none }
-                let s = Int(starts[i])
-                return rank(p + s, Int(starts[i + 3]) - s)
-            }
             while minRank != Self.none {
                 let i = minIndex
-                if i > 0 { pairRank[i - 1] = pairRankAt(i - 1) }
-                pairRank[i] = pairRankAt(i)
+                // Part i joined with part i + 1, before part i + 1 is removed (hence + 3). (Inline,
+                // not a local function: one capturing `parts` would cost exclusivity checks.)
+                if i > 0 {
+                    let s = Int(starts[i - 1])
+                    pairRank[i - 1] = i + 2 < parts ? rank(p + s, Int(starts[i + 2]) - s) : Self.none
+                }
+                let s = Int(starts[i])
+                pairRank[i] = i + 3 < parts ? rank(p + s, Int(starts[i + 3]) - s) : Self.none
                 token[i] = minRank
                 // Remove part i + 1.
                 let moved = parts - (i + 2)
@@ -216,6 +221,11 @@ final class RankTable: @unchecked Sendable {
             }
             for k in 0..<(parts - 1) { emit(token[k]) }
         }
+    }
+
+    /// `merge` forced onto one of its two algorithms (tests compare them).
+    func mergeForTesting(_ p: UnsafePointer<UInt8>, _ n: Int, long: Bool, _ emit: (UInt32) -> Void) {
+        if long { mergeLong(p, n, emit) } else { mergeShort(p, n, emit) }
     }
 
     /// The same merges for long pieces, with a linked list of parts and a binary heap of pairs

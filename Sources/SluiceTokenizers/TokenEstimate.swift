@@ -18,16 +18,16 @@
 /// | symbols | emoji, pictographs, arrows, ZWJ, variation selectors | 0.4407 per byte |
 ///
 /// The estimate is the sum, rounded up. The rates were fitted (non-negative least squares on the
-/// relative error) to o200k_base counts of 680 samples from Benchmarks/tokenizer/corpus.py:
+/// relative error) to o200k_base counts of 640 samples from Benchmarks/tokenizer/corpus.py:
 /// English prose, code, tables, emoji, and twelve other languages; `Benchmarks/tokenizer/calibrate.py`
 /// repeats the fit and prints the error. Measured against o200k_base, the mean absolute error
 /// is 1–7% for English prose, code, tables, emoji, CJK, Russian, Greek, French and Vietnamese
 /// (bias within ±7%), 9–17% for German, Hindi, Thai, Arabic and Hebrew; on held-out text
 /// (this repository's documentation, Swift sources and Sluice pipelines, in 4 KB pieces)
-/// 4.6–8.9%, and on the 1 MB mixed benchmark corpus 2.8% (worst piece +10%). A model whose
-/// tokenizer is not o200k_base (Claude, Llama, ...) differs from o200k_base by its own margin,
-/// typically 10–30% more tokens for Claude: budgets reserve against this estimate and settle at
-/// the usage the provider reports.
+/// 3.9–8.9%, and on the 1 MB mixed benchmark corpus 2.8% (worst piece +10%). Models whose
+/// tokenizer is not o200k_base (Claude, Llama, ...) differ from o200k_base by a margin of their
+/// own that is not measured here: budgets reserve against this estimate and settle at the usage
+/// the provider reports.
 public enum TokenEstimate {
     /// Tokens charged per unit of each feature (see the table above).
     static let rates: [Double] = [0.1698, 0.2066, 0.5906, 0.5001, 0.1264, 1.7810, 0.0, 0.2508, 0.1502, 0.2104, 0.1433, 0.4407]

@@ -26,7 +26,7 @@ struct IndexCommand: ParsableCommand {
         func run() throws {
             do {
                 let added = try openStore(store.path).addDocuments(index: name, paths: paths, chunkTokens: chunk, overlapTokens: overlap,
-                                                                    counter: EstimatingTokenCounter())
+                                                                    counter: defaultTokenCounter())
                 Terminal.out("indexed \(added.files) file\(added.files == 1 ? "" : "s") into \(added.chunks) chunks in `\(name)`")
             } catch let error as UsageError { throw error.exit() } catch {
                 Terminal.error(Terminal.red("error:") + " \(error)")

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceRuntime
 import SluiceServices
+import SluiceTokenizers
 
 /// The provider a command talks to: every model answered from `--replies`, or each model by its
 /// declared provider, configured from the environment.
@@ -14,6 +15,6 @@ func makeProvider(replies: String?) throws -> ModelProvider {
     }
 }
 
-/// Token counting for every command: exact for OpenAI encodings once the tokenizers are in,
-/// a documented estimate otherwise.
-func defaultTokenCounter() -> TokenCounter { EstimatingTokenCounter() }
+/// Token counting for every command: exact for OpenAI's encodings, a calibrated estimate for
+/// models without a public tokenizer.
+func defaultTokenCounter() -> TokenCounter { ExactTokenCounter() }
