@@ -23,15 +23,43 @@ import SluiceRuntime
 /// - Structured output: `response_format: {type: json_schema, json_schema: {name, schema, strict: true}}`.
 ///   A server that rejects it (HTTP 400/422 naming `response_format` or `json_schema`) is asked
 ///   once more without it, and remembered (per base URL and model id) as lacking the feature; the
-///   prompt already asks for JSON and the runtime's `validate` checks the rest. `stream_options`
-///   is dropped the same way. The rejected try is reported in `failedAttempts`.
+///   prompt already asks for JSON and the runtime's `validate` checks the rest. The same goes for
+///   `stream_options`, `temperature` and `stop` (dropped), and `max_tokens` (sent as
+///   `max_completion_tokens`, as OpenAI's reasoning models require). The rejected try is reported
+///   in `failedAttempts`.
 public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, EndpointNaming, @unchecked Sendable {
     public static let defaultBaseURL = "https://api.openai.com/v1"
 
-    /// Optional request features a server may not understand.
-    enum Feature: String, Sendable {
+    /// Request fields a server or model may refuse, and what is sent instead once it has.
+    enum Feature: String, Sendable, CaseIterable {
+        /// Without it: no `response_format` (the prompt asks for JSON; `validate` checks).
         case responseFormat = "response_format"
+        /// Without it: no `stream_options` (usage is estimated if none comes).
         case streamUsage = "stream_options"
+        /// Without it: `max_completion_tokens` instead (OpenAI's reasoning models refuse `max_tokens`).
+        case maxTokens = "max_tokens"
+        /// Without it: the model's default temperature (reasoning models accept no other).
+        case temperature = "temperature"
+        /// Without it: no stop sequences (some reasoning models refuse them).
+        case stop = "stop"
+
+        /// What a 400 that refuses this field says.
+        var markers: [String] {
+            switch self {
+            case .responseFormat: ["response_format", "json_schema"]
+            case .streamUsage: ["stream_options", "include_usage"]
+            case .maxTokens: ["max_completion_tokens"]
+            case .temperature: ["'temperature'", "\"temperature\""]
+            case .stop: ["'stop'", "\"stop\""]
+            }
+        }
+
+        var instead: String {
+            switch self {
+            case .maxTokens: "sending max_completion_tokens instead of max_tokens"
+            default: "asking again without \(rawValue)"
+            }
+        }
     }
 
     private let environment: [String: String]
@@ -72,14 +100,16 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         do {
             while true {
                 let lacking = unsupported.withLock { $0[name] ?? [] }
-                var offered: [(feature: Feature, markers: [String])] = []
-                let useSchema = request.responseSchema != nil && !lacking.contains(.responseFormat)
-                let streaming = request.onText != nil
-                let streamUsage = streaming && !lacking.contains(.streamUsage)
-                if useSchema { offered.append((.responseFormat, ["response_format", "json_schema"])) }
-                if streamUsage { offered.append((.streamUsage, ["stream_options", "include_usage"])) }
-
-                let body = Self.body(for: request, responseFormat: useSchema, stream: streaming, streamUsage: streamUsage)
+                let body = Self.body(for: request, without: lacking)
+                let offered = Feature.allCases.filter { feature in
+                    switch feature {
+                    case .responseFormat: body["response_format"] != nil
+                    case .streamUsage: body["stream_options"] != nil
+                    case .maxTokens: body["max_tokens"] != nil
+                    case .temperature: body["temperature"] != nil
+                    case .stop: body["stop"] != nil
+                    }
+                }.map { (feature: $0, markers: $0.markers) }
                 let stream = request.onText.map { OpenAIStream(url: endpoint.absoluteString, onText: $0) }
                 var sink: HTTPClient.BodySink?
                 if let stream { sink = { data in try stream.feed(data) } }
@@ -90,7 +120,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
                     if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
                         unsupported.withLock { _ = $0[name, default: []].insert(feature) }
                         let error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
-                        failed.append(ProviderAttempt(error: error.message + " (asking again without \(feature.rawValue))", status: reply.status,
+                        failed.append(ProviderAttempt(error: error.message + " (\(feature.instead))", status: reply.status,
                                                       latencyMs: ProviderSupport.milliseconds(since: started, clock: clock)))
                         continue
                     }
@@ -148,15 +178,18 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
 
     // MARK: Wire format
 
-    static func body(for request: ChatRequest, responseFormat: Bool = true, stream: Bool = false, streamUsage: Bool = true) -> JSONValue {
+    /// The request body; it streams when the request has `onText`. Fields in `lacking` are left out or replaced.
+    static func body(for request: ChatRequest, without lacking: Set<Feature> = []) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("model", .string(request.model.id)),
             ("messages", .array(request.messages.map(\.json))),
         ]
-        if let temperature = request.temperature ?? request.model.temperature { members.append(("temperature", .number(temperature))) }
-        members.append(("max_tokens", .number(Double(request.maxTokens))))
-        if !request.stop.isEmpty { members.append(("stop", .array(request.stop.map(JSONValue.string)))) }
-        if responseFormat, let schema = request.responseSchema {
+        if !lacking.contains(.temperature), let temperature = request.temperature ?? request.model.temperature {
+            members.append(("temperature", .number(temperature)))
+        }
+        members.append((lacking.contains(.maxTokens) ? "max_completion_tokens" : "max_tokens", .number(Double(request.maxTokens))))
+        if !lacking.contains(.stop), !request.stop.isEmpty { members.append(("stop", .array(request.stop.map(JSONValue.string)))) }
+        if !lacking.contains(.responseFormat), let schema = request.responseSchema {
             members.append(("response_format", .object([
                 ("type", .string("json_schema")),
                 ("json_schema", .object([
@@ -166,9 +199,9 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
                 ])),
             ])))
         }
-        if stream {
+        if request.onText != nil {
             members.append(("stream", .bool(true)))
-            if streamUsage { members.append(("stream_options", .object([("include_usage", .bool(true))]))) }
+            if !lacking.contains(.streamUsage) { members.append(("stream_options", .object([("include_usage", .bool(true))]))) }
         }
         return .object(members)
     }

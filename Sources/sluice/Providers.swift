@@ -1,17 +1,34 @@
+import ArgumentParser
 import Foundation
 import SluiceRuntime
 import SluiceServices
 import SluiceTokenizers
 
-/// The provider a command talks to: every model answered from `--replies`, or each model by its
-/// declared provider, configured from the environment.
-func makeProvider(replies: String?) throws -> ModelProvider {
-    let environment = ProcessInfo.processInfo.environment
-    guard let replies else { return RoutingProvider.standard(environment: environment) }
-    do {
-        return RoutingProvider.standard(environment: environment, replies: try ScriptedProvider(path: replies))
-    } catch {
-        throw UsageError("cannot use replies file \(replies): \(error)")
+/// Where a command's model replies come from: `--replies` (scripted), `--replay` (a recording),
+/// or each model's declared provider configured from the environment; `--record` saves every
+/// exchange for a later `--replay`.
+struct ProviderOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Answer every model call from this JSONL file of replies.", valueName: "file"))
+    var replies: String?
+    @Option(name: .long, help: ArgumentHelp("Append every model exchange to this file, for --replay.", valueName: "file"))
+    var record: String?
+    @Option(name: .long, help: ArgumentHelp("Answer every model call from a file --record wrote; no network.", valueName: "file"))
+    var replay: String?
+
+    func makeProvider() throws -> ModelProvider {
+        let environment = ProcessInfo.processInfo.environment
+        var scripted: ScriptedProvider?
+        if let replies {
+            do { scripted = try ScriptedProvider(path: replies) } catch {
+                throw UsageError("cannot use replies file \(replies): \(error)")
+            }
+        }
+        do {
+            return try RoutingProvider.standard(environment: environment, replies: scripted, record: record, replay: replay,
+                                                counter: defaultTokenCounter())
+        } catch {
+            throw UsageError("\(error)")
+        }
     }
 }
 

@@ -14,13 +14,12 @@ struct ReplCommand: AsyncParsableCommand {
 
     @ArgumentParser.Argument(help: "A script whose declarations to start from.") var file: String?
     @OptionGroup var store: StoreOptions
-    @Option(name: .long, help: ArgumentHelp("Answer every model call from this JSONL file of replies.", valueName: "file"))
-    var replies: String?
+    @OptionGroup var providers: ProviderOptions
 
     func run() async throws {
         var session: ReplSession
         do {
-            session = ReplSession(provider: try makeProvider(replies: replies), store: try openStore(store.path))
+            session = ReplSession(provider: try providers.makeProvider(), store: try openStore(store.path))
         } catch let error as UsageError {
             throw error.exit()
         }

@@ -17,8 +17,7 @@ struct RunCommand: AsyncParsableCommand {
     @ArgumentParser.Argument(help: "The script to run.") var file: String
     @OptionGroup var input: InputOptions
     @OptionGroup var store: StoreOptions
-    @Option(name: .long, help: ArgumentHelp("Answer every model call from this JSONL file of replies.", valueName: "file"))
-    var replies: String?
+    @OptionGroup var providers: ProviderOptions
     @Flag(name: .long, help: "Print the result as one JSON object.") var json = false
     @Flag(name: .long, help: "Print each model's reply as it arrives (server-sent events).") var stream = false
     @Option(name: .long, help: ArgumentHelp("Continue this conversation (see `sluice sessions list`).", valueName: "id"))
@@ -39,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
-            provider = try makeProvider(replies: replies)
+            provider = try providers.makeProvider()
             sqlite = try openStore(store.path)
             sessionId = try resolveSession(sqlite)
         } catch let error as UsageError {

@@ -200,6 +200,30 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("no session nope"), unknown.stderr)
     }
 
+    func testRecordThenReplayIsByteForByteTheSame() throws {
+        let recording = scratch.appendingPathComponent("exchanges.jsonl").path
+        let args = ["run", "pipelines/rag.sluice", "--db", db, "--input-file", "pipelines/cases/rag_api_keys.json", "--json"]
+        let recorded = try sluice(args + ["--replies", "pipelines/replies/rag.jsonl", "--record", recording])
+        XCTAssertEqual(recorded.code, 0, recorded.stderr)
+        let replayed = try sluice(args + ["--replay", recording])
+        XCTAssertEqual(replayed.code, 0, replayed.stderr)
+        func withoutRunId(_ text: String) -> String { text.split(separator: "\n").filter { !$0.contains("run_id") }.joined(separator: "\n") }
+        XCTAssertEqual(withoutRunId(replayed.stdout), withoutRunId(recorded.stdout))
+        let unknown = try sluice(["run", "pipelines/rag.sluice", "--db", db, "--input", "question=Something else", "--replay", recording])
+        XCTAssertEqual(unknown.code, 1)
+        XCTAssertTrue(unknown.stderr.contains("no recorded exchange matches prompt 'kb_answer'"), unknown.stderr)
+        XCTAssertEqual(try sluice(args + ["--replay", recording, "--replies", "pipelines/replies/rag.jsonl"]).code, 2)
+    }
+
+    func testStreamPrintsTheReplyOnce() throws {
+        let result = try sluice(["run", "pipelines/feedback_zero_shot.sluice", "--db", db, "--stream",
+                                 "--replies", "pipelines/replies/feedback_zero_shot.jsonl",
+                                 "--input-file", "pipelines/cases/feedback_bug.json"])
+        XCTAssertEqual(result.code, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("── "), "each streamed call is named on stderr: \(result.stderr)")
+        XCTAssertFalse(result.stdout.isEmpty)
+    }
+
     func testReplKeepsDeclarationsBetweenLines() throws {
         let session = """
             guard shout {

@@ -32,7 +32,10 @@ final class RoutingProviderTests: XCTestCase {
         XCTAssertEqual(openAI, "openai")
         let scripted = try await ask(router, provider: "scripted")
         XCTAssertEqual(scripted, "scripted")
-        await expectConfigurationError(router, provider: "anthropic", containing: "the anthropic provider is not available yet")
+        await expectConfigurationError(router, provider: "anthropic", containing: "uses the anthropic provider, but none is configured")
+        let withAnthropic = RoutingProvider(openAI: Fixed(text: "openai"), anthropic: Fixed(text: "anthropic"))
+        let anthropic = try await ask(withAnthropic, provider: "anthropic")
+        XCTAssertEqual(anthropic, "anthropic")
         await expectConfigurationError(router, provider: "bedrock", containing: "unknown provider 'bedrock'")
     }
 

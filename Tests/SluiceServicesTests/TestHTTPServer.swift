@@ -16,15 +16,28 @@ final class TestHTTPServer: @unchecked Sendable {
         var body: Data
     }
 
-    enum Answer {
+    enum Answer: Sendable {
         case reply(status: Int, body: String)
+        /// A reply with extra headers (Retry-After, a content type...).
+        case replyWith(status: Int, headers: [(String, String)], body: String)
         /// Reads the request and never answers, until the server stops.
         case stall
+        /// Closes the connection without a word.
+        case hangUp
+        /// A streamed body: the chunks are written one by one, `pause` seconds apart. With
+        /// `chunked`, in chunked transfer encoding; otherwise the body ends when the connection
+        /// closes. With `cut`, the connection is closed after the chunks without a proper end
+        /// (for chunked encoding: no terminating zero-length chunk).
+        case stream(status: Int, contentType: String, chunks: [String], pause: Double, chunked: Bool, cut: Bool)
+
+        static func sse(_ chunks: [String], pause: Double = 0, chunked: Bool = false, cut: Bool = false) -> Answer {
+            .stream(status: 200, contentType: "text/event-stream", chunks: chunks, pause: pause, chunked: chunked, cut: cut)
+        }
     }
 
     let port: UInt16
     private let listener: Int32
-    private let respond: @Sendable (Request) -> Answer
+    private let respond: @Sendable (Request, Int) -> Answer
     private let lock = NSLock()
     private var received: [Request] = []
     private var open: Set<Int32> = []
@@ -32,16 +45,27 @@ final class TestHTTPServer: @unchecked Sendable {
 
     var requests: [Request] { lock.withLock { received } }
     var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    var root: String { "http://127.0.0.1:\(port)" }
 
-    init(respond: @escaping @Sendable (Request) -> Answer) throws {
-        self.respond = respond
+    convenience init(respond: @escaping @Sendable (Request) -> Answer) throws {
+        try self.init(respondNumbered: { request, _ in respond(request) })
+    }
+
+    /// Answers the n-th request (from 0) with `answers[n]`, and every later one with the last answer.
+    convenience init(answers: [Answer]) throws {
+        try self.init(respondNumbered: { _, index in answers[min(index, answers.count - 1)] })
+    }
+
+    /// `respond` gets each request and its number, from 0, in the order they were read.
+    init(respondNumbered: @escaping @Sendable (Request, Int) -> Answer) throws {
+        self.respond = respondNumbered
         (listener, port) = try Self.listen()
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
 
     /// Binds 127.0.0.1:0 and returns the socket and the port the kernel chose.
-    private static func listen() throws -> (Int32, UInt16) {
+    private static func listen(backlog: Int32 = 16) throws -> (Int32, UInt16) {
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -55,12 +79,37 @@ final class TestHTTPServer: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, Glibc.listen(fd, 16) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
+        guard bound == 0, Glibc.listen(fd, backlog) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A port on 127.0.0.1 where connections never complete: a listener with a backlog of 0 that
+    /// never accepts, its one queue slot taken by a connection of our own, so the kernel drops
+    /// further SYNs and a client's connect hangs. Close the returned sockets when done.
+    static func unreachablePort() throws -> (port: UInt16, sockets: [Int32]) {
+        let (fd, port) = try listen(backlog: 0)
+        var sockets = [fd]
+        for _ in 0..<2 {
+            #if canImport(Glibc)
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            #else
+            let filler = socket(AF_INET, SOCK_STREAM, 0)
+            #endif
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            sockets.append(filler)
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        return (port, sockets)
     }
 
     /// A port on 127.0.0.1 that nothing listens on: bound, then closed without listening.
@@ -100,16 +149,44 @@ final class TestHTTPServer: @unchecked Sendable {
             close(fd)
         }
         guard let request = readRequest(fd) else { return }
-        lock.withLock { received.append(request) }
-        switch respond(request) {
+        let index: Int = lock.withLock {
+            received.append(request)
+            return received.count - 1
+        }
+        switch respond(request, index) {
         case .stall:
             var byte: UInt8 = 0
             _ = recv(fd, &byte, 1, 0)   // returns when the client gives up or the server stops
+        case .hangUp:
+            return
         case .reply(let status, let body):
-            let bytes = Array(body.utf8)
-            let head = "HTTP/1.1 \(status) Status\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
-            sendAll(fd, Array(head.utf8) + bytes)
+            sendReply(fd, status: status, headers: [], body: body)
+        case .replyWith(let status, let headers, let body):
+            sendReply(fd, status: status, headers: headers, body: body)
+        case .stream(let status, let contentType, let chunks, let pause, let chunked, let cut):
+            var head = "HTTP/1.1 \(status) Status\r\nContent-Type: \(contentType)\r\nCache-Control: no-cache\r\nConnection: close\r\n"
+            if chunked { head += "Transfer-Encoding: chunked\r\n" }
+            sendAll(fd, Array((head + "\r\n").utf8))
+            for chunk in chunks {
+                if pause > 0 { Thread.sleep(forTimeInterval: pause) }
+                let bytes = Array(chunk.utf8)
+                if chunked {
+                    sendAll(fd, Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10])
+                } else {
+                    sendAll(fd, bytes)
+                }
+            }
+            if chunked, !cut { sendAll(fd, Array("0\r\n\r\n".utf8)) }
         }
+    }
+
+    private func sendReply(_ fd: Int32, status: Int, headers: [(String, String)], body: String) {
+        let bytes = Array(body.utf8)
+        var head = "HTTP/1.1 \(status) Status\r\n"
+        if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { head += "Content-Type: application/json\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
+        sendAll(fd, Array(head.utf8) + bytes)
     }
 
     private func readRequest(_ fd: Int32) -> Request? {
