@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "SluiceRuntime", dependencies: ["SluiceSyntax", "SluiceSemantics"]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "SluiceServices", dependencies: ["SluiceRuntime", "CSQLite", "CCurl"]),
+        .target(name: "SluiceServices", dependencies: ["SluiceRuntime", "SluiceTokenizers", "CSQLite", "CCurl"]),
         // The standard library's Sluice sources, embedded so the binary is self-contained
         // (generated from stdlib/ by scripts/embed-stdlib; a test keeps the two in step).
         .target(name: "SluiceStdlib"),

@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import SluiceRuntime
+import SluiceTokenizers
 
 /// The stable identity of a chat request, for record and replay: the SHA-256 of the canonical JSON
 /// (object keys sorted, no spaces) of the model id, the messages, the effective temperature, the
@@ -24,7 +25,7 @@ public enum RequestKey {
     }
 
     public static func key(_ request: ChatRequest) -> String {
-        SHA256.hex(canonical(request).serialized())
+        SHA256.hex(Array(canonical(request).serialized().utf8))
     }
 
     /// The same value with every object's keys in byte order (the last of duplicate keys kept).

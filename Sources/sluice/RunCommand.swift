@@ -128,7 +128,7 @@ final class StreamPrinter: @unchecked Sendable {
 }
 
 func openStore(_ path: String) throws -> SQLiteStore {
-    do { return try SQLiteStore(path: path) } catch {
+    do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter()) } catch {
         throw UsageError("cannot open the store \(path): \(error)")
     }
 }
