@@ -39,7 +39,10 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
     public static let defaultBaseURL = "https://api.anthropic.com"
     public static let apiVersion = "2023-06-01"
 
-    enum Feature: String, Sendable { case tools }
+    enum Feature: String, FallbackFeature {
+        case tools
+        var markers: [String] { ["tool_choice", "tools", "input_schema", "tool"] }
+    }
 
     /// The forced tool that carries structured output.
     struct StructuredTool: Sendable {
@@ -50,14 +53,12 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
 
     private let environment: [String: String]
     private let counter: any TokenCounter
-    private let clock: any Clock
-    private let http = HTTPClient()
-    private let unsupported = Locked<[String: Set<Feature>]>([:])
+    private let chat: FeatureFallbackExchange<Feature>
 
     public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock()) {
         self.environment = environment
         self.counter = counter
-        self.clock = clock
+        chat = FeatureFallbackExchange(http: HTTPClient(), clock: clock, counter: counter)
     }
 
     public func endpointName(for model: ModelSpec) -> String {
@@ -70,69 +71,19 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
         let endpoint = try ProviderSupport.url(base + (base.hasSuffix("/v1") ? "/messages" : "/v1/messages"), model: model)
         let key = try ProviderSupport.apiKey(for: model, environment: environment, variable: "ANTHROPIC_API_KEY", endpoint: endpoint,
                                              requiredHost: "api.anthropic.com")
-        guard model.timeout > 0 else {
-            throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
-        }
-        let name = base + " " + model.id
-        var failed: [ProviderAttempt] = []
-        var started = clock.now()
-        do {
-            while true {
-                let lacking = unsupported.withLock { $0[name] ?? [] }
-                let useTools = request.responseSchema != nil && !lacking.contains(.tools)
-                let offered: [(feature: Feature, markers: [String])] = useTools ? [(.tools, ["tool_choice", "tools", "input_schema", "tool"])] : []
-                let (body, tool) = Self.body(for: request, tools: useTools, stream: request.onText != nil)
-                let stream = request.onText.map { AnthropicStream(url: endpoint.absoluteString, tool: tool, onText: $0) }
-                var sink: HTTPClient.BodySink?
-                if let stream { sink = { data in try stream.feed(data) } }
-                started = clock.now()
-                let reply = try await http.send(httpRequest(endpoint, key: key, body: body, timeout: model.timeout), timeout: model.timeout,
-                                                connectTimeout: model.reliability.connectTimeout, onBody: sink)
-                guard (200..<300).contains(reply.status) else {
-                    if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
-                        unsupported.withLock { _ = $0[name, default: []].insert(feature) }
-                        let error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
-                        failed.append(ProviderAttempt(error: error.message + " (asking again without tools)", status: reply.status,
-                                                      latencyMs: ProviderSupport.milliseconds(since: started, clock: clock)))
-                        continue
-                    }
-                    throw ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
-                }
-                var response: ChatResponse
-                if reply.streamed, let stream {
-                    response = try stream.finish(request: request, counter: counter)
-                } else {
-                    response = try Self.reply(from: reply.body, for: request, tool: tool, endpoint: endpoint, counter: counter)
-                    if let onText = request.onText, !response.text.isEmpty { onText(response.text) }
-                }
-                response.failedAttempts = ProviderSupport.redact(key, in: failed)
-                return response
+        try ProviderSupport.checkTimeout(model)
+        var headers = [(name: "anthropic-version", value: Self.apiVersion)]
+        if let key { headers.append(("x-api-key", key)) }
+        return try await chat.complete(request, endpoint: endpoint, name: base + " " + model.id, key: key, headers: headers) { lacking in
+            let (body, tool) = Self.body(for: request, tools: !lacking.contains(.tools), stream: request.onText != nil)
+            return .init(body: body, decoder: AnthropicStream(url: endpoint.absoluteString, tool: tool)) { [counter] data in
+                try Self.reply(from: data, for: request, tool: tool, endpoint: endpoint, counter: counter)
             }
-        } catch var error as ProviderError {
-            if !failed.isEmpty {
-                let last = error.attempts.isEmpty
-                    ? [ProviderAttempt(error: error.message, status: error.status, latencyMs: ProviderSupport.milliseconds(since: started, clock: clock))]
-                    : error.attempts
-                error.attempts = failed + last
-            }
-            throw ProviderSupport.redact(key, in: error)
         }
     }
 
     func baseURL(for model: ModelSpec) throws -> String {
         try ProviderSupport.baseURL(for: model, environment: environment, variable: "ANTHROPIC_BASE_URL", default: Self.defaultBaseURL)
-    }
-
-    private func httpRequest(_ url: URL, key: String?, body: JSONValue, timeout: Double) -> URLRequest {
-        var http = URLRequest(url: url)
-        http.httpMethod = "POST"
-        http.timeoutInterval = timeout.rounded(.up) + 1
-        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        http.setValue(body["stream"] == .bool(true) ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
-        http.setValue(Self.apiVersion, forHTTPHeaderField: "anthropic-version")
-        if let key { http.setValue(key, forHTTPHeaderField: "x-api-key") }
-        http.httpBody = Data(body.serialized().utf8)
-        return http
     }
 
     // MARK: Wire format
@@ -181,16 +132,7 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
 
     static func reply(from data: Data, for request: ChatRequest, tool: StructuredTool?, endpoint: URL, counter: any TokenCounter) throws -> ChatResponse {
         let from = "the reply from \(endpoint.absoluteString)"
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes: Array(data))
-        } catch {
-            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(ProviderSupport.snippet(data))")
-        }
-        guard let content = json["content"]?.arrayValue else {
-            if let message = ProviderSupport.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
-            throw ProviderError(.malformedReply, "\(from) has no 'content' list: \(ProviderSupport.snippet(data))")
-        }
+        let (json, content) = try ProviderSupport.replyList("content", in: data, from: from)
         var text = ""
         var toolInput: JSONValue?
         for block in content {
@@ -262,15 +204,12 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
     }
 }
 
-/// The state of one streamed Messages reply: SSE events in, text pieces out.
-final class AnthropicStream: @unchecked Sendable {
+/// The state of one streamed Messages reply.
+struct AnthropicStream: StreamDecoder {
     private enum Block { case text, tool, other }
 
-    private let url: String
+    let url: String
     private let tool: AnthropicProvider.StructuredTool?
-    private let onText: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var parser = SSEParser()
     private var blocks: [Int: Block] = [:]
     private var text = ""
     private var toolJSON = ""
@@ -278,24 +217,14 @@ final class AnthropicStream: @unchecked Sendable {
     private var model: String?
     private var usage: [(key: String, value: JSONValue)] = []
     private var stopReason: String?
-    private var started = false
-    private var done = false
+    private(set) var done = false
 
-    init(url: String, tool: AnthropicProvider.StructuredTool?, onText: @escaping @Sendable (String) -> Void) {
+    init(url: String, tool: AnthropicProvider.StructuredTool?) {
         self.url = url
         self.tool = tool
-        self.onText = onText
     }
 
-    func feed(_ data: Data) throws {
-        var pieces: [String] = []
-        try lock.withLock {
-            try parser.feed(data) { try handle($0, pieces: &pieces) }
-        }
-        for piece in pieces { onText(piece) }
-    }
-
-    private func mergeUsage(_ value: JSONValue?) {
+    private mutating func mergeUsage(_ value: JSONValue?) {
         guard case .object(let members)? = value else { return }
         for member in members where member.value != .null {
             usage.removeAll { $0.key == member.key }
@@ -303,21 +232,12 @@ final class AnthropicStream: @unchecked Sendable {
         }
     }
 
-    private func handle(_ event: SSEEvent, pieces: inout [String]) throws {
-        if done { return }
-        let payload = event.data.trimmingCharacters(in: .whitespaces)
-        if payload.isEmpty { return }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(payload)
-        } catch {
-            throw ProviderError(.malformedReply, "an event in the stream from \(url) is not JSON (\(error)): \(ProviderSupport.snippet(payload))")
-        }
+    mutating func handle(_ event: SSEEvent, payload: String, pieces: inout [String]) throws {
+        let json = try eventJSON(payload)
         let type = json["type"]?.stringValue ?? event.event
         let index = json["index"]?.numberValue.map { Int($0) } ?? 0
         switch type {
         case "message_start":
-            started = true
             model = json["message"]?["model"]?.stringValue ?? model
             mergeUsage(json["message"]?["usage"])
         case "content_block_start":
@@ -359,28 +279,20 @@ final class AnthropicStream: @unchecked Sendable {
         }
     }
 
-    private func appendText(_ piece: String, pieces: inout [String]) {
+    private mutating func appendText(_ piece: String, pieces: inout [String]) {
         guard !piece.isEmpty else { return }
         text += piece
         pieces.append(piece)
     }
 
-    /// The complete response once the body has ended; a clear error when the stream was cut off.
-    func finish(request: ChatRequest, counter: any TokenCounter) throws -> ChatResponse {
-        var pieces: [String] = []
-        let state: (text: String, toolJSON: String, sawTool: Bool, model: String?, usage: JSONValue, stop: String?, complete: Bool) =
-            try lock.withLock {
-                try parser.finish { try handle($0, pieces: &pieces) }
-                return (self.text, self.toolJSON, self.sawTool, self.model, .object(self.usage), self.stopReason, self.done || self.stopReason != nil)
-            }
-        for piece in pieces { onText(piece) }
-        guard state.complete else {
-            let got = state.sawTool ? "\(state.toolJSON.count) characters of tool input" : "\(state.text.count) characters of text"
+    func response(request: ChatRequest, counter: any TokenCounter, onText: (String) -> Void) throws -> ChatResponse {
+        guard done || stopReason != nil else {
+            let got = sawTool ? "\(toolJSON.count) characters of tool input" : "\(text.count) characters of text"
             throw ProviderError(.transport, "the stream from \(url) was cut off before its end (message_stop) after \(got)")
         }
-        var text = state.text
-        if let tool, state.sawTool {
-            let raw = state.toolJSON.trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = text
+        if let tool, sawTool {
+            let raw = toolJSON.trimmingCharacters(in: .whitespacesAndNewlines)
             let input: JSONValue
             do {
                 input = raw.isEmpty ? .object([]) : try JSONValue.parse(raw)
@@ -395,10 +307,10 @@ final class AnthropicStream: @unchecked Sendable {
                 onText(text)
             } else {
                 // What was streamed, exactly: the pieces the caller saw add up to this text.
-                text = state.toolJSON
+                text = toolJSON
             }
         }
-        return AnthropicProvider.response(text: text, model: state.model, stopReason: state.stop, structured: state.sawTool,
-                                          usage: state.usage, request: request, counter: counter)
+        return AnthropicProvider.response(text: text, model: model, stopReason: stopReason, structured: sawTool,
+                                          usage: .object(usage), request: request, counter: counter)
     }
 }

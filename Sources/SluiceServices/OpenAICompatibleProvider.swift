@@ -31,7 +31,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
     public static let defaultBaseURL = "https://api.openai.com/v1"
 
     /// Request fields a server or model may refuse, and what is sent instead once it has.
-    enum Feature: String, Sendable, CaseIterable {
+    enum Feature: String, FallbackFeature {
         /// Without it: no `response_format` (the prompt asks for JSON; `validate` checks).
         case responseFormat = "response_format"
         /// Without it: no `stream_options` (usage is estimated if none comes).
@@ -67,10 +67,9 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
     private let counter: any TokenCounter
     private let clock: any Clock
     private let http = HTTPClient()
+    private let chat: FeatureFallbackExchange<Feature>
     /// How many texts one embeddings request carries.
     public let embeddingBatchSize: Int
-    /// Per endpoint (base URL and model id), the features its server rejected.
-    private let unsupported = Locked<[String: Set<Feature>]>([:])
 
     public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock(),
                 embeddingBatchSize: Int = 64) {
@@ -78,6 +77,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         self.counter = counter
         self.clock = clock
         self.embeddingBatchSize = max(1, embeddingBatchSize)
+        chat = FeatureFallbackExchange(http: http, clock: clock, counter: counter)
     }
 
     public func endpointName(for model: ModelSpec) -> String {
@@ -91,60 +91,12 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         let base = try baseURL(for: model)
         let endpoint = try ProviderSupport.url(base + "/chat/completions", model: model)
         let key = try apiKey(for: model, endpoint: endpoint)
-        guard model.timeout > 0 else {
-            throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
-        }
-        let name = base + " " + model.id
-        var failed: [ProviderAttempt] = []
-        var started = clock.now()
-        do {
-            while true {
-                let lacking = unsupported.withLock { $0[name] ?? [] }
-                let body = Self.body(for: request, without: lacking)
-                let offered = Feature.allCases.filter { feature in
-                    switch feature {
-                    case .responseFormat: body["response_format"] != nil
-                    case .streamUsage: body["stream_options"] != nil
-                    case .maxTokens: body["max_tokens"] != nil
-                    case .temperature: body["temperature"] != nil
-                    case .stop: body["stop"] != nil
-                    }
-                }.map { (feature: $0, markers: $0.markers) }
-                let stream = request.onText.map { OpenAIStream(url: endpoint.absoluteString, onText: $0) }
-                var sink: HTTPClient.BodySink?
-                if let stream { sink = { data in try stream.feed(data) } }
-                started = clock.now()
-                let reply = try await http.send(httpRequest(endpoint, key: key, body: body, timeout: model.timeout), timeout: model.timeout,
-                                                connectTimeout: model.reliability.connectTimeout, onBody: sink)
-                guard (200..<300).contains(reply.status) else {
-                    if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
-                        unsupported.withLock { _ = $0[name, default: []].insert(feature) }
-                        let error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
-                        failed.append(ProviderAttempt(error: error.message + " (\(feature.instead))", status: reply.status,
-                                                      latencyMs: ProviderSupport.milliseconds(since: started, clock: clock)))
-                        continue
-                    }
-                    throw ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
-                }
-                var response: ChatResponse
-                if reply.streamed, let stream {
-                    response = try stream.finish(request: request, counter: counter)
-                } else {
-                    response = try self.reply(from: reply.body, for: request, endpoint: endpoint)
-                    // A server that ignored `stream: true` answered in one piece.
-                    if let onText = request.onText, !response.text.isEmpty { onText(response.text) }
-                }
-                response.failedAttempts = ProviderSupport.redact(key, in: failed)
-                return response
+        try ProviderSupport.checkTimeout(model)
+        let headers = Self.headers(key: key)
+        return try await chat.complete(request, endpoint: endpoint, name: base + " " + model.id, key: key, headers: headers) { lacking in
+            .init(body: Self.body(for: request, without: lacking), decoder: OpenAIStream(url: endpoint.absoluteString)) { data in
+                try self.reply(from: data, for: request, endpoint: endpoint)
             }
-        } catch var error as ProviderError {
-            if !failed.isEmpty {
-                let last = error.attempts.isEmpty
-                    ? [ProviderAttempt(error: error.message, status: error.status, latencyMs: ProviderSupport.milliseconds(since: started, clock: clock))]
-                    : error.attempts
-                error.attempts = failed + last
-            }
-            throw ProviderSupport.redact(key, in: error)
         }
     }
 
@@ -154,26 +106,13 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         try ProviderSupport.baseURL(for: model, environment: environment, variable: "OPENAI_BASE_URL", default: Self.defaultBaseURL)
     }
 
-    func endpoint(for model: ModelSpec) throws -> URL {
-        try ProviderSupport.url(try baseURL(for: model) + "/chat/completions", model: model)
-    }
-
     func apiKey(for model: ModelSpec, endpoint: URL) throws -> String? {
         try ProviderSupport.apiKey(for: model, environment: environment, variable: "OPENAI_API_KEY", endpoint: endpoint,
                                    requiredHost: "api.openai.com")
     }
 
-    private func httpRequest(_ url: URL, key: String?, body: JSONValue, timeout: Double) -> URLRequest {
-        var http = URLRequest(url: url)
-        http.httpMethod = "POST"
-        // The deadline is enforced by HTTPClient; Foundation on Linux truncates this one to whole seconds
-        // (0.5 becomes an immediate timeout), so it only backs ours up.
-        http.timeoutInterval = timeout.rounded(.up) + 1
-        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        http.setValue(body["stream"] == .bool(true) ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
-        if let key { http.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
-        http.httpBody = Data(body.serialized().utf8)
-        return http
+    private static func headers(key: String?) -> [(name: String, value: String)] {
+        key.map { [("Authorization", "Bearer \($0)")] } ?? []
     }
 
     // MARK: Wire format
@@ -211,16 +150,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
 
     func reply(from data: Data, for request: ChatRequest, endpoint: URL) throws -> ChatResponse {
         let from = "the reply from \(endpoint.absoluteString)"
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes: Array(data))
-        } catch {
-            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(ProviderSupport.snippet(data))")
-        }
-        guard let choices = json["choices"]?.arrayValue else {
-            if let message = ProviderSupport.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
-            throw ProviderError(.malformedReply, "\(from) has no 'choices' list: \(ProviderSupport.snippet(data))")
-        }
+        let (json, choices) = try ProviderSupport.replyList("choices", in: data, from: from)
         guard let choice = choices.first else { throw ProviderError(.malformedReply, "\(from) has an empty 'choices' list") }
         guard let message = choice["message"], case .object = message else {
             throw ProviderError(.malformedReply, "\(from) has no 'message' in its first choice")
@@ -258,17 +188,16 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         let base = try baseURL(for: model)
         let endpoint = try ProviderSupport.url(base + "/embeddings", model: model)
         let key = try apiKey(for: model, endpoint: endpoint)
-        guard model.timeout > 0 else {
-            throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
-        }
+        try ProviderSupport.checkTimeout(model)
+        let headers = Self.headers(key: key)
         var vectors: [[Float]] = []
         vectors.reserveCapacity(texts.count)
         do {
             for start in stride(from: 0, to: texts.count, by: embeddingBatchSize) {
                 let batch = Array(texts[start..<min(start + embeddingBatchSize, texts.count)])
                 let body = JSONValue.object([("model", .string(model.id)), ("input", .array(batch.map(JSONValue.string)))])
-                let reply = try await http.send(httpRequest(endpoint, key: key, body: body, timeout: model.timeout), timeout: model.timeout,
-                                                connectTimeout: model.reliability.connectTimeout)
+                let reply = try await http.send(ProviderSupport.post(endpoint, body: body, timeout: model.timeout, headers: headers),
+                                                timeout: model.timeout, connectTimeout: model.reliability.connectTimeout)
                 let which = batch.count == texts.count ? "" : " (texts \(start + 1)–\(start + batch.count) of \(texts.count))"
                 guard (200..<300).contains(reply.status) else {
                     var error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
@@ -290,16 +219,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
 
     static func embeddings(from data: Data, count: Int, endpoint: URL, which: String) throws -> [[Float]] {
         let from = "the embeddings reply from \(endpoint.absoluteString)\(which)"
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes: Array(data))
-        } catch {
-            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(ProviderSupport.snippet(data))")
-        }
-        guard let items = json["data"]?.arrayValue else {
-            if let message = ProviderSupport.serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
-            throw ProviderError(.malformedReply, "\(from) has no 'data' list: \(ProviderSupport.snippet(data))")
-        }
+        let items = try ProviderSupport.replyList("data", in: data, from: from).list
         guard items.count == count else {
             throw ProviderError(.malformedReply, "\(from) has \(items.count) embeddings for \(count) texts")
         }
@@ -349,44 +269,22 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
     }
 }
 
-/// The state of one streamed chat completion: SSE events in, text pieces out.
-final class OpenAIStream: @unchecked Sendable {
-    private let url: String
-    private let onText: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var parser = SSEParser()
+/// The state of one streamed chat completion.
+struct OpenAIStream: StreamDecoder {
+    let url: String
     private var text = ""
     private var refusal = ""
     private var model: String?
     private var finishReason: String?
     private var usage: JSONValue?
     private var sawChoice = false
-    private var done = false
+    private(set) var done = false
 
-    init(url: String, onText: @escaping @Sendable (String) -> Void) {
-        self.url = url
-        self.onText = onText
-    }
+    init(url: String) { self.url = url }
 
-    func feed(_ data: Data) throws {
-        var pieces: [String] = []
-        try lock.withLock {
-            try parser.feed(data) { try handle($0, pieces: &pieces) }
-        }
-        for piece in pieces { onText(piece) }
-    }
-
-    private func handle(_ event: SSEEvent, pieces: inout [String]) throws {
-        if done { return }
-        let payload = event.data.trimmingCharacters(in: .whitespaces)
+    mutating func handle(_ event: SSEEvent, payload: String, pieces: inout [String]) throws {
         if payload == "[DONE]" { done = true; return }
-        if payload.isEmpty { return }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(payload)
-        } catch {
-            throw ProviderError(.malformedReply, "an event in the stream from \(url) is not JSON (\(error)): \(ProviderSupport.snippet(payload))")
-        }
+        let json = try eventJSON(payload)
         if let error = json["error"], error != .null {
             let message = ProviderSupport.serverMessage(json) ?? error.serialized()
             throw ProviderError(.malformedReply, "the stream from \(url) reported an error: \(message)")
@@ -403,16 +301,8 @@ final class OpenAIStream: @unchecked Sendable {
         if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
     }
 
-    /// The complete response once the body has ended; a clear error when the stream was cut off.
-    func finish(request: ChatRequest, counter: any TokenCounter) throws -> ChatResponse {
-        var pieces: [String] = []
-        let (text, refusal, model, finishReason, usage, sawChoice, complete): (String, String, String?, String?, JSONValue?, Bool, Bool) =
-            try lock.withLock {
-                try parser.finish { try handle($0, pieces: &pieces) }
-                return (self.text, self.refusal, self.model, self.finishReason, self.usage, self.sawChoice, done || self.finishReason != nil)
-            }
-        for piece in pieces { onText(piece) }
-        guard complete else {
+    func response(request: ChatRequest, counter: any TokenCounter, onText: (String) -> Void) throws -> ChatResponse {
+        guard done || finishReason != nil else {
             throw ProviderError(.transport, "the stream from \(url) was cut off before its end ([DONE]) after \(text.count) characters of text")
         }
         guard sawChoice else { throw ProviderError(.malformedReply, "the stream from \(url) has no choices") }

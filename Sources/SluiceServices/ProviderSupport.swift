@@ -26,8 +26,8 @@ final class Locked<Value>: @unchecked Sendable {
     var current: Value { withLock { $0 } }
 }
 
-/// What the OpenAI-compatible and Anthropic providers share: configuration from the environment,
-/// keys kept out of messages, server error details, Retry-After, and reading numbers from replies.
+/// What the OpenAI-compatible and Anthropic providers share: configuration from the environment, requests,
+/// keys kept out of messages, server error details, Retry-After, and reading replies.
 enum ProviderSupport {
     /// The base URL for a model: `ModelSpec.baseURL`, else the environment variable, else the default;
     /// trailing slashes removed and the scheme and host checked.
@@ -62,6 +62,41 @@ enum ProviderSupport {
             throw ProviderError(.configuration, "$\(defaultVariable) is not set: model '\(model.name)' calls \(requiredHost), which needs a key")
         }
         return nil
+    }
+
+    static func checkTimeout(_ model: ModelSpec) throws {
+        guard model.timeout > 0 else {
+            throw ProviderError(.configuration, "model '\(model.name)' has a timeout of \(model.timeout)s; it must be more than 0")
+        }
+    }
+
+    /// A POST of `body` as JSON, asking for an event stream when the body streams, with the provider's own headers.
+    static func post(_ url: URL, body: JSONValue, timeout: Double, headers: [(name: String, value: String)]) -> URLRequest {
+        var http = URLRequest(url: url)
+        http.httpMethod = "POST"
+        // The deadline is enforced by HTTPClient; Foundation on Linux truncates this one to whole seconds
+        // (0.5 becomes an immediate timeout), so it only backs ours up.
+        http.timeoutInterval = timeout.rounded(.up) + 1
+        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        http.setValue(body["stream"] == .bool(true) ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
+        for header in headers { http.setValue(header.value, forHTTPHeaderField: header.name) }
+        http.httpBody = Data(body.serialized().utf8)
+        return http
+    }
+
+    /// A reply's JSON and the list under `key` in it; `from` names the reply in errors.
+    static func replyList(_ key: String, in data: Data, from: String) throws -> (json: JSONValue, list: [JSONValue]) {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: Array(data))
+        } catch {
+            throw ProviderError(.malformedReply, "\(from) is not JSON (\(error)): \(snippet(data))")
+        }
+        guard let list = json[key]?.arrayValue else {
+            if let message = serverMessage(json) { throw ProviderError(.malformedReply, "\(from) is an error: \(message)") }
+            throw ProviderError(.malformedReply, "\(from) has no '\(key)' list: \(snippet(data))")
+        }
+        return (json, list)
     }
 
     /// Removes every occurrence of the key (and of its `Bearer` form) from a message.
