@@ -12,11 +12,13 @@ public struct RuntimeEffects: Sendable {
     public var tokens: TokenCounter
     /// Where `--session` conversations live; nil when the run keeps none.
     public var sessions: SessionStore?
+    /// Embeds text for reranking retrieval (`index ... { embed MODEL }`) and `similarity` scores.
+    public var embeddings: EmbeddingProvider?
 
     public init(provider: ModelProvider, retrieval: RetrievalStore, trace: TraceSink, clock: Clock,
-                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil) {
+                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil, embeddings: EmbeddingProvider? = nil) {
         self.provider = provider; self.retrieval = retrieval; self.trace = trace; self.clock = clock
-        self.random = random; self.tokens = tokens; self.sessions = sessions
+        self.random = random; self.tokens = tokens; self.sessions = sessions; self.embeddings = embeddings
     }
 }
 

@@ -18,6 +18,10 @@ extension Interpreter {
             limit = Int(n)
         }
         let spec = try indexSpec(declared)
+        let reranker = try declared.decl.fields.first { $0.name.text == "embed" }.map { field -> (name: String, spec: ModelSpec) in
+            let name = try constant(field.value, file: declared.file).text
+            return (name, try modelSpec(name, span: field.value.span, file: declared.file))
+        }
         return try await tracer.span("retrieve", index.text) { detail in
             detail["query"] = .string(queryText)
             detail["top"] = .number(Double(limit))
@@ -25,7 +29,8 @@ extension Interpreter {
             var fromStatistics = false
             do {
                 try effects.retrieval.prepare(spec)
-                chunks = try effects.retrieval.search(index: spec.name, query: queryText, limit: limit)
+                // With an embedding model, BM25 gathers a wider set that embeddings then rank.
+                chunks = try effects.retrieval.search(index: spec.name, query: queryText, limit: reranker == nil ? limit : max(20, limit * 4))
                 if let estimator, !estimator.missingInputs.isEmpty, chunks.isEmpty,
                    let statistics = try (effects.retrieval as? EstimationHistory)?.statistics(index: spec.name) {
                     // The query is not known: size the context from the index's average chunk.
@@ -34,6 +39,10 @@ extension Interpreter {
                 }
             } catch {
                 throw RuntimeError(.script, "retrieval from index `\(index.text)` failed: \(error)", file: frame.file, span: index.span)
+            }
+            if let reranker, estimator == nil, !chunks.isEmpty {
+                chunks = try await rerank(queryText, chunks, with: reranker.name, reranker.spec, limit: limit, span: index.span, file: frame.file)
+                detail["reranked_by"] = .string(reranker.name)
             }
             let ordered = (order?.text == "edges" ? placeAtEdges(chunks) : chunks).map { chunk in
                 var chunk = chunk
@@ -60,11 +69,55 @@ extension Interpreter {
             case ("source", .string(let s, _)): spec.source = resolvePath(s, relativeTo: declared.file.path)
             case ("chunk", .number(let n)): spec.chunkTokens = Int(n)
             case ("overlap", .number(let n)): spec.overlapTokens = Int(n)
+            case ("embed", _): break   // the reranking model, resolved in `runRetrieve`
             default:
                 throw RuntimeError(.script, "index field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
             }
         }
         return spec
+    }
+
+    /// Orders chunks by the cosine similarity of their embeddings to the query's; the score
+    /// becomes that similarity.
+    func rerank(_ query: String, _ chunks: [RetrievedChunk], with modelName: String, _ model: ModelSpec, limit: Int,
+                span: Span, file: SourceFile) async throws -> [RetrievedChunk] {
+        let vectors = try await embed([query] + chunks.map(\.text), modelName, model, span: span, file: file)
+        let ranked = zip(chunks, vectors.dropFirst()).map { chunk, vector in
+            RetrievedChunk(text: chunk.text, source: chunk.source, score: cosine(vectors[0], vector))
+        }
+        return Array(ranked.sorted { $0.score > $1.score }.prefix(limit))
+    }
+
+    /// One embeddings call: reserved against the budget, traced and settled like a chat call.
+    func embed(_ texts: [String], _ modelName: String, _ model: ModelSpec, span: Span, file: SourceFile) async throws -> [[Float]] {
+        guard let embedder = effects.embeddings else {
+            throw RuntimeError(.provider, "this run has no way to embed text (model `\(modelName)`)", file: file, span: span)
+        }
+        let tokens = texts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
+        let dollars = Double(tokens) * model.inputPrice
+        if let refusal = ledger.reserve(dollars: dollars, tokens: tokens) {
+            throw RuntimeError(.budget, "budget exceeded: embedding with `\(modelName)`: \(refusal.message)", file: file, span: span)
+        }
+        let started = effects.clock.now()
+        do {
+            let vectors = try await embedder.embed(texts, model: model)
+            guard vectors.count == texts.count else {
+                throw ProviderError(.malformedReply, "asked for \(texts.count) embeddings, got \(vectors.count)")
+            }
+            ledger.settle(reservedDollars: dollars, reservedTokens: tokens, actualDollars: dollars, actualTokens: tokens)
+            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
+                                              messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
+                                              inputTokens: tokens, outputTokens: 0, cachedTokens: 0, cost: dollars,
+                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1))
+            return vectors
+        } catch {
+            ledger.settle(reservedDollars: dollars, reservedTokens: tokens, actualDollars: 0, actualTokens: 0)
+            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
+                                              messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
+                                              inputTokens: 0, outputTokens: 0, cachedTokens: 0, cost: 0,
+                                              latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: 1))
+            throw RuntimeError(.provider, "embedding with `\(modelName)` failed: \(error)", file: file, span: span)
+        }
     }
 
     func placeholderChunks(_ statistics: IndexStatistics, limit: Int) -> [RetrievedChunk] {
@@ -288,19 +341,50 @@ extension Interpreter {
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
-            var args: [Value] = []
-            for arg in use.args { args.append(try await eval(arg.value, &frame)) }
-            let score = try metric(use.name.text, value, args, span: use.span, file: frame.file)
             var name = use.name.text
             var n = 2
             while scores.contains(where: { $0.name == name }) { name = "\(use.name.text)#\(n)"; n += 1 }
-            scores.append((name, score))
-            try await tracer.span("score", name) { detail in
+            let score: Double = try await tracer.span("score", name) { detail in
+                let score: Double
+                if use.name.text == "similarity" {
+                    score = try await similarity(value, use, &frame)
+                } else {
+                    var args: [Value] = []
+                    for arg in use.args { args.append(try await eval(arg.value, &frame)) }
+                    score = try metric(use.name.text, value, args, span: use.span, file: frame.file)
+                }
                 detail["value"] = .number(score)
                 tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
+                return score
             }
+            scores.append((name, score))
         }
     }
+}
+
+extension Interpreter {
+    /// `similarity(expected, MODEL)`: the cosine similarity of the two texts' embeddings, in 0...1
+    /// (negative similarities count as 0).
+    func similarity(_ value: Value, _ use: StageUse, _ frame: inout Frame) async throws -> Double {
+        guard use.args.count == 2, case .name(let modelName) = use.args[1].value.kind, program.models[modelName] != nil else {
+            throw RuntimeError(.script, "metric `similarity` takes the expected text and an embedding model, as in `similarity(expected, text_embedding_3_small)`",
+                               file: frame.file, span: use.span)
+        }
+        let expected = try await eval(use.args[0].value, &frame).text
+        let model = try modelSpec(modelName, span: use.args[1].value.span, file: frame.file)
+        let vectors = try await embed([value.text, expected], modelName, model, span: use.span, file: frame.file)
+        return max(0, min(1, cosine(vectors[0], vectors[1])))
+    }
+}
+
+func cosine(_ a: [Float], _ b: [Float]) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) {
+        dot += Double(x) * Double(y)
+        na += Double(x) * Double(x)
+        nb += Double(y) * Double(y)
+    }
+    return na > 0 && nb > 0 ? dot / (na.squareRoot() * nb.squareRoot()) : 0
 }
 
 /// A document's source relative to the index's source folder, so that traces and replies are the

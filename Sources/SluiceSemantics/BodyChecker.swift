@@ -204,7 +204,16 @@ final class BodyChecker {
 
     private func metric(_ use: StageUse) {
         var labelled = false
-        for arg in use.args {
+        for (position, arg) in use.args.enumerated() {
+            // `similarity(expected, MODEL)`: the second argument names an embedding model.
+            if use.name.text == "similarity", position == 1 {
+                if case .name(let model) = arg.value.kind {
+                    mc.checkModelName(Name(model, arg.value.span))
+                } else {
+                    error("the second argument of `similarity` names an embedding model", at: arg.value.span)
+                }
+                continue
+            }
             _ = check(arg.value)
             if let label = arg.label, !labelled {
                 labelled = true

@@ -34,6 +34,7 @@ public enum Builtins {
         "contains": 1...1,
         "regex": 1...1,
         "json_valid": 0...0,
+        "similarity": 2...2,
         "length": 1...2,      // maximum optional
     ]
 
@@ -68,7 +69,7 @@ public enum Builtins {
     public static let providers: [String] = ["openai", "anthropic", "scripted"]
     public static let tokenizers: [String] = ["o200k_base", "cl100k_base", "estimate"]
     /// Keys of an `index` declaration.
-    public static let indexFields: [String] = ["store", "source", "chunk", "overlap"]
+    public static let indexFields: [String] = ["store", "source", "chunk", "overlap", "embed"]
     /// Settings of a `prompt` declaration (besides messages, `example`, `returns` and `meta`).
     public static let promptFields: [String] = ["model", "temperature", "max_tokens", "stop", "context"]
     /// Settings of a `guard` declaration (besides `action` and `pattern`).

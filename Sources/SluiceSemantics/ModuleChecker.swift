@@ -358,6 +358,14 @@ final class ModuleChecker {
         for field in d.fields {
             guard firstTime(field, &seen, in: "index `\(d.name.text)`") else { continue }
             let key = field.name.text
+            if key == "embed" {
+                guard case .name(let model) = field.value.kind else {
+                    error("`embed` names the embedding model that reranks what BM25 finds", at: field.value.span)
+                    continue
+                }
+                checkModelName(Name(model, field.value.span))
+                continue
+            }
             let type = constantType(field.value, "an index field")
             switch key {
             case "store", "source": expectString(field, type)

@@ -98,3 +98,12 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
         }
     }
 }
+
+extension RoutingProvider: EmbeddingProvider {
+    public func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
+        guard let embedder = try provider(for: model) as? any EmbeddingProvider else {
+            throw ProviderError(.configuration, "model '\(model.name)' cannot embed text through its provider '\(model.provider)'")
+        }
+        return try await embedder.embed(texts, model: model)
+    }
+}

@@ -231,6 +231,27 @@ model gpt_5_nano {
   tokenizer "o200k_base"
 }
 
+# Embedding models, for `index ... { embed MODEL }` (reranking) and `similarity(expected, MODEL)`.
+# Only `input` is billed; `context` is the most tokens one text may have.
+
+model text_embedding_3_small {
+  provider "openai"
+  id "text-embedding-3-small"
+  context 8191
+  max_output 1
+  input $0.02 / 1M
+  tokenizer "cl100k_base"
+}
+
+model text_embedding_3_large {
+  provider "openai"
+  id "text-embedding-3-large"
+  context 8191
+  max_output 1
+  input $0.13 / 1M
+  tokenizer "cl100k_base"
+}
+
 # ---------------------------------------------------------------- Anthropic
 # No public tokenizer: token counts are estimates (see the note at the top).
 

@@ -143,7 +143,7 @@ struct ReplSession {
         }
         let interpreter = Interpreter(program: program, effects: RuntimeEffects(
             provider: provider, retrieval: store, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter()))
+            tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider))
         do {
             if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals) {
                 Terminal.out(RunReport.humanOutput(value))

@@ -46,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite))
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
         let printer = StreamPrinter()
         if stream && !json { interpreter.onText = printer.print }
         do {

@@ -56,6 +56,17 @@ final class CLITests: SluiceCLITestCase {
         }
     }
 
+    func testEmbeddingsRerankRetrievalAndScoreSimilarity() throws {
+        let run = try sluice(["run", "pipelines/rag_reranked.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db,
+                              "--input-file", "pipelines/cases/rag_api_keys.json", "--json"])
+        XCTAssertEqual(run.code, 0, run.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertNotNil((json["scores"] as? [String: Any])?["similarity"], run.stdout)
+        let show = try sluice(["traces", "show", try XCTUnwrap(json["run_id"] as? String), "--db", db])
+        XCTAssertTrue(show.stdout.contains("reranked_by"), show.stdout)
+        XCTAssertTrue(show.stdout.contains("text_embedding_3_small"), show.stdout)
+    }
+
     func testMissingInputNamesTheParameter() throws {
         let result = try sluice(["run", "pipelines/rag.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db])
         XCTAssertEqual(result.code, 1)

@@ -79,7 +79,7 @@ final class ScriptTests: XCTestCase {
         let trace = RecordingTrace()
         let interpreter = Interpreter(program: program, effects: RuntimeEffects(
             provider: provider, retrieval: MemoryRetrieval(documents: documents), trace: trace, clock: FixedClock(),
-            random: CountingRandom(), tokens: EstimatingTokenCounter(), sessions: sessions))
+            random: CountingRandom(), tokens: EstimatingTokenCounter(), sessions: sessions, embeddings: LetterEmbedder()))
         var lines: [String] = []
         do {
             let result = try await interpreter.run(pipeline: chosen, inputs: inputs, session: session)

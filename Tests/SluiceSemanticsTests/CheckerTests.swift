@@ -201,7 +201,7 @@ final class CheckerTests: XCTestCase {
     func testBuiltinTablesAreConsistent() {
         XCTAssertTrue(Builtins.fencingFilters.isSubset(of: Builtins.functions.keys))
         XCTAssertTrue(Builtins.systemSafeFilters.isSubset(of: Builtins.functions.keys))
-        XCTAssertEqual(Set(Builtins.metrics.keys), ["exact", "contains", "regex", "json_valid", "length"])
+        XCTAssertEqual(Set(Builtins.metrics.keys), ["exact", "contains", "regex", "json_valid", "length", "similarity"])
         XCTAssertEqual(Builtins.functions.count, 19)
     }
 
