@@ -55,12 +55,14 @@ public struct DiagnosticBag: Sendable {
 /// "Did you mean" support: the closest candidate within a small edit distance.
 public func closestMatch(to name: String, in candidates: some Sequence<String>) -> String? {
     let limit = max(1, name.count / 3)
-    var best: (String, Int)?
+    var best: (name: String, distance: Int)?
     for c in candidates where c != name {
         let d = editDistance(name, c)
-        if d <= limit, best == nil || d < best!.1 || (d == best!.1 && c < best!.0) { best = (c, d) }
+        guard d <= limit else { continue }
+        if let current = best, d > current.distance || (d == current.distance && c >= current.name) { continue }
+        best = (c, d)
     }
-    return best?.0
+    return best?.name
 }
 
 public func editDistance(_ a: String, _ b: String) -> Int {
