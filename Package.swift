@@ -7,6 +7,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        // The layers as libraries, for embedding Sluice and for Benchmarks/.
+        .library(name: "SluiceSyntax", targets: ["SluiceSyntax"]),
+        .library(name: "SluiceSemantics", targets: ["SluiceSemantics"]),
+        .library(name: "SluiceRuntime", targets: ["SluiceRuntime"]),
+        .library(name: "SluiceServices", targets: ["SluiceServices"]),
+        .library(name: "SluiceTokenizers", targets: ["SluiceTokenizers"]),
+        .library(name: "SluiceStdlib", targets: ["SluiceStdlib"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
