@@ -244,7 +244,7 @@ public struct TraceSpanEnd: Sendable {
     }
 }
 
-public struct TraceModelCall: Sendable {
+public struct TraceModelCall: Sendable, Hashable {
     public var runId: String
     public var spanId: String
     public var model: String
@@ -266,7 +266,7 @@ public struct TraceModelCall: Sendable {
     }
 }
 
-public struct TraceGuardVerdict: Sendable {
+public struct TraceGuardVerdict: Sendable, Hashable {
     public var runId: String
     public var spanId: String
     public var guardName: String
@@ -280,7 +280,7 @@ public struct TraceGuardVerdict: Sendable {
     }
 }
 
-public struct TraceScore: Sendable {
+public struct TraceScore: Sendable, Hashable {
     public var runId: String
     public var spanId: String?
     public var name: String

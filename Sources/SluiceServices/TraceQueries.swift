@@ -33,35 +33,6 @@ public struct SpanRecord: Sendable, Hashable {
     public var duration: Double? { endedAt.map { $0 - startedAt } }
 }
 
-public struct ModelCallRecord: Sendable, Hashable {
-    public var spanId: String
-    public var model: String
-    public var provider: String
-    public var messages: [ChatMessage]
-    public var reply: String?
-    public var inputTokens: Int
-    public var outputTokens: Int
-    public var cachedTokens: Int
-    public var cost: Double
-    public var latencyMs: Double
-    public var error: String?
-    public var attempt: Int
-}
-
-public struct GuardVerdictRecord: Sendable, Hashable {
-    public var spanId: String
-    public var guardName: String
-    public var pattern: String?
-    public var verdict: String
-    public var matches: Int
-}
-
-public struct ScoreRecord: Sendable, Hashable {
-    public var spanId: String?
-    public var name: String
-    public var value: Double
-}
-
 /// Everything recorded about one run, for `sluice traces show`.
 public struct RunDetail: Sendable, Hashable {
     public var summary: RunSummary
@@ -70,9 +41,9 @@ public struct RunDetail: Sendable, Hashable {
     public var error: String?
     /// Depth-first: every span is followed by its children, in the order they started.
     public var spans: [SpanRecord]
-    public var modelCalls: [ModelCallRecord]
-    public var guardVerdicts: [GuardVerdictRecord]
-    public var scores: [ScoreRecord]
+    public var modelCalls: [TraceModelCall]
+    public var guardVerdicts: [TraceGuardVerdict]
+    public var scores: [TraceScore]
 }
 
 extension SQLiteStore {
@@ -126,19 +97,19 @@ extension SQLiteStore {
                    error, attempt
             FROM model_calls WHERE run_id = ? ORDER BY seq
             """, [.text(runId)]) { row in
-            ModelCallRecord(spanId: row.text(0), model: row.text(1), provider: row.text(2), messages: storedMessages(row.text(3)),
-                            reply: row.optionalText(4), inputTokens: row.int(5), outputTokens: row.int(6),
-                            cachedTokens: row.int(7), cost: row.double(8), latencyMs: row.double(9),
-                            error: row.optionalText(10), attempt: row.int(11))
+            TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
+                           messages: storedMessages(row.text(3)), reply: row.optionalText(4), inputTokens: row.int(5),
+                           outputTokens: row.int(6), cachedTokens: row.int(7), cost: row.double(8), latencyMs: row.double(9),
+                           error: row.optionalText(10), attempt: row.int(11))
         }
         let verdicts = try db.query("""
             SELECT span_id, guard_name, pattern, verdict, matches FROM guard_verdicts WHERE run_id = ? ORDER BY seq
             """, [.text(runId)]) { row in
-            GuardVerdictRecord(spanId: row.text(0), guardName: row.text(1), pattern: row.optionalText(2),
-                               verdict: row.text(3), matches: row.int(4))
+            TraceGuardVerdict(runId: runId, spanId: row.text(0), guardName: row.text(1), pattern: row.optionalText(2),
+                              verdict: row.text(3), matches: row.int(4))
         }
         let scores = try db.query("SELECT span_id, name, value FROM scores WHERE run_id = ? ORDER BY seq", [.text(runId)]) { row in
-            ScoreRecord(spanId: row.optionalText(0), name: row.text(1), value: row.double(2))
+            TraceScore(runId: runId, spanId: row.optionalText(0), name: row.text(1), value: row.double(2))
         }
         return RunDetail(summary: summary, inputs: inputs, output: output, error: error, spans: treeOrder(spans),
                          modelCalls: calls, guardVerdicts: verdicts, scores: scores)
@@ -219,7 +190,7 @@ extension SpanRecord {
     }
 }
 
-extension ModelCallRecord {
+extension TraceModelCall {
     public var json: JSONValue {
         .object([
             ("span_id", .string(spanId)), ("model", .string(model)), ("provider", .string(provider)),
@@ -231,7 +202,7 @@ extension ModelCallRecord {
     }
 }
 
-extension GuardVerdictRecord {
+extension TraceGuardVerdict {
     public var json: JSONValue {
         .object([
             ("span_id", .string(spanId)), ("guard", .string(guardName)), ("pattern", pattern.map(JSONValue.string) ?? .null),
@@ -240,7 +211,7 @@ extension GuardVerdictRecord {
     }
 }
 
-extension ScoreRecord {
+extension TraceScore {
     public var json: JSONValue {
         .object([("span_id", spanId.map(JSONValue.string) ?? .null), ("name", .string(name)), ("value", .number(value))])
     }
