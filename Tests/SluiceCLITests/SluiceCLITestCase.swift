@@ -16,7 +16,7 @@ class SluiceCLITestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
     }
 
     struct Result {
@@ -34,9 +34,14 @@ class SluiceCLITestCase: XCTestCase {
         return folder.appendingPathComponent("sluice")
     }
 
-    /// Runs sluice with no colour, no API key and the shipped tokenizer files.
+    /// The exit code reported when `timeLimit` stopped the process.
+    static let stoppedCode: Int32 = -1
+
+    /// Runs sluice with no colour, no API key and the shipped tokenizer files; with a `timeLimit`,
+    /// a process still running after that many seconds is stopped.
     @discardableResult
-    func sluice(_ args: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
+    func sluice(_ args: [String], stdin: Data? = nil, environment: [String: String] = [:],
+                timeLimit: TimeInterval? = nil) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = args
@@ -56,10 +61,17 @@ class SluiceCLITestCase: XCTestCase {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let stopper = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
+        if let timeLimit { DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: stopper) }
+        defer { stopper.cancel() }
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal {
+            return Result(code: Self.stoppedCode, stdout: String(decoding: stdoutData, as: UTF8.self),
+                          stderr: String(decoding: (try? Data(contentsOf: errorFile)) ?? Data(), as: UTF8.self))
+        }
         let stderrData = (try? Data(contentsOf: errorFile)) ?? Data()
         return Result(code: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
                       stderr: String(decoding: stderrData, as: UTF8.self))

@@ -8,11 +8,7 @@ import XCTest
 /// Skipped unless `SLUICE_LOCAL_MODEL_URL` names the server's base URL (…/v1); `scripts/ci-integration`
 /// starts the server, sets it and runs them. Never run them beside a compile on the same cores: the
 /// model slows 10–40× and calls time out.
-final class LocalModelTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    var scratch: URL!
-    var db: String { scratch.appendingPathComponent("sluice.db").path }
+final class LocalModelCLITests: SluiceCLITestCase {
     var baseURL: String!
 
     override func setUpWithError() throws {
@@ -20,67 +16,13 @@ final class LocalModelTests: XCTestCase {
             throw XCTSkip("SLUICE_LOCAL_MODEL_URL is not set (scripts/ci-integration starts a local model and sets it)")
         }
         baseURL = url
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-local-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try super.setUpWithError()
     }
 
-    override func tearDownWithError() throws {
-        if let scratch { try? FileManager.default.removeItem(at: scratch) }
-    }
-
-    final class DataBox: @unchecked Sendable { var data = Data() }
-
-    struct Result {
-        var code: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// The binary sits beside the test bundle in the build folder.
-    static var binary: URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("sluice").path), folder.path != "/" {
-            folder = folder.deletingLastPathComponent()
-        }
-        return folder.appendingPathComponent("sluice")
-    }
-
-    /// Runs `sluice` against the local model (no API key, OPENAI_BASE_URL set), killing it after `limit` seconds.
-    func sluice(_ args: [String], limit: TimeInterval = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = args
-        process.currentDirectoryURL = Self.repo
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        env.removeValue(forKey: "OPENAI_API_KEY")
-        env["OPENAI_BASE_URL"] = baseURL
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let started = Date()
-        try process.run()
-        let killer = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: killer)
-        // Read stderr beside stdout so neither pipe fills up and blocks the child.
-        let stderrBox = DataBox()
-        let stderrDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            stderrBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            stderrDone.signal()
-        }
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        stderrDone.wait()
-        let stderrData = stderrBox.data
-        process.waitUntilExit()
-        killer.cancel()
-        let seconds = Date().timeIntervalSince(started)
-        let result = Result(code: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                            stderr: String(decoding: stderrData, as: UTF8.self))
-        print("sluice \(args.prefix(2).joined(separator: " ")): exit \(result.code) in \(String(format: "%.1f", seconds)) s")
-        if process.terminationReason == .uncaughtSignal {
+    /// Runs `sluice` against the local model (no API key, OPENAI_BASE_URL set), stopping it after `limit` seconds.
+    func sluiceOnModel(_ args: [String], limit: TimeInterval = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        let result = try sluice(args, stdin: nil, environment: ["OPENAI_BASE_URL": baseURL], timeLimit: limit)
+        if result.code == SluiceCLITestCase.stoppedCode {
             XCTFail("sluice was stopped after \(Int(limit)) s (is the machine busy?): \(result.stderr)", file: file, line: line)
         }
         return result
@@ -113,7 +55,7 @@ final class LocalModelTests: XCTestCase {
     /// (a) The README's example, end to end: retrieval, a typed prompt sent with a strict JSON Schema,
     /// validation, scores, a trace.
     func testRAGPipelineAnswersWithValidJSON() throws {
-        let run = try sluice(["run", "pipelines/rag.sluice", "--db", db, "--json",
+        let run = try sluiceOnModel(["run", "pipelines/rag.sluice", "--db", db, "--json",
                               "--input", "question=How do I rotate an API key?"])
         XCTAssertEqual(run.code, 0, run.stdout + run.stderr)
         let result = try json(run.stdout)
@@ -128,7 +70,7 @@ final class LocalModelTests: XCTestCase {
         XCTAssertGreaterThan((result["tokens"] as? NSNumber)?.intValue ?? 0, 0, run.stdout)
 
         let runId = try XCTUnwrap(result["run_id"] as? String)
-        let show = try sluice(["traces", "show", runId, "--db", db])
+        let show = try sluiceOnModel(["traces", "show", runId, "--db", db])
         XCTAssertEqual(show.code, 0, show.stderr)
         for stage in ["retrieve", "kb_answer", "validate"] {
             XCTAssertTrue(show.stdout.contains(stage), "no \(stage) in the trace:\n\(show.stdout)")
@@ -152,11 +94,11 @@ final class LocalModelTests: XCTestCase {
               return greet(name: name)
             }
             """)
-        let run = try sluice(["run", script, "--db", db, "--input", "name=Ada"])
+        let run = try sluiceOnModel(["run", script, "--db", db, "--input", "name=Ada"])
         XCTAssertEqual(run.code, 0, run.stderr)
         XCTAssertFalse(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no text: \(run.stderr)")
 
-        let again = try sluice(["run", script, "--db", db, "--input", "name=Ada", "--json"])
+        let again = try sluiceOnModel(["run", script, "--db", db, "--input", "name=Ada", "--json"])
         XCTAssertEqual(again.code, 0, again.stderr)
         let result = try json(again.stdout)
         let text = try XCTUnwrap(result["output"] as? String, again.stdout)
@@ -181,7 +123,7 @@ final class LocalModelTests: XCTestCase {
             }
             """)
         let before = lastTaskId()
-        let run = try sluice(["run", script, "--db", db, "--input", "question=What is the refund policy?"])
+        let run = try sluiceOnModel(["run", script, "--db", db, "--input", "question=What is the refund policy?"])
         XCTAssertEqual(run.code, 1, run.stdout + run.stderr)
         XCTAssertTrue(run.stderr.contains("budget exceeded"), run.stderr)
         XCTAssertTrue(run.stderr.contains("would pass the request budget of $0.00001"), run.stderr)
@@ -193,7 +135,7 @@ final class LocalModelTests: XCTestCase {
 
     /// (d) Streaming, when the command line has it.
     func testStreamingRun() throws {
-        let help = try sluice(["run", "--help"])
+        let help = try sluiceOnModel(["run", "--help"])
         guard help.stdout.contains("--stream") || help.stderr.contains("--stream") else {
             throw XCTSkip("`sluice run` has no --stream option yet")
         }
@@ -211,7 +153,7 @@ final class LocalModelTests: XCTestCase {
               return count()
             }
             """)
-        let run = try sluice(["run", script, "--db", db, "--stream"])
+        let run = try sluiceOnModel(["run", script, "--db", db, "--stream"])
         XCTAssertEqual(run.code, 0, run.stderr)
         XCTAssertFalse(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, run.stderr)
     }
