@@ -171,7 +171,6 @@ public final class Interpreter {
 
     func isOptional(_ type: SluiceType) -> Bool {
         if case .optional = type { return true }
-        if case .any = type { return false }
         return false
     }
 

@@ -306,15 +306,3 @@ public func fence(_ text: String) -> String {
     let marker = String(repeating: "`", count: max(3, longest + 1))
     return "\(marker)data\n\(text)\n\(marker)"
 }
-
-extension Value {
-    func withTrust(_ trust: Trust) -> Value {
-        switch self {
-        case .string(let s, _): .string(s, trust)
-        case .list(let items): .list(items.map { $0.withTrust(trust) })
-        case .record(let members): .record(members.map { ($0.key, $0.value.withTrust(trust)) })
-        case .reply(let r): trust == .untrusted ? self : .string(r.text, trust)
-        default: self
-        }
-    }
-}

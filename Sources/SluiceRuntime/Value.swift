@@ -134,6 +134,19 @@ public indirect enum Value: Sendable {
     }
 }
 
+extension Value {
+    /// The same value with every piece of text marked `trust` (a reply becomes its text).
+    func withTrust(_ trust: Trust) -> Value {
+        switch self {
+        case .string(let s, _): .string(s, trust)
+        case .list(let items): .list(items.map { $0.withTrust(trust) })
+        case .record(let members): .record(members.map { ($0.key, $0.value.withTrust(trust)) })
+        case .reply(let r): trust == .untrusted ? self : .string(r.text, trust)
+        default: self
+        }
+    }
+}
+
 public func formatMoney(_ dollars: Double) -> String {
     if dollars == 0 { return "$0" }
     if abs(dollars) >= 0.01 { return "$" + trimmedDecimal(dollars, places: 4) }
