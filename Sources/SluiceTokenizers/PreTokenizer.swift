@@ -86,6 +86,18 @@ struct PieceScanner {
         return p
     }
 
+    /// The end of a run of at most three digits whose first digit ends at `start` (`\p{N}{1,3}`).
+    @inline(__always) private func digitRun(after start: Int) -> Int {
+        var p = start
+        for _ in 0..<2 {
+            guard p < end else { break }
+            let (m, n) = scalar(at: p)
+            guard m & Self.N != 0 else { break }
+            p += n
+        }
+        return p
+    }
+
     /// The end of the run of `[^\s\p{L}\p{N}]` scalars from `i`.
     @inline(__always) private func punctuationRun(from i: Int) -> Int {
         var p = i
@@ -145,16 +157,7 @@ struct PieceScanner {
         if m0 & L != 0 { return run(from: i + n0, L) }
         if Self.isPrefix(m0), mask(at: i + n0) & L != 0 { return run(from: i + n0, L) }
         // \p{N}{1,3}+
-        if m0 & N != 0 {
-            var p = i + n0
-            for _ in 0..<2 {
-                guard p < end else { break }
-                let (m, n) = scalar(at: p)
-                guard m & N != 0 else { break }
-                p += n
-            }
-            return p
-        }
+        if m0 & N != 0 { return digitRun(after: i + n0) }
         // ' ?[^\s\p{L}\p{N}]++[\r\n]*+'
         var s = -1
         if Self.isPunct(m0) { s = i }
@@ -237,16 +240,7 @@ struct PieceScanner {
             }
         }
         // \p{N}{1,3}
-        if m0 & N != 0 {
-            var p = i + n0
-            for _ in 0..<2 {
-                guard p < end else { break }
-                let (m, n) = scalar(at: p)
-                guard m & N != 0 else { break }
-                p += n
-            }
-            return p
-        }
+        if m0 & N != 0 { return digitRun(after: i + n0) }
         //  ?[^\s\p{L}\p{N}]+[\r\n/]*
         var s = -1
         if Self.isPunct(m0) { s = i }
