@@ -1,46 +1,114 @@
+import Foundation
+
 /// The money and token limits of one run, with cost reserved before each model call and
 /// settled after it, so a declared budget is never exceeded.
 public struct BudgetLimits: Sendable, Hashable {
     public var requestDollars: Double?
     public var tokens: Int?
     public init(requestDollars: Double? = nil, tokens: Int? = nil) { self.requestDollars = requestDollars; self.tokens = tokens }
+
+    /// The tighter of two sets of limits.
+    func tightened(by other: BudgetLimits) -> BudgetLimits {
+        BudgetLimits(requestDollars: [requestDollars, other.requestDollars].compactMap { $0 }.min(),
+                     tokens: [tokens, other.tokens].compactMap { $0 }.min())
+    }
 }
 
-public struct BudgetLedger: Sendable {
-    public var limits: BudgetLimits
-    public private(set) var spentDollars: Double = 0
-    public private(set) var spentTokens: Int = 0
-    private var reservedDollars: Double = 0
-    private var reservedTokens: Int = 0
+/// One level of limits. The run's root scope holds the file-wide budget (or the top-level
+/// pipeline's own); a sub-pipeline's `budget` opens a nested scope, so every call is checked
+/// against its own pipeline's limits and every caller's: a callee can tighten, never loosen.
+final class BudgetScope: @unchecked Sendable {
+    let parent: BudgetScope?
+    /// The pipeline whose `budget` opened the scope; nil for the run's own.
+    let owner: String?
+    var limits: BudgetLimits
+    var spentDollars = 0.0, spentTokens = 0
+    var reservedDollars = 0.0, reservedTokens = 0
+
+    init(parent: BudgetScope?, owner: String?, limits: BudgetLimits) {
+        self.parent = parent; self.owner = owner; self.limits = limits
+    }
+
+    /// "the request budget", "the token budget of pipeline `lookup`".
+    func name(_ limit: String) -> String {
+        "the \(limit) budget" + (owner.map { " of pipeline `\($0)`" } ?? "")
+    }
+
+    var chain: [BudgetScope] {
+        var scopes: [BudgetScope] = []
+        var next: BudgetScope? = self
+        while let scope = next { scopes.append(scope); next = scope.parent }
+        return scopes
+    }
+}
+
+/// A reservation taken before a call; `settle` releases it.
+struct BudgetReservation: Sendable {
+    fileprivate let scope: BudgetScope
+    let dollars: Double
+    let tokens: Int
+}
+
+/// The run's spending across all its scopes. Concurrent branches of a run share it: every
+/// reservation is checked and taken under one lock, so no interleaving can pass a limit.
+final class BudgetLedger: @unchecked Sendable {
+    struct Refusal: Error, Sendable { var message: String }
+
+    private let lock = NSLock()
+    let root = BudgetScope(parent: nil, owner: nil, limits: BudgetLimits())
+    /// Dry runs record what would be refused instead of refusing, and charge the worst case.
+    let enforcing: Bool
+    private(set) var refusals: [String] = []
     /// Money comparisons allow for floating-point rounding below a millionth of a cent.
     private static let epsilon = 1e-9
 
-    public init(limits: BudgetLimits) { self.limits = limits }
+    init(enforcing: Bool) { self.enforcing = enforcing }
 
-    public struct Refusal: Sendable {
-        public var message: String
+    var spentDollars: Double { lock.withLock { root.spentDollars } }
+    var spentTokens: Int { lock.withLock { root.spentTokens } }
+    var limits: BudgetLimits { lock.withLock { root.limits } }
+
+    func setLimits(_ limits: BudgetLimits, of scope: BudgetScope) {
+        lock.withLock { scope.limits = limits }
     }
 
-    /// Reserves a call's worst case; returns why not when it would pass a limit.
-    public mutating func reserve(dollars: Double, tokens: Int) -> Refusal? {
-        if let limit = limits.requestDollars, spentDollars + reservedDollars + dollars > limit + Self.epsilon {
-            return Refusal(message: "the call's worst case of \(formatMoney(dollars)) would pass the request budget of "
-                + "\(formatMoney(limit)) (\(formatMoney(spentDollars + reservedDollars)) already spent or reserved)")
+    /// Reserves a call's worst case in `scope` and every scope above it.
+    func reserve(dollars: Double, tokens: Int, in scope: BudgetScope) throws(Refusal) -> BudgetReservation {
+        let refusal: String? = lock.withLock {
+            for level in scope.chain {
+                if let limit = level.limits.requestDollars, level.spentDollars + level.reservedDollars + dollars > limit + Self.epsilon {
+                    return "the call's worst case of \(formatMoney(dollars)) would pass \(level.name("request")) of \(formatMoney(limit)) "
+                        + "(\(formatMoney(level.spentDollars + level.reservedDollars)) already spent or reserved)"
+                }
+                if let limit = level.limits.tokens, level.spentTokens + level.reservedTokens + tokens > limit {
+                    return "the call's worst case of \(tokens) tokens would pass \(level.name("token")) of \(limit) "
+                        + "(\(level.spentTokens + level.reservedTokens) already spent or reserved)"
+                }
+            }
+            return nil
         }
-        if let limit = limits.tokens, spentTokens + reservedTokens + tokens > limit {
-            return Refusal(message: "the call's worst case of \(tokens) tokens would pass the token budget of \(limit) "
-                + "(\(spentTokens + reservedTokens) already spent or reserved)")
+        if let refusal {
+            guard !enforcing else { throw Refusal(message: refusal) }
+            lock.withLock { refusals.append(refusal) }
         }
-        reservedDollars += dollars
-        reservedTokens += tokens
-        return nil
+        lock.withLock {
+            for level in scope.chain {
+                level.reservedDollars += dollars
+                level.reservedTokens += tokens
+            }
+        }
+        return BudgetReservation(scope: scope, dollars: dollars, tokens: tokens)
     }
 
     /// Releases a reservation and charges what the call really used (zero when it failed).
-    public mutating func settle(reservedDollars dollars: Double, reservedTokens tokens: Int, actualDollars: Double, actualTokens: Int) {
-        reservedDollars = max(0, reservedDollars - dollars)
-        reservedTokens = max(0, reservedTokens - tokens)
-        spentDollars += actualDollars
-        spentTokens += actualTokens
+    func settle(_ reservation: BudgetReservation, actualDollars: Double, actualTokens: Int) {
+        lock.withLock {
+            for level in reservation.scope.chain {
+                level.reservedDollars = max(0, level.reservedDollars - reservation.dollars)
+                level.reservedTokens = max(0, level.reservedTokens - reservation.tokens)
+                level.spentDollars += actualDollars
+                level.spentTokens += actualTokens
+            }
+        }
     }
 }

@@ -15,9 +15,9 @@ enum ContextStrategy: String, Sendable {
     case summarize_middle
 }
 
-extension Interpreter {
+extension RunContext {
     func fitToWindow(_ messages: [ChatMessage], _ prompt: RenderedPrompt, _ model: ModelSpec, _ modelName: String, maxTokens: Int,
-                     span: Span, file: SourceFile, detail: inout JSONDetail) async throws -> [ChatMessage] {
+                     span: Span, file: SourceFile, budget: BudgetScope, detail: inout JSONDetail) async throws -> [ChatMessage] {
         let window = model.contextWindow
         func overflow(_ messages: [ChatMessage]) -> Int { countTokens(messages, model) + maxTokens - window }
         func refusal(_ messages: [ChatMessage], _ help: String?) -> RuntimeError {
@@ -51,7 +51,8 @@ extension Interpreter {
         var fitted = messages.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
         if prompt.context == .summarize_middle, let insertAt = dropped.min() {
             let turns = dropped.sorted().map { (role: messages[$0].role, content: messages[$0].content) }
-            let summary = try await summarize(previous: nil, turns: turns, model: modelName, maxTokens: summaryTokens, file: file, span: span)
+            let summary = try await summarize(previous: nil, turns: turns, model: modelName, maxTokens: summaryTokens, file: file, span: span,
+                                              budget: budget)
             // Where the first dropped turn was, counted among the messages that remain.
             let position = (0..<insertAt).filter { !dropped.contains($0) }.count
             fitted.insert(ChatMessage(role: "user", content: "Summary of earlier turns:\n" + summary), at: position)

@@ -299,6 +299,10 @@ public protocol TraceSink: Sendable {
     func guardChecked(_ verdict: TraceGuardVerdict) throws
     func scored(_ score: TraceScore) throws
     func runEnded(_ end: TraceRunEnd) throws
+    /// Replaces each secret with its replacement in everything stored for the run so far (text
+    /// that became secret after it was written: a reply a `leak` guard blocked, an input a later
+    /// guard redacted). Stored JSON must be scrubbed in its decoded text, not only byte for byte.
+    func scrub(runId: String, replacements: [(secret: String, replacement: String)]) throws
 }
 
 // MARK: - Clock, randomness, tokens

@@ -1,24 +1,21 @@
+import Foundation
 import SluiceSemantics
+import SluiceSyntax
 
-/// Dry-run mode. With an estimator, the interpreter calls no model: each call is recorded with
-/// its input tokens (exact when the inputs and the tokenizer are), its retrieved-context tokens,
-/// and expected and worst-case output, and answered with the smallest reply of the right type.
-/// Every model of a cascade and every retry of a `validate` is recorded, so the estimate covers
-/// the cheapest and the dearest path.
-public final class CostEstimator {
+/// One path of a dry run. The pipeline runs for real except that models answer with synthetic
+/// replies (the smallest reply of the prompt's type) and every decision — which branch of an
+/// `if`, which model of a cascade answers, how many `validate` attempts fail — is taken as the
+/// path says. Each call is recorded with its input tokens (exact when the inputs and the
+/// tokenizer are), its retrieved-context tokens, and its expected and worst-case output.
+public final class EstimationPath: @unchecked Sendable {
     public struct Call: Sendable {
-        /// Where the call sits on the run's possible paths.
-        public enum Path: Sendable, Hashable {
-            case always
-            case cascadeStep(index: Int, of: Int)
-            case retry(index: Int, of: Int)
-        }
         public var prompt: String
         public var model: ModelSpec
-        public var path: Path
         public var inputTokens: Int
         public var contextTokens: Int
         public var maxOutputTokens: Int
+        /// False when the prompt sets no `max_tokens` and the default applies.
+        public var maxTokensDeclared: Bool
         public var expectedOutputTokens: Int
         public var expectedFromHistory: Bool
         public var exact: Bool
@@ -28,14 +25,6 @@ public final class CostEstimator {
         }
         public var expectedCost: Double {
             Double(inputTokens) * model.inputPrice + Double(expectedOutputTokens) * model.outputPrice
-        }
-        /// On the cheapest path: not a later cascade model, not a retry.
-        public var onCheapestPath: Bool {
-            switch path {
-            case .always: true
-            case .cascadeStep(let index, _): index == 0
-            case .retry: false
-            }
         }
     }
 
@@ -47,23 +36,91 @@ public final class CostEstimator {
         public var fromStatistics: Bool
     }
 
+    /// An embeddings call (hybrid retrieval, `similarity`), estimated, not made.
+    public struct Embedding: Sendable {
+        public var model: ModelSpec
+        public var texts: Int
+        public var tokens: Int
+        public var exact: Bool
+        public var cost: Double { Double(tokens) * model.inputPrice }
+    }
+
+    /// A `for` loop whose body calls models: it costs as much per item as its list holds.
+    public struct Loop: Sendable, Hashable {
+        public var line: Int
+        public var items: Int
+        public var callsInside: Int
+    }
+
+    /// A decision the path took: where, and which of the named options.
+    public struct Choice: Sendable, Hashable {
+        public var label: String
+        public var names: [String]
+        public var option: Int
+        public var options: Int { names.count }
+        public var description: String { "\(label): \(names[option])" }
+    }
+
+    private let lock = NSLock()
+    let forced: [Int]
+    let history: EstimationHistory?
+    public private(set) var choices: [Choice] = []
     public private(set) var calls: [Call] = []
     public private(set) var retrievals: [Retrieval] = []
+    public private(set) var embeddings: [Embedding] = []
+    public private(set) var loops: [Loop] = []
     /// Inputs the dry run was not given; counts that depend on them are estimates.
     public private(set) var missingInputs: [String] = []
-    let history: EstimationHistory?
+    /// Why the path ended before its pipeline returned (a guard blocked the input, ...).
+    public internal(set) var stoppedBy: String?
 
-    public init(history: EstimationHistory?) { self.history = history }
+    init(forced: [Int], history: EstimationHistory?) {
+        self.forced = forced
+        self.history = history
+    }
 
-    func record(_ call: Call) { calls.append(call) }
-    func record(_ retrieval: Retrieval) { retrievals.append(retrieval) }
-    func missing(_ input: String) { missingInputs.append(input) }
+    /// The option this path takes at its next decision.
+    func decide(_ label: String, _ names: [String]) -> Int {
+        lock.withLock {
+            let position = choices.count
+            let option = position < forced.count ? min(forced[position], names.count - 1) : 0
+            choices.append(Choice(label: label, names: names, option: option))
+            return option
+        }
+    }
+
+    func record(_ call: Call) { lock.withLock { calls.append(call) } }
+    func record(_ retrieval: Retrieval) { lock.withLock { retrievals.append(retrieval) } }
+    func record(_ embedding: Embedding) { lock.withLock { embeddings.append(embedding) } }
+    func missing(_ input: String) { lock.withLock { missingInputs.append(input) } }
+    func loopSeen(line: Int, items: Int, callsInside: Int) {
+        guard callsInside > 0 else { return }
+        lock.withLock { loops.append(Loop(line: line, items: items, callsInside: callsInside)) }
+    }
+
+    var callCount: Int { lock.withLock { calls.count + embeddings.count } }
+    var hasMissingInputs: Bool { lock.withLock { !missingInputs.isEmpty } }
+
+    public var worstCost: Double { calls.reduce(0) { $0 + $1.worstCost } + embeddings.reduce(0) { $0 + $1.cost } }
+    public var worstTokens: Int { calls.reduce(0) { $0 + $1.inputTokens + $1.maxOutputTokens } + embeddings.reduce(0) { $0 + $1.tokens } }
+    public var expectedCost: Double { calls.reduce(0) { $0 + $1.expectedCost } + embeddings.reduce(0) { $0 + $1.cost } }
+    public var expectedTokens: Int {
+        calls.reduce(0) { $0 + $1.inputTokens + $1.expectedOutputTokens } + embeddings.reduce(0) { $0 + $1.tokens }
+    }
+
+    /// The next path to explore after this one (depth first over the choices), nil when done.
+    var next: [Int]? {
+        var taken = choices
+        while let last = taken.last, last.option + 1 >= last.options { taken.removeLast() }
+        guard let last = taken.popLast() else { return nil }
+        return taken.map(\.option) + [last.option + 1]
+    }
 
     /// Output tokens to expect: the mean of past calls when the store has some, else a quarter
     /// of the maximum (at least 16), a guess the report labels as such.
     func expectedOutput(prompt: String, model: String, maxTokens: Int) -> (tokens: Int, fromHistory: Bool) {
-        if let mean = try? history?.averageOutputTokens(prompt: prompt, model: model) {
-            return (min(maxTokens, Int(mean.rounded())), true)
+        if let mean = try? history?.averageOutputTokens(prompt: prompt, model: model), mean.isFinite {
+            return (min(maxTokens, max(0, Int(mean.rounded()))), true)
         }
         return (min(maxTokens, max(16, maxTokens / 4)), false)
     }
@@ -84,5 +141,81 @@ public final class CostEstimator {
         case "boolean": return .bool(false)
         default: return .null
         }
+    }
+}
+
+/// The dry run's model: answers every call at once with the smallest reply of its type, and
+/// reports the worst-case output as used, so the budget ledger charges every path its worst.
+struct SyntheticReplies: ModelProvider {
+    let tokens: TokenCounter
+
+    func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        let json = request.responseSchema.map { EstimationPath.placeholder(for: $0.schema) }
+        let input = tokens.countChat(request.messages, encoding: request.model.tokenizer, provider: request.model.provider)
+        return ChatResponse(text: json?.serialized() ?? "", model: request.model.id, inputTokens: input, outputTokens: request.maxTokens)
+    }
+}
+
+/// Every path of a pipeline, explored without calling a model.
+public struct DryRunEstimate: Sendable {
+    public var paths: [EstimationPath]
+    /// True when there were more paths than `Interpreter.maxEstimatedPaths`: the dearest is
+    /// then the dearest of those explored.
+    public var truncated: Bool
+    /// The budget the pipeline declares (file-wide, or its own), known from the text.
+    public var limits: BudgetLimits
+    /// Budget refusals a real run would meet on some path, in the order found.
+    public var refusals: [String]
+
+    public var cheapest: EstimationPath { paths.min { $0.worstCost < $1.worstCost } ?? paths[0] }
+    public var dearest: EstimationPath {
+        paths.max { ($0.worstCost, $0.worstTokens) < ($1.worstCost, $1.worstTokens) } ?? paths[0]
+    }
+    public var dearestTokens: EstimationPath { paths.max { $0.worstTokens < $1.worstTokens } ?? paths[0] }
+}
+
+extension Interpreter {
+    /// Paths beyond this many are not explored (the report says so).
+    public static let maxEstimatedPaths = 4_096
+
+    /// A dry run: every path of `pipeline` (each branch of every `if`, each model of every
+    /// cascade, each number of `validate` retries) with synthetic replies and no model called.
+    public func estimate(pipeline name: String, inputs: [String: JSONValue],
+                         history: EstimationHistory?) async throws(RunFailure) -> DryRunEstimate {
+        var paths: [EstimationPath] = []
+        var refusals: [String] = []
+        var forced: [Int]? = []
+        while let choices = forced, paths.count < Self.maxEstimatedPaths {
+            let path = EstimationPath(forced: choices, history: history)
+            let run = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: path)
+            do {
+                _ = try await run.execute(pipeline: name, inputs: inputs)
+            } catch {
+                // A script or input problem before any decision or call is the dry run's own failure.
+                if paths.isEmpty, path.choices.isEmpty, path.callCount == 0, error.error.kind != .guardBlocked {
+                    throw error
+                }
+                path.stoppedBy = error.error.message
+            }
+            for refusal in run.ledger.refusals where !refusals.contains(refusal) { refusals.append(refusal) }
+            paths.append(path)
+            forced = path.next
+        }
+        return DryRunEstimate(paths: paths, truncated: forced != nil, limits: declaredLimits(of: name), refusals: refusals)
+    }
+
+    /// The limits a run of `pipeline` has from the start: the file-wide budget, replaced limit
+    /// by limit by the pipeline's own top-level `budget` statements.
+    func declaredLimits(of name: String) -> BudgetLimits {
+        let context = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil)
+        var limits = BudgetLimits()
+        if let budget = program.budget, let declared = try? context.limits(of: budget.decl, file: budget.file) { limits = declared }
+        guard let pipeline = program.pipelines[name] else { return limits }
+        for statement in pipeline.decl.body.statements {
+            guard case .budget(let budget) = statement.kind, let declared = try? context.limits(of: budget, file: pipeline.file) else { continue }
+            if let dollars = declared.requestDollars { limits.requestDollars = dollars }
+            if let tokens = declared.tokens { limits.tokens = tokens }
+        }
+        return limits
     }
 }

@@ -15,7 +15,15 @@ struct CompiledGuard {
         var matches: [(pattern: String, count: Int)]
         var redacted: Value
         var verdict: String
+        /// What the guard does: its action, except that text over `max_length` cannot be
+        /// redacted, so a redacting guard blocks it.
+        var effectiveAction: GuardAction
+        /// Each matched text with what replaces it, for the run's redactions.
+        var found: [(text: String, replacement: String)]
     }
+
+    /// The pattern name a verdict reports when the text is longer than `max_length`.
+    static let maxLengthPattern = "max_length"
 
     var name: String
     var action: GuardAction
@@ -45,39 +53,44 @@ struct CompiledGuard {
         }
         maxLength = nil
         for field in decl.fields where field.name.text == "max_length" {
-            guard case .number(let n) = try constant(field.value, declared.file) else {
-                throw RuntimeError(.script, "`max_length` needs a number", file: declared.file, span: field.span)
+            guard case .number(let n) = try constant(field.value, declared.file), let whole = exactInt(n), whole >= 0 else {
+                throw RuntimeError(.script, "`max_length` needs a whole number", file: declared.file, span: field.span)
             }
-            maxLength = Int(n)
+            maxLength = whole
         }
     }
 
     /// Finds every match in every string of the value, and the value with matches redacted.
     func inspect(_ value: Value, action: GuardAction) -> Outcome {
         var counts: [String: Int] = [:]
+        var found: [(text: String, replacement: String)] = []
         var tooLong = false
         let redacted = value.mappingStrings { text in
             if let maxLength, text.count > maxLength { tooLong = true }
             var result = text
             for pattern in patterns {
                 let range = NSRange(result.startIndex..., in: result)
-                let found = pattern.regex.numberOfMatches(in: result, range: range)
-                guard found > 0 else { continue }
-                counts[pattern.name, default: 0] += found
+                let hits = pattern.regex.matches(in: result, range: range)
+                guard !hits.isEmpty else { continue }
+                counts[pattern.name, default: 0] += hits.count
+                for hit in hits {
+                    if let r = Range(hit.range, in: result) { found.append((String(result[r]), pattern.replacement)) }
+                }
                 let template = NSRegularExpression.escapedTemplate(for: pattern.replacement)
                 result = pattern.regex.stringByReplacingMatches(in: result, range: range, withTemplate: template)
             }
             return result
         }
         var matches = patterns.compactMap { p in counts[p.name].map { (pattern: p.name, count: $0) } }
-        if tooLong { matches.append((pattern: "max_length", count: 1)) }
-        let verdict: String = switch (matches.isEmpty, action) {
+        if tooLong { matches.append((pattern: Self.maxLengthPattern, count: 1)) }
+        let effective: GuardAction = tooLong && action == .redact ? .block : action
+        let verdict: String = switch (matches.isEmpty, effective) {
         case (true, _): "pass"
         case (false, .block): "blocked"
         case (false, .redact): "redacted"
         case (false, .flag): "flagged"
         }
-        return Outcome(matches: matches, redacted: redacted, verdict: verdict)
+        return Outcome(matches: matches, redacted: redacted, verdict: verdict, effectiveAction: effective, found: found)
     }
 }
 

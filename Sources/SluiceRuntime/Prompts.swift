@@ -17,13 +17,22 @@ struct RenderedPrompt {
     var historyIndices: [Int] = []
     /// What to do when the messages do not fit the model's window.
     var context = ContextStrategy.fail
+    /// The declared name of the `returns` type, for the schema sent to the provider.
+    var schemaName: String?
+    /// The prompt's version and `meta`, recorded on every model call of the trace.
+    var version: Int?
+    var meta: JSONValue?
 }
 
-extension Interpreter {
+/// Output tokens reserved for a call whose prompt sets no `max_tokens` (or the model's
+/// `max_output` when that is smaller).
+public let defaultMaxTokens = 1_000
+
+extension RunContext {
     /// Renders a prompt's messages with the call's arguments. Untrusted values are fenced as data.
     func renderPrompt(_ declared: Declared<PromptDecl>, _ args: [Argument], _ caller: inout Frame) async throws -> RenderedPrompt {
         let prompt = declared.decl
-        var frame = Frame(file: declared.file)
+        var frame = Frame(file: declared.file, budget: caller.budget, depth: caller.depth)
         var documentTexts: [String] = []
         let declaredParams = prompt.params.map { $0.map(\.name.text) } ?? parameterNames(of: prompt)
         for arg in args {
@@ -33,8 +42,9 @@ extension Interpreter {
             }
             var value = try await eval(arg.value, &caller)
             if let param = prompt.params?.first(where: { $0.name.text == label.text }), param.trusted {
-                // A trusted parameter may reach a system message unfenced, so it takes only trusted text.
-                guard value.trust == .trusted else {
+                // A trusted parameter may reach a system message unfenced, so it takes only trusted
+                // (or fenced) text: the checker refuses anything else, this is the runtime's half.
+                guard value.trust != .untrusted else {
                     throw RuntimeError(.script, "untrusted text passed to the trusted parameter `\(label.text)` of prompt `\(prompt.name.text)`",
                                        file: caller.file, span: arg.span,
                                        help: "vouch for it with `| trusted` if the script author controls it")
@@ -61,7 +71,10 @@ extension Interpreter {
         var systemMessages: [ChatMessage] = []
         for message in leadingSystem { systemMessages.append(try await renderMessage(message, &frame)) }
         var conversation: [ChatMessage] = []
-        for message in prompt.examples.joined() { conversation.append(try await renderMessage(message, &frame)) }
+        let live = liveInputTemplate(prompt)
+        for message in prompt.examples.joined() {
+            conversation.append(try await renderExample(message, liveInput: live, &frame))
+        }
         var historyIndices: [Int] = []
         for message in prompt.messages.dropFirst(leadingSystem.count) {
             if message.isHistory {
@@ -77,10 +90,14 @@ extension Interpreter {
         var rendered = RenderedPrompt(promptName: prompt.name.text, messages: [], temperature: nil, maxTokens: nil, stop: [],
                                       returns: nil, schema: nil)
         for field in prompt.fields {
-            let value = field.name.text == "model" ? Value.null : try constant(field.value, file: declared.file)
+            let value = field.name.text == "model" ? Value.null : try interpreter.constant(field.value, file: declared.file)
             switch (field.name.text, value) {
             case ("temperature", .number(let t)): rendered.temperature = t
-            case ("max_tokens", .number(let n)): rendered.maxTokens = Int(n)
+            case ("max_tokens", .number(let n)):
+                guard let tokens = exactInt(n), tokens >= 1 else {
+                    throw RuntimeError(.script, "`max_tokens` needs a whole number of at least 1", file: declared.file, span: field.value.span)
+                }
+                rendered.maxTokens = tokens
             case ("stop", .string(let s, _)): rendered.stop = [s]
             case ("stop", .list(let items)): rendered.stop = items.map(\.text)
             case ("context", .string(let strategy, _)):
@@ -92,11 +109,14 @@ extension Interpreter {
             default: break
             }
         }
+        rendered.version = prompt.version
+        rendered.meta = try prompt.meta.map { try interpreter.constant($0, file: declared.file).json }
         if let returns = prompt.returns {
-            let type = resolveType(returns)
+            let type = program.resolve(returns)
             let schema = jsonSchema(for: type)
             rendered.returns = type
             rendered.schema = schema
+            if case .named(let name) = returns { rendered.schemaName = name.text }
             let instruction = "Reply with one JSON value that matches this JSON Schema, and nothing else:\n" + schema.serialized()
             if systemMessages.isEmpty {
                 systemMessages.append(ChatMessage(role: "system", content: instruction))
@@ -136,36 +156,89 @@ extension Interpreter {
         let parts: [StringPart]
         if case .string(let literal) = message.content.kind { parts = literal } else { parts = [.hole(message.content)] }
         var text = ""
+        var endedWithFence = false
         for part in parts {
             switch part {
-            case .text(let s): text += s
+            case .text(var s):
+                // Text after a fenced block starts on a line of its own.
+                if endedWithFence {
+                    s = String(s.drop { $0 == " " || $0 == "\t" })
+                    if !s.isEmpty, !s.hasPrefix("\n") { s = "\n" + s }
+                }
+                text += s
+                endedWithFence = false
             case .hole(let hole):
                 let value = try await eval(hole, &frame)
-                text += value.trust == .untrusted ? fence(value.text) : value.text
+                let piece = value.trust == .untrusted ? fence(value.text) : value.text
+                // A fenced block starts on a line of its own, whatever the template puts before it.
+                if piece.hasPrefix("```") {
+                    while text.hasSuffix(" ") || text.hasSuffix("\t") { text.removeLast() }
+                    if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
+                }
+                text += piece
+                endedWithFence = piece.hasSuffix("```")
             }
         }
         return ChatMessage(role: message.role.rawValue, content: text)
     }
 
+    /// The live message an example's user turn is rendered through, so the model sees one
+    /// format: the prompt's last `user` message when it has exactly one hole and that hole is a
+    /// parameter (maybe with filters), like `user "Feedback: {feedback | fenced}"`.
+    func liveInputTemplate(_ prompt: PromptDecl) -> (message: PromptMessage, parameter: String)? {
+        guard !prompt.examples.isEmpty,
+              let last = prompt.messages.last(where: { $0.role == .user && !$0.isHistory }),
+              case .string(let parts) = last.content.kind else { return nil }
+        let holes = parts.compactMap { part -> Expr? in if case .hole(let e) = part { e } else { nil } }
+        guard holes.count == 1 else { return nil }
+        var node = holes[0]
+        while case .filter(let subject, _, _) = node.kind { node = subject }
+        guard case .name(let parameter) = node.kind else { return nil }
+        return (last, parameter)
+    }
+
+    /// An example's message: a `user` turn written as plain text goes through the live input's
+    /// template as that input's value would (fenced as data); everything else is as written.
+    func renderExample(_ message: PromptMessage, liveInput: (message: PromptMessage, parameter: String)?,
+                       _ frame: inout Frame) async throws -> ChatMessage {
+        guard message.role == .user, let liveInput, case .string(let parts) = message.content.kind,
+              !parts.contains(where: { if case .hole = $0 { true } else { false } }) else {
+            return try await renderMessage(message, &frame)
+        }
+        let text = parts.map { if case .text(let s) = $0 { s } else { "" } }.joined()
+        var exampleFrame = Frame(file: frame.file, locals: frame.locals, budget: frame.budget, depth: frame.depth)
+        exampleFrame.locals[liveInput.parameter] = .string(text, .untrusted)
+        return try await renderMessage(liveInput.message, &exampleFrame)
+    }
+
     // MARK: Model calls
 
     func modelSpec(_ name: String, span: Span, file: SourceFile) throws -> ModelSpec {
-        if let cached = modelSpecs[name] { return cached }
+        try interpreter.declarations.model(name) { try makeModelSpec(name, span: span, file: file) }
+    }
+
+    private func makeModelSpec(_ name: String, span: Span, file: SourceFile) throws -> ModelSpec {
         guard let declared = program.models[name] else {
             throw RuntimeError(.script, "unknown model `\(name)`", file: file, span: span,
                                help: closestMatch(to: name, in: program.models.keys).map { "did you mean `\($0)`?" })
         }
         var spec = ModelSpec(name: name)
         for field in declared.decl.fields {
-            let value = try constant(field.value, file: declared.file)
+            let value = try interpreter.constant(field.value, file: declared.file)
             func fail() -> RuntimeError {
                 RuntimeError(.script, "model field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
+            }
+            func whole(_ n: Double) throws -> Int {
+                guard let whole = exactInt(n), whole >= 0 else {
+                    throw RuntimeError(.script, "model field `\(field.name.text)` needs a whole number", file: declared.file, span: field.span)
+                }
+                return whole
             }
             switch (field.name.text, value) {
             case ("provider", .string(let s, _)): spec.provider = s
             case ("id", .string(let s, _)): spec.id = s
-            case ("context", .number(let n)): spec.contextWindow = Int(n)
-            case ("max_output", .number(let n)): spec.maxOutput = Int(n)
+            case ("context", .number(let n)): spec.contextWindow = try whole(n)
+            case ("max_output", .number(let n)): spec.maxOutput = try whole(n)
             case ("input", .money(let m)): spec.inputPrice = m
             case ("output", .money(let m)): spec.outputPrice = m
             case ("cached", .money(let m)): spec.cachedPrice = m
@@ -174,18 +247,17 @@ extension Interpreter {
             case ("api_key_env", .string(let s, _)): spec.apiKeyEnv = s
             case ("temperature", .number(let n)): spec.temperature = n
             case ("timeout", .number(let n)): spec.timeout = n
-            case ("retries", .number(let n)): spec.reliability.retries = Int(n)
+            case ("retries", .number(let n)): spec.reliability.retries = try whole(n)
             case ("backoff", .number(let n)): spec.reliability.backoff = n
             case ("max_backoff", .number(let n)): spec.reliability.maxBackoff = n
             case ("connect_timeout", .number(let n)): spec.reliability.connectTimeout = n
-            case ("breaker_failures", .number(let n)): spec.reliability.breakerFailures = Int(n)
+            case ("breaker_failures", .number(let n)): spec.reliability.breakerFailures = try whole(n)
             case ("breaker_cooldown", .number(let n)): spec.reliability.breakerCooldown = n
-            case ("rpm", .number(let n)): spec.reliability.requestsPerMinute = Int(n)
-            case ("tpm", .number(let n)): spec.reliability.tokensPerMinute = Int(n)
+            case ("rpm", .number(let n)): spec.reliability.requestsPerMinute = try whole(n)
+            case ("tpm", .number(let n)): spec.reliability.tokensPerMinute = try whole(n)
             default: throw fail()
             }
         }
-        modelSpecs[name] = spec
         return spec
     }
 
@@ -197,91 +269,86 @@ extension Interpreter {
         Double(max(0, input - cached)) * model.inputPrice + Double(cached) * model.cachedPrice + Double(output) * model.outputPrice
     }
 
+    /// Output tokens to reserve for a call: the prompt's `max_tokens`, else `defaultMaxTokens`;
+    /// never more than the model's `max_output`.
+    func maxOutputTokens(_ prompt: RenderedPrompt, _ model: ModelSpec) -> Int {
+        min(prompt.maxTokens ?? defaultMaxTokens, model.maxOutput)
+    }
+
     /// One model call: checked against the context window, reserved against the budget, sent,
     /// traced and settled.
-    func callModel(_ modelName: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile,
+    func callModel(_ modelName: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile, budget: BudgetScope,
                    detail: inout JSONDetail, attempt: Int = 1) async throws -> Reply {
         let model = try modelSpec(modelName, span: span, file: file)
-        let maxTokens = min(prompt.maxTokens ?? model.maxOutput, model.maxOutput)
         var messages = prompt.messages
         var inputTokens = countTokens(messages, model)
+        let maxTokens = maxOutputTokens(prompt, model)
         if inputTokens + maxTokens > model.contextWindow {
-            messages = try await fitToWindow(messages, prompt, model, modelName, maxTokens: maxTokens, span: span, file: file, detail: &detail)
+            messages = try await fitToWindow(messages, prompt, model, modelName, maxTokens: maxTokens, span: span, file: file,
+                                             budget: budget, detail: &detail)
             inputTokens = countTokens(messages, model)
         }
-        if let estimator {
-            return estimatedReply(estimator, modelName, model, prompt, messages: messages, inputTokens: inputTokens, maxTokens: maxTokens)
-        }
         let worstDollars = cost(model, input: inputTokens, cached: 0, output: maxTokens)
-        if let refusal = ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens) {
-            detail["refused"] = .string(refusal.message)
-            throw RuntimeError(.budget, "budget exceeded: calling `\(modelName)` for prompt `\(prompt.promptName)`: \(refusal.message)",
+        let reservation: BudgetReservation
+        do { reservation = try ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens, in: budget) } catch {
+            detail["refused"] = .string(error.message)
+            throw RuntimeError(.budget, "budget exceeded: calling `\(modelName)` for prompt `\(prompt.promptName)`: \(error.message)",
                                file: file, span: span)
+        }
+        if let estimate {
+            let contextTokens = prompt.documentTexts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
+            let expected = estimate.expectedOutput(prompt: prompt.promptName, model: modelName, maxTokens: maxTokens)
+            estimate.record(EstimationPath.Call(
+                prompt: prompt.promptName, model: model, inputTokens: inputTokens, contextTokens: contextTokens,
+                maxOutputTokens: maxTokens, maxTokensDeclared: prompt.maxTokens != nil, expectedOutputTokens: expected.tokens, expectedFromHistory: expected.fromHistory,
+                exact: !estimate.hasMissingInputs && effects.tokens.isExact(encoding: model.tokenizer)))
         }
         let request = ChatRequest(model: model, messages: messages, temperature: prompt.temperature ?? model.temperature,
                                   maxTokens: maxTokens, stop: prompt.stop,
-                                  responseSchema: prompt.schema.map { (name: prompt.returns.map { "\($0)" } ?? "reply", schema: $0) },
+                                  responseSchema: prompt.schema.map { (name: prompt.schemaName ?? prompt.returns.map { "\($0)" } ?? "reply", schema: $0) },
                                   promptName: prompt.promptName,
                                   onText: streamHandler(for: "\(prompt.promptName) · \(modelName)"))
         let started = effects.clock.now()
         do {
-            let response = try await effects.provider.complete(request)
+            let response = try await provider.complete(request)
             let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, output: response.outputTokens)
-            ledger.settle(reservedDollars: worstDollars, reservedTokens: inputTokens + maxTokens, actualDollars: spent,
-                          actualTokens: response.inputTokens + response.outputTokens)
-            traceFailedAttempts(response.failedAttempts, modelName, model, messages)
-            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
-                                              provider: model.provider, messages: messages, reply: response.text,
-                                              inputTokens: response.inputTokens, outputTokens: response.outputTokens,
-                                              cachedTokens: response.cachedTokens, cost: spent,
-                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil,
-                                              attempt: attempt + response.failedAttempts.count))
+            ledger.settle(reservation, actualDollars: spent, actualTokens: response.inputTokens + response.outputTokens)
+            traceFailedAttempts(response.failedAttempts, modelName, model, messages, prompt)
+            tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: response.text,
+                                         inputTokens: response.inputTokens, outputTokens: response.outputTokens,
+                                         cachedTokens: response.cachedTokens, cost: spent,
+                                         latencyMs: (effects.clock.now() - started) * 1000, error: nil,
+                                         attempt: attempt + response.failedAttempts.count))
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
-                         promptName: prompt.promptName, request: request, returns: prompt.returns)
+                         promptName: prompt.promptName, request: request, returns: prompt.returns,
+                         promptVersion: prompt.version, promptMeta: prompt.meta)
         } catch {
-            ledger.settle(reservedDollars: worstDollars, reservedTokens: inputTokens + maxTokens, actualDollars: 0, actualTokens: 0)
+            ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             if let providerError = error as? ProviderError, !providerError.attempts.isEmpty {
-                traceFailedAttempts(providerError.attempts, modelName, model, messages)
+                traceFailedAttempts(providerError.attempts, modelName, model, messages, prompt)
             } else {
-                tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
-                                                  provider: model.provider, messages: messages, reply: nil, inputTokens: 0,
-                                                  outputTokens: 0, cachedTokens: 0, cost: 0,
-                                                  latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: attempt))
+                tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                                             cachedTokens: 0, cost: 0, latencyMs: (effects.clock.now() - started) * 1000,
+                                             error: "\(error)", attempt: attempt))
             }
             throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
         }
     }
 
-    /// The request's streaming callback, when the run streams. Each call gets a label of its own.
-    func streamHandler(for label: String) -> (@Sendable (String) -> Void)? {
-        guard let onText else { return nil }
-        streamedCalls += 1
-        let label = "\(label) (call \(streamedCalls))"
-        return { piece in onText(label, piece) }
-    }
-
-    /// Records a dry-run call and answers with the smallest reply of the prompt's type.
-    func estimatedReply(_ estimator: CostEstimator, _ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt,
-                        messages: [ChatMessage], inputTokens: Int, maxTokens: Int) -> Reply {
-        let expected = estimator.expectedOutput(prompt: prompt.promptName, model: modelName, maxTokens: maxTokens)
-        let contextTokens = prompt.documentTexts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
-        estimator.record(CostEstimator.Call(
-            prompt: prompt.promptName, model: model, path: estimationPath, inputTokens: inputTokens, contextTokens: contextTokens,
-            maxOutputTokens: maxTokens, expectedOutputTokens: expected.tokens, expectedFromHistory: expected.fromHistory,
-            exact: estimator.missingInputs.isEmpty && effects.tokens.isExact(encoding: model.tokenizer)))
-        let json = prompt.schema.map(CostEstimator.placeholder(for:))
-        let request = ChatRequest(model: model, messages: messages, maxTokens: maxTokens, promptName: prompt.promptName)
-        return Reply(text: json?.serialized() ?? "", json: json, model: modelName, promptName: prompt.promptName,
-                     request: request, returns: prompt.returns)
+    func traceCall(_ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt, messages: [ChatMessage], reply: String?,
+                   inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?,
+                   attempt: Int) -> TraceModelCall {
+        TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
+                       messages: messages, reply: reply, inputTokens: inputTokens, outputTokens: outputTokens,
+                       cachedTokens: cachedTokens, cost: cost, latencyMs: latencyMs, error: error, attempt: attempt)
     }
 
     /// Every failed try of a call gets its own row in the trace, with its error and latency.
-    func traceFailedAttempts(_ attempts: [ProviderAttempt], _ modelName: String, _ model: ModelSpec, _ messages: [ChatMessage]) {
+    func traceFailedAttempts(_ attempts: [ProviderAttempt], _ modelName: String, _ model: ModelSpec, _ messages: [ChatMessage],
+                             _ prompt: RenderedPrompt) {
         for (i, failed) in attempts.enumerated() {
-            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName,
-                                              provider: model.provider, messages: messages, reply: nil, inputTokens: 0,
-                                              outputTokens: 0, cachedTokens: 0, cost: 0, latencyMs: failed.latencyMs,
-                                              error: failed.error, attempt: i + 1))
+            tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                                         cachedTokens: 0, cost: 0, latencyMs: failed.latencyMs, error: failed.error, attempt: i + 1))
         }
     }
 }

@@ -27,19 +27,19 @@ struct ActiveSession {
     var span: Span
 }
 
-extension Interpreter {
+extension RunContext {
     func startSession(_ name: Name, _ fields: [Field], _ frame: inout Frame, span: Span) throws {
         guard let pipeline = frame.pipeline else {
             throw RuntimeError(.script, "`session` belongs in a pipeline", file: frame.file, span: span)
         }
         var settings = SessionSettings()
         for field in fields {
-            let value = try constant(field.value, file: frame.file)
+            let value = try interpreter.constant(field.value, file: frame.file)
             switch (field.name.text, value) {
-            case ("keep", .number(let n)): settings.keep = Int(n)
-            case ("max_tokens", .number(let n)): settings.maxTokens = Int(n)
-            case ("summarize_every", .number(let n)): settings.summarizeEvery = Int(n)
-            case ("summarize_over", .number(let n)): settings.summarizeOver = Int(n)
+            case ("keep", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.keep = exactInt(n)!
+            case ("max_tokens", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.maxTokens = exactInt(n)!
+            case ("summarize_every", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.summarizeEvery = exactInt(n)!
+            case ("summarize_over", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.summarizeOver = exactInt(n)!
             case ("model", .string(let s, _)): settings.model = s
             case ("user", .string(let s, _)): settings.user = s
             default:
@@ -117,10 +117,14 @@ extension Interpreter {
         case .reply(let reply): reply.text
         default: output.json.serialized()
         }
+        // Whatever a guard redacted during the run, before or after the `session` statement, is
+        // stored redacted, so it is never resent to a model on a later turn.
+        let userText = redactions.scrub(session.userText)
+        let replyText = redactions.scrub(assistantText)
         try await tracer.span("session", session.id) { detail in
             let appended: [SessionTurn]
             do {
-                appended = try store.appendTurns(session.id, [("user", session.userText), ("assistant", assistantText)], at: effects.clock.now())
+                appended = try store.appendTurns(session.id, [("user", userText), ("assistant", replyText)], at: effects.clock.now())
             } catch {
                 throw RuntimeError(.script, "cannot save the turn to session `\(session.id)`: \(error)", file: session.file, span: session.span)
             }
@@ -134,7 +138,7 @@ extension Interpreter {
             let folded = Array(unsummarized.dropLast(session.settings.keep * 2))
             guard let last = folded.last else { return }
             let summary = try await summarize(previous: session.state.summary, turns: folded.map { ($0.role, $0.content) },
-                                              model: model, file: session.file, span: session.span)
+                                              model: model, file: session.file, span: session.span, budget: ledger.root)
             do {
                 try store.saveSummary(session.id, summary: summary, through: last.seq, at: effects.clock.now())
             } catch {
@@ -146,7 +150,7 @@ extension Interpreter {
 
     /// Folds turns (and an earlier summary) into one short summary, through a traced, budgeted call.
     func summarize(previous: String?, turns: [(role: String, content: String)], model: String, maxTokens: Int = 300,
-                   file: SourceFile, span: Span) async throws -> String {
+                   file: SourceFile, span: Span, budget: BudgetScope) async throws -> String {
         let transcript = turns.map { "\($0.role.uppercased()): \($0.content)" }.joined(separator: "\n")
         let prompt = RenderedPrompt(
             promptName: "summarize_conversation",
@@ -160,7 +164,7 @@ extension Interpreter {
             ],
             temperature: 0, maxTokens: maxTokens, stop: [], returns: nil, schema: nil)
         var detail = JSONDetail()
-        let reply = try await callModel(model, prompt, span: span, file: file, detail: &detail)
+        let reply = try await callModel(model, prompt, span: span, file: file, budget: budget, detail: &detail)
         return reply.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

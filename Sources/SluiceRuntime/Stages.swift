@@ -2,7 +2,7 @@ import Foundation
 import SluiceSemantics
 import SluiceSyntax
 
-extension Interpreter {
+extension RunContext {
     // MARK: retrieve
 
     func runRetrieve(_ query: Expr, _ index: Name, _ top: Expr?, _ order: Name?, _ frame: inout Frame) async throws -> Value {
@@ -12,16 +12,17 @@ extension Interpreter {
         let queryText = try await eval(query, &frame).text
         var limit = 5
         if let top {
-            guard case .number(let n) = try await eval(top, &frame), n >= 1, n == n.rounded() else {
+            guard case .number(let n) = try await eval(top, &frame), let whole = exactInt(n), whole >= 1 else {
                 throw RuntimeError(.script, "`top` needs a whole number of at least 1", file: frame.file, span: top.span)
             }
-            limit = Int(n)
+            limit = whole
         }
         let spec = try indexSpec(declared)
         let reranker = try declared.decl.fields.first { $0.name.text == "embed" }.map { field -> (name: String, spec: ModelSpec) in
-            let name = try constant(field.value, file: declared.file).text
+            let name = try interpreter.constant(field.value, file: declared.file).text
             return (name, try modelSpec(name, span: field.value.span, file: declared.file))
         }
+        let budget = frame.budget
         return try await tracer.span("retrieve", index.text) { detail in
             detail["query"] = .string(queryText)
             detail["top"] = .number(Double(limit))
@@ -31,17 +32,18 @@ extension Interpreter {
                 try effects.retrieval.prepare(spec)
                 // With an embedding model, BM25 gathers a wider set that embeddings then rank.
                 chunks = try effects.retrieval.search(index: spec.name, query: queryText, limit: reranker == nil ? limit : max(20, limit * 4))
-                if let estimator, !estimator.missingInputs.isEmpty, chunks.isEmpty,
+                if let estimate, estimate.hasMissingInputs, chunks.isEmpty,
                    let statistics = try (effects.retrieval as? EstimationHistory)?.statistics(index: spec.name) {
                     // The query is not known: size the context from the index's average chunk.
-                    chunks = placeholderChunks(statistics, limit: limit)
+                    chunks = placeholderChunks(statistics, limit: reranker == nil ? limit : max(20, limit * 4))
                     fromStatistics = true
                 }
             } catch {
                 throw RuntimeError(.script, "retrieval from index `\(index.text)` failed: \(error)", file: frame.file, span: index.span)
             }
-            if let reranker, estimator == nil, !chunks.isEmpty {
-                chunks = try await rerank(queryText, chunks, with: reranker.name, reranker.spec, limit: limit, span: index.span, file: frame.file)
+            if let reranker, !chunks.isEmpty {
+                chunks = try await rerank(queryText, chunks, with: reranker.name, reranker.spec, limit: limit, span: index.span,
+                                          file: frame.file, budget: budget)
                 detail["reranked_by"] = .string(reranker.name)
             }
             let ordered = (order?.text == "edges" ? placeAtEdges(chunks) : chunks).map { chunk in
@@ -50,7 +52,7 @@ extension Interpreter {
                 return chunk
             }
             detail["results"] = .array(ordered.map { .object([("source", .string($0.source)), ("score", .number($0.score))]) })
-            estimator?.record(CostEstimator.Retrieval(
+            estimate?.record(EstimationPath.Retrieval(
                 index: index.text, documents: ordered.count,
                 tokens: ordered.reduce(0) { $0 + effects.tokens.count($1.text, encoding: "o200k_base") }, fromStatistics: fromStatistics))
             return .list(ordered.map { chunk in
@@ -63,12 +65,12 @@ extension Interpreter {
     func indexSpec(_ declared: Declared<IndexDecl>) throws -> IndexSpec {
         var spec = IndexSpec(name: declared.decl.name.text, source: nil)
         for field in declared.decl.fields {
-            let value = try constant(field.value, file: declared.file)
+            let value = try interpreter.constant(field.value, file: declared.file)
             switch (field.name.text, value) {
             case ("store", .string(let s, _)): spec.name = s
             case ("source", .string(let s, _)): spec.source = resolvePath(s, relativeTo: declared.file.path)
-            case ("chunk", .number(let n)): spec.chunkTokens = Int(n)
-            case ("overlap", .number(let n)): spec.overlapTokens = Int(n)
+            case ("chunk", .number(let n)) where exactInt(n) != nil: spec.chunkTokens = exactInt(n)!
+            case ("overlap", .number(let n)) where exactInt(n) != nil: spec.overlapTokens = exactInt(n)!
             case ("embed", _): break   // the reranking model, resolved in `runRetrieve`
             default:
                 throw RuntimeError(.script, "index field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
@@ -80,8 +82,8 @@ extension Interpreter {
     /// Orders chunks by the cosine similarity of their embeddings to the query's; the score
     /// becomes that similarity.
     func rerank(_ query: String, _ chunks: [RetrievedChunk], with modelName: String, _ model: ModelSpec, limit: Int,
-                span: Span, file: SourceFile) async throws -> [RetrievedChunk] {
-        let vectors = try await embed([query] + chunks.map(\.text), modelName, model, span: span, file: file)
+                span: Span, file: SourceFile, budget: BudgetScope) async throws -> [RetrievedChunk] {
+        let vectors = try await embed([query] + chunks.map(\.text), modelName, model, span: span, file: file, budget: budget)
         let ranked = zip(chunks, vectors.dropFirst()).map { chunk, vector in
             RetrievedChunk(text: chunk.text, source: chunk.source, score: cosine(vectors[0], vector))
         }
@@ -89,14 +91,24 @@ extension Interpreter {
     }
 
     /// One embeddings call: reserved against the budget, traced and settled like a chat call.
-    func embed(_ texts: [String], _ modelName: String, _ model: ModelSpec, span: Span, file: SourceFile) async throws -> [[Float]] {
-        guard let embedder = effects.embeddings else {
-            throw RuntimeError(.provider, "this run has no way to embed text (model `\(modelName)`)", file: file, span: span)
-        }
+    /// A dry run records it as a row of the estimate and answers with zero vectors.
+    func embed(_ texts: [String], _ modelName: String, _ model: ModelSpec, span: Span, file: SourceFile,
+               budget: BudgetScope) async throws -> [[Float]] {
         let tokens = texts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
         let dollars = Double(tokens) * model.inputPrice
-        if let refusal = ledger.reserve(dollars: dollars, tokens: tokens) {
-            throw RuntimeError(.budget, "budget exceeded: embedding with `\(modelName)`: \(refusal.message)", file: file, span: span)
+        let reservation: BudgetReservation
+        do { reservation = try ledger.reserve(dollars: dollars, tokens: tokens, in: budget) } catch {
+            throw RuntimeError(.budget, "budget exceeded: embedding with `\(modelName)`: \(error.message)", file: file, span: span)
+        }
+        if let estimate {
+            estimate.record(EstimationPath.Embedding(model: model, texts: texts.count, tokens: tokens,
+                                                     exact: effects.tokens.isExact(encoding: model.tokenizer)))
+            ledger.settle(reservation, actualDollars: dollars, actualTokens: tokens)
+            return texts.map { _ in [] }
+        }
+        guard let embedder = effects.embeddings else {
+            ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
+            throw RuntimeError(.provider, "this run has no way to embed text (model `\(modelName)`)", file: file, span: span)
         }
         let started = effects.clock.now()
         do {
@@ -104,14 +116,14 @@ extension Interpreter {
             guard vectors.count == texts.count else {
                 throw ProviderError(.malformedReply, "asked for \(texts.count) embeddings, got \(vectors.count)")
             }
-            ledger.settle(reservedDollars: dollars, reservedTokens: tokens, actualDollars: dollars, actualTokens: tokens)
+            ledger.settle(reservation, actualDollars: dollars, actualTokens: tokens)
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                                               messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
                                               inputTokens: tokens, outputTokens: 0, cachedTokens: 0, cost: dollars,
                                               latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1))
             return vectors
         } catch {
-            ledger.settle(reservedDollars: dollars, reservedTokens: tokens, actualDollars: 0, actualTokens: 0)
+            ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                                               messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
                                               inputTokens: 0, outputTokens: 0, cachedTokens: 0, cost: 0,
@@ -136,6 +148,22 @@ extension Interpreter {
         return front + back.reversed()
     }
 
+    // MARK: template
+
+    /// `template P(args)`: the rendered messages, without a model call; traced with them.
+    func runTemplate(_ call: Expr, _ frame: inout Frame) async throws -> Value {
+        guard case .call(let callee, let args, _) = call.kind, case .name(let promptName) = callee.kind,
+              let prompt = program.prompts[promptName] else {
+            throw RuntimeError(.script, "`template` needs a prompt call such as `template answer(question: q)`", file: frame.file, span: call.span)
+        }
+        let rendered = try await renderPrompt(prompt, args, &frame)
+        return try await tracer.span("template", promptName) { detail in
+            detail["messages"] = .array(rendered.messages.map(\.json))
+            if let version = prompt.decl.version { detail["version"] = .number(Double(version)) }
+            return .list(rendered.messages.map { .record([("role", .text($0.role)), ("content", .string($0.content, .fenced))]) })
+        }
+    }
+
     // MARK: cascade
 
     func runCascade(_ call: Expr, _ steps: [CascadeStep], bindingName: String?, _ frame: inout Frame) async throws -> Value {
@@ -145,48 +173,51 @@ extension Interpreter {
                                file: frame.file, span: call.span)
         }
         let rendered = try await renderPrompt(prompt, args, &frame)
+        // A dry run takes the path's choice of the model that answers; those before it are called and rejected.
+        let answering = estimate?.decide("cascade at line \(frame.file.location(of: call.span.start).line)",
+                                         steps.map { "`\($0.model.text)` answers" })
         return try await tracer.span("cascade", promptName) { detail in
             var attempts: [JSONValue] = []
+            var failures: [String] = []
             defer { detail["attempts"] = .array(attempts) }
-            if estimator != nil {
-                // A dry run walks every model: the cheapest path is the first, the dearest all of them.
-                var last: Reply?
-                for (position, step) in steps.enumerated() {
-                    estimationPath = .cascadeStep(index: position, of: steps.count)
-                    defer { estimationPath = .always }
-                    var callDetail = JSONDetail()
-                    last = try await callModel(step.model.text, rendered, span: step.model.span, file: frame.file, detail: &callDetail)
-                }
-                if let last { return .reply(last) }
-            }
             for (position, step) in steps.enumerated() {
                 let isLast = position == steps.count - 1
                 let reply: Reply
                 do {
                     var callDetail = JSONDetail()
-                    reply = try await callModel(step.model.text, rendered, span: step.model.span, file: frame.file, detail: &callDetail)
-                } catch let error as RuntimeError where error.kind == .provider && !isLast {
+                    reply = try await callModel(step.model.text, rendered, span: step.model.span, file: frame.file, budget: frame.budget,
+                                                detail: &callDetail)
+                } catch let error as RuntimeError where error.kind == .provider {
                     attempts.append(.object([("model", .string(step.model.text)), ("outcome", .string("error")),
                                              ("reason", .string(error.message))]))
+                    failures.append("`\(step.model.text)`: \(error.message)")
+                    if isLast {
+                        throw RuntimeError(.provider, "every model of the cascade failed: " + failures.joined(separator: "; "),
+                                           file: frame.file, span: call.span)
+                    }
                     continue
                 }
-                if let accept = step.accept {
+                var accepted = true
+                if let answering {
+                    accepted = position >= answering
+                } else if let accept = step.accept {
                     let saved = (bindingName.flatMap { frame.locals[$0] }, frame.locals["it"])
                     if let bindingName { frame.locals[bindingName] = .reply(reply) }
                     frame.locals["it"] = .reply(reply)
-                    let accepted = try await eval(accept, &frame).isTruthy
+                    accepted = try await eval(accept, &frame).isTruthy
                     if let bindingName { frame.locals[bindingName] = saved.0 }
                     frame.locals["it"] = saved.1
-                    if !accepted {
-                        let condition = frame.file.slice(accept.span)
-                        attempts.append(.object([("model", .string(step.model.text)), ("outcome", .string("rejected")),
-                                                 ("reason", .string("accept condition `\(condition)` was false"))]))
-                        if isLast {
-                            throw RuntimeError(.provider, "no model in the cascade accepted the reply; the last, `\(step.model.text)`, "
-                                               + "failed `\(condition)`", file: frame.file, span: accept.span)
-                        }
-                        continue
+                }
+                if !accepted, let accept = step.accept {
+                    let condition = frame.file.slice(accept.span)
+                    attempts.append(.object([("model", .string(step.model.text)), ("outcome", .string("rejected")),
+                                             ("reason", .string("accept condition `\(condition)` was false"))]))
+                    failures.append("`\(step.model.text)`: its reply failed `\(condition)`")
+                    if isLast {
+                        throw RuntimeError(.provider, "no model in the cascade accepted the reply: " + failures.joined(separator: "; "),
+                                           file: frame.file, span: accept.span)
                     }
+                    continue
                 }
                 let reason = step.accept.map { "accept condition `\(frame.file.slice($0.span))` held" }
                     ?? (position == 0 ? "first model" : "last model, after \(position) rejected or failed")
@@ -205,68 +236,57 @@ extension Interpreter {
         guard var value = frame.locals[name.text] else { throw unknownName(name.text, name.span, frame) }
         var maxRetries = 1
         if let retries {
-            guard case .number(let n) = try await eval(retries, &frame), n >= 0, n == n.rounded() else {
+            guard case .number(let n) = try await eval(retries, &frame), let whole = exactInt(n), whole >= 0 else {
                 throw RuntimeError(.script, "`retries` needs a whole number", file: frame.file, span: retries.span)
             }
-            maxRetries = Int(n)
+            maxRetries = whole
         }
         let type: SluiceType
         if let typeRef {
-            type = resolveType(typeRef)
+            type = program.resolve(typeRef)
         } else if case .reply(let reply) = value, let returns = reply.returns {
             type = returns
         } else {
             throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
                                file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
         }
+        // A dry run takes the path's number of failed attempts before one passes.
+        let failedAttempts = estimate?.decide("`validate \(name.text)` at line \(frame.file.location(of: name.span.start).line)",
+                                              (0...maxRetries).map { $0 == 0 ? "valid at once" : "\($0) retr\($0 == 1 ? "y" : "ies")" })
+        let budget = frame.budget
         let validated: Value = try await tracer.span("validate", name.text) { detail in
             detail["type"] = .string("\(type)")
             var attempt = 0
             while true {
-                let (json, problems) = check(value, against: type)
+                var (json, problems) = check(value, against: type)
+                if let failedAttempts, attempt < failedAttempts { problems = ["(dry run) this attempt is taken to fail"] }
                 if problems.isEmpty, let json {
-                    if let estimator, case .reply(let reply) = value { estimateRetries(estimator, reply, maxRetries) }
                     detail["retries"] = .number(Double(attempt))
                     return Value(json: json, trust: .untrusted)
                 }
                 detail["errors"] = .array(problems.map { .string($0) })
                 guard attempt < maxRetries, case .reply(let reply) = value else {
-                    let raw = value.text
                     throw RuntimeError(.validation, "`\(name.text)` does not match \(type) after \(attempt) retr\(attempt == 1 ? "y" : "ies"): "
                                        + problems.joined(separator: "; "), file: frame.file, span: name.span,
-                                       notes: [Diagnostic.Note("the last reply was:\n" + raw)])
+                                       notes: [Diagnostic.Note("the last reply was:\n" + value.text)])
                 }
                 attempt += 1
                 let repair = ChatMessage(role: "user", content: "Your reply did not match the required JSON Schema:\n"
                                          + problems.map { "- " + $0 }.joined(separator: "\n")
                                          + "\nReply again with only the corrected JSON.")
                 let messages = reply.request.messages + [ChatMessage(role: "assistant", content: reply.text), repair]
-                let rendered = RenderedPrompt(promptName: reply.promptName, messages: messages, temperature: reply.request.temperature,
+                var rendered = RenderedPrompt(promptName: reply.promptName, messages: messages, temperature: reply.request.temperature,
                                               maxTokens: reply.request.maxTokens, stop: reply.request.stop, returns: type,
                                               schema: jsonSchema(for: type))
+                rendered.schemaName = reply.request.responseSchema?.name
+                rendered.version = reply.promptVersion
+                rendered.meta = reply.promptMeta
                 var callDetail = JSONDetail()
-                value = .reply(try await callModel(reply.model, rendered, span: name.span, file: frame.file, detail: &callDetail,
-                                                   attempt: attempt + 1))
+                value = .reply(try await callModel(reply.model, rendered, span: name.span, file: frame.file, budget: budget,
+                                                   detail: &callDetail, attempt: attempt + 1))
             }
         }
         frame.locals[name.text] = validated
-    }
-
-    /// A dry run's worst case for `validate`: every retry re-sends the conversation with the
-    /// failed reply (at most max_tokens) and a short repair request added.
-    func estimateRetries(_ estimator: CostEstimator, _ reply: Reply, _ maxRetries: Int) {
-        guard maxRetries > 0 else { return }
-        let model = reply.request.model
-        let repairTokens = 60
-        var input = countTokens(reply.request.messages, model)
-        for retry in 1...maxRetries {
-            input += reply.request.maxTokens + repairTokens
-            let expected = estimator.expectedOutput(prompt: reply.promptName, model: reply.model, maxTokens: reply.request.maxTokens)
-            estimator.record(CostEstimator.Call(
-                prompt: reply.promptName, model: model, path: .retry(index: retry, of: maxRetries), inputTokens: input,
-                contextTokens: 0, maxOutputTokens: reply.request.maxTokens, expectedOutputTokens: expected.tokens,
-                expectedFromHistory: expected.fromHistory, exact: false))
-        }
     }
 
     /// The value as JSON and what is wrong with it for `type`.
@@ -297,6 +317,13 @@ extension Interpreter {
             value = try await tracer.span("guard", use.name.text) { detail in
                 detail["action"] = .string(action.rawValue)
                 let outcome = compiled.inspect(value, action: action)
+                // What a guard redacts, or blocks as a leak, is kept nowhere from now on; rows
+                // already written (the run's inputs, the reply's model call) are scrubbed.
+                if action != .flag, !outcome.found.isEmpty {
+                    tracer.scrubRecorded(redactions.add(outcome.found.map {
+                        Redactions.Replacement(secret: $0.text, replacement: $0.replacement)
+                    }))
+                }
                 detail["verdict"] = .string(outcome.verdict)
                 detail["matches"] = .array(outcome.matches.map { .object([("pattern", .string($0.pattern)), ("count", .number(Double($0.count)))]) })
                 let spanId = tracer.currentSpan ?? ""
@@ -308,31 +335,65 @@ extension Interpreter {
                     tracer.guardChecked(TraceGuardVerdict(runId: tracer.runId, spanId: spanId, guardName: use.name.text,
                                                           pattern: match.pattern, verdict: outcome.verdict, matches: match.count))
                 }
-                switch (action, outcome.matches.first) {
+                switch (outcome.effectiveAction, outcome.matches.first) {
                 case (_, nil): return value
                 case (.block, let match?):
-                    throw RuntimeError(.guardBlocked, "blocked by guard `\(use.name.text)`: pattern `\(match.pattern)` matched "
+                    let why = match.pattern == CompiledGuard.maxLengthPattern
+                        ? "the text is longer than its `max_length` of \(compiled.maxLength ?? 0) characters"
+                        : "pattern `\(match.pattern)` matched"
+                    throw RuntimeError(.guardBlocked, "blocked by guard `\(use.name.text)`: \(why) in "
                                        + "`\(frame.file.slice(target.span))`", file: frame.file, span: use.span)
                 case (.flag, _):
-                    flags.append(contentsOf: outcome.matches.map { "\(use.name.text)/\($0.pattern)" })
+                    addFlags(outcome.matches.map { FlagVerdict(guardName: use.name.text, pattern: $0.pattern) })
                     return value
                 case (.redact, _):
                     return outcome.redacted
                 }
             }
         }
-        if case .name(let name) = target.kind { frame.locals[name] = value }
+        // The guarded value replaces what it came from, so every later use sees it redacted.
+        try assign(value, to: target, &frame)
+    }
+
+    /// Writes `value` back to the place `target` names: a local, or a field or item inside one.
+    /// Any other expression has no place to write to.
+    func assign(_ value: Value, to target: Expr, _ frame: inout Frame) throws {
+        var path: [PathStep] = []
+        var node = target
+        while true {
+            switch node.kind {
+            case .name(let name):
+                guard let root = frame.locals[name] else { return }
+                frame.locals[name] = root.replacing(at: path.reversed(), with: value)
+                return
+            case .member(let base, let field):
+                path.append(.field(field.text))
+                node = base
+            case .index(let base, let index):
+                guard case .number(let n) = index.kind, let i = exactInt(n) else {
+                    if case .string(let parts) = index.kind, parts.count == 1, case .text(let key) = parts[0] {
+                        path.append(.field(key))
+                        node = base
+                        continue
+                    }
+                    return
+                }
+                path.append(.item(i))
+                node = base
+            default:
+                return
+            }
+        }
     }
 
     func compiledGuard(_ name: Name, _ file: SourceFile) throws -> CompiledGuard {
-        if let cached = compiledGuards[name.text] { return cached }
-        guard let declared = program.guards[name.text] else {
-            throw RuntimeError(.script, "unknown guard `\(name.text)`", file: file, span: name.span,
-                               help: closestMatch(to: name.text, in: program.guards.keys).map { "did you mean `\($0)`?" })
+        try interpreter.declarations.guardSet(name.text) {
+            guard let declared = program.guards[name.text] else {
+                throw RuntimeError(.script, "unknown guard `\(name.text)`", file: file, span: name.span,
+                                   help: closestMatch(to: name.text, in: program.guards.keys).map { "did you mean `\($0)`?" })
+            }
+            return try CompiledGuard(declared) { expr, file in try interpreter.constant(expr, file: file) }
         }
-        let compiled = try CompiledGuard(declared) { expr, file in try self.constant(expr, file: file) }
-        compiledGuards[name.text] = compiled
-        return compiled
     }
 
     // MARK: score
@@ -341,39 +402,68 @@ extension Interpreter {
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
-            var name = use.name.text
-            var n = 2
-            while scores.contains(where: { $0.name == name }) { name = "\(use.name.text)#\(n)"; n += 1 }
-            let score: Double = try await tracer.span("score", name) { detail in
-                let score: Double
-                if use.name.text == "similarity" {
-                    score = try await similarity(value, use, &frame)
-                } else {
-                    var args: [Value] = []
-                    for arg in use.args { args.append(try await eval(arg.value, &frame)) }
-                    score = try metric(use.name.text, value, args, span: use.span, file: frame.file)
-                }
-                detail["value"] = .number(score)
-                tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
-                return score
+            var args: [Value] = []
+            if use.name.text != "similarity" {
+                for arg in use.args { args.append(try await eval(arg.value, &frame)) }
             }
-            scores.append((name, score))
+            let expected = use.name.text == "similarity" && !use.args.isEmpty ? try await eval(use.args[0].value, &frame).text : ""
+            let budget = frame.budget
+            let file = frame.file
+            try await addScore(use.name.text) { name in
+                try await tracer.span("score", name) { detail in
+                    let score: Double
+                    if use.name.text == "similarity" {
+                        score = try await similarity(value, expected: expected, use, file: file, budget: budget)
+                    } else {
+                        score = try interpreter.metric(use.name.text, value, args, span: use.span, file: file)
+                    }
+                    detail["value"] = .number(score)
+                    tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
+                    return score
+                }
+            }
         }
+    }
+
+    /// `similarity(expected, MODEL)`: the cosine similarity of the two texts' embeddings, in 0...1
+    /// (negative similarities count as 0).
+    func similarity(_ value: Value, expected: String, _ use: StageUse, file: SourceFile, budget: BudgetScope) async throws -> Double {
+        guard use.args.count == 2, case .name(let modelName) = use.args[1].value.kind, program.models[modelName] != nil else {
+            throw RuntimeError(.script, "metric `similarity` takes the expected text and an embedding model, as in `similarity(expected, text_embedding_3_small)`",
+                               file: file, span: use.span)
+        }
+        let model = try modelSpec(modelName, span: use.args[1].value.span, file: file)
+        let vectors = try await embed([value.text, expected], modelName, model, span: use.span, file: file, budget: budget)
+        return max(0, min(1, cosine(vectors[0], vectors[1])))
     }
 }
 
-extension Interpreter {
-    /// `similarity(expected, MODEL)`: the cosine similarity of the two texts' embeddings, in 0...1
-    /// (negative similarities count as 0).
-    func similarity(_ value: Value, _ use: StageUse, _ frame: inout Frame) async throws -> Double {
-        guard use.args.count == 2, case .name(let modelName) = use.args[1].value.kind, program.models[modelName] != nil else {
-            throw RuntimeError(.script, "metric `similarity` takes the expected text and an embedding model, as in `similarity(expected, text_embedding_3_small)`",
-                               file: frame.file, span: use.span)
+/// One step into a value: a record field or a list item.
+enum PathStep { case field(String), item(Int) }
+
+extension Value {
+    /// The value with the part at `path` replaced (unchanged where the path does not lead).
+    func replacing(at path: some Collection<PathStep>, with replacement: Value) -> Value {
+        guard let step = path.first else { return replacement }
+        let rest = path.dropFirst()
+        switch (self, step) {
+        case (.record(let members), .field(let name)):
+            return .record(members.map { $0.key == name ? ($0.key, $0.value.replacing(at: rest, with: replacement)) : $0 })
+        case (.list(var items), .item(let i)):
+            let p = i < 0 ? items.count + i : i
+            guard p >= 0, p < items.count else { return self }
+            items[p] = items[p].replacing(at: rest, with: replacement)
+            return .list(items)
+        case (.reply(var reply), .field(let name)):
+            guard case .object(let members)? = reply.json else { return self }
+            let updated = Value.record(members.map { ($0.key, Value(json: $0.value, trust: .untrusted)) })
+                .replacing(at: [PathStep.field(name)] + rest, with: replacement)
+            reply.json = updated.json
+            reply.text = updated.json.serialized()
+            return .reply(reply)
+        default:
+            return self
         }
-        let expected = try await eval(use.args[0].value, &frame).text
-        let model = try modelSpec(modelName, span: use.args[1].value.span, file: frame.file)
-        let vectors = try await embed([value.text, expected], modelName, model, span: use.span, file: frame.file)
-        return max(0, min(1, cosine(vectors[0], vectors[1])))
     }
 }
 

@@ -1,18 +1,27 @@
-/// Writes a run's trace through the injected sink, keeping the stack of open spans so every
-/// span knows its parent. A failing sink never fails the run: its first error is kept and
-/// reported once the run ends.
-final class Tracer {
+import Foundation
+
+/// Writes a run's trace through the injected sink. The open span is task-local, so concurrent
+/// branches of one run (`parallel`) each nest their spans under the right parent. Everything
+/// written first passes through the run's redactions, so text a guard redacted or an input
+/// declared `sensitive` never reaches the store. A failing sink never fails the run: its first
+/// error is kept and reported once the run ends.
+final class Tracer: @unchecked Sendable {
+    /// The span that new spans and records belong to, in the current task.
+    @TaskLocal static var currentSpan: String?
+
     let sink: TraceSink
     let clock: Clock
     let random: RandomSource
     let runId: String
-    private var openSpans: [String] = []
-    private(set) var sinkError: Error?
+    let redactions: Redactions
+    private let lock = NSLock()
+    private var firstError: Error?
 
-    init(sink: TraceSink, clock: Clock, random: RandomSource) {
+    init(sink: TraceSink, clock: Clock, random: RandomSource, redactions: Redactions) {
         self.sink = sink
         self.clock = clock
         self.random = random
+        self.redactions = redactions
         self.runId = Tracer.makeId(random)
     }
 
@@ -21,17 +30,20 @@ final class Tracer {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    var currentSpan: String? { openSpans.last }
+    var currentSpan: String? { Tracer.currentSpan }
+    var sinkError: Error? { lock.withLock { firstError } }
 
     private func record(_ write: () throws -> Void) {
-        do { try write() } catch { if sinkError == nil { sinkError = error } }
+        do { try write() } catch { lock.withLock { if firstError == nil { firstError = error } } }
     }
 
     func startRun(pipeline: String, file: String, inputs: JSONValue) {
+        let inputs = redactions.scrub(inputs)
         record { try sink.runStarted(TraceRun(id: runId, pipeline: pipeline, file: file, startedAt: clock.now(), inputs: inputs)) }
     }
 
     func endRun(status: TraceRunEnd.Status, output: JSONValue?, error: String?, cost: Double, tokens: Int) {
+        let output = output.map(redactions.scrub), error = error.map(redactions.scrub)
         record {
             try sink.runEnded(TraceRunEnd(id: runId, status: status, endedAt: clock.now(), output: output, error: error,
                                           cost: cost, tokens: tokens))
@@ -41,25 +53,38 @@ final class Tracer {
     /// Runs `body` inside a span; `detail` is filled in by the body and stored when the span ends.
     func span<T>(_ kind: String, _ name: String, _ body: (inout JSONDetail) async throws -> T) async throws -> T {
         let id = Tracer.makeId(random)
-        record { try sink.spanStarted(TraceSpan(id: id, runId: runId, parentId: openSpans.last, kind: kind, name: name, startedAt: clock.now())) }
-        openSpans.append(id)
+        let parent = Tracer.currentSpan
+        record { try sink.spanStarted(TraceSpan(id: id, runId: runId, parentId: parent, kind: kind, name: name, startedAt: clock.now())) }
         var detail = JSONDetail()
         do {
-            let result = try await body(&detail)
-            openSpans.removeLast()
-            record { try sink.spanEnded(TraceSpanEnd(id: id, endedAt: clock.now(), status: "ok", detail: detail.json)) }
+            let result = try await Tracer.$currentSpan.withValue(id) { try await body(&detail) }
+            let json = redactions.scrub(detail.json)
+            record { try sink.spanEnded(TraceSpanEnd(id: id, endedAt: clock.now(), status: "ok", detail: json)) }
             return result
         } catch {
-            openSpans.removeLast()
             if case let runtime as RuntimeError = error { detail["error"] = .string(runtime.message) }
-            record { try sink.spanEnded(TraceSpanEnd(id: id, endedAt: clock.now(), status: "error", detail: detail.json)) }
+            let json = redactions.scrub(detail.json)
+            record { try sink.spanEnded(TraceSpanEnd(id: id, endedAt: clock.now(), status: "error", detail: json)) }
             throw error
         }
     }
 
-    func modelCalled(_ call: TraceModelCall) { record { try sink.modelCalled(call) } }
+    func modelCalled(_ call: TraceModelCall) {
+        var call = call
+        call.messages = call.messages.map { ChatMessage(role: $0.role, content: redactions.scrub($0.content)) }
+        call.reply = call.reply.map(redactions.scrub)
+        call.error = call.error.map(redactions.scrub)
+        record { try sink.modelCalled(call) }
+    }
     func guardChecked(_ verdict: TraceGuardVerdict) { record { try sink.guardChecked(verdict) } }
     func scored(_ score: TraceScore) { record { try sink.scored(score) } }
+
+    /// Replaces text that became secret after it was written (a reply a `leak` guard blocked,
+    /// an input redacted by a later guard) in everything this run has recorded so far.
+    func scrubRecorded(_ replacements: [Redactions.Replacement]) {
+        guard !replacements.isEmpty else { return }
+        record { try sink.scrub(runId: runId, replacements: replacements.map { ($0.secret, $0.replacement) }) }
+    }
 }
 
 /// Ordered key/value facts about a span.
@@ -85,4 +110,5 @@ public struct DiscardingTraceSink: TraceSink {
     public func guardChecked(_ verdict: TraceGuardVerdict) throws {}
     public func scored(_ score: TraceScore) throws {}
     public func runEnded(_ end: TraceRunEnd) throws {}
+    public func scrub(runId: String, replacements: [(secret: String, replacement: String)]) throws {}
 }

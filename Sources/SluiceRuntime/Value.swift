@@ -30,6 +30,9 @@ public struct Reply: Sendable {
     public var promptName: String
     public var request: ChatRequest
     public var returns: SluiceType?
+    /// The prompt's declared version and `meta`, recorded on every call made for it.
+    public var promptVersion: Int? = nil
+    public var promptMeta: JSONValue? = nil
 }
 
 /// A runtime value.

@@ -124,15 +124,18 @@ public struct TypeDecl: Sendable {
 }
 
 /// A parameter of a prompt or pipeline: `question: string`, `name: trusted string`,
-/// `expected: string? = null`.
+/// `card: sensitive string`, `expected: string? = null`.
 public struct Param: Sendable {
     public var name: Name
     public var type: TypeRef?
     public var trusted: Bool
+    /// `card: sensitive string`: the value is never stored raw (traces, sessions, errors).
+    public var sensitive: Bool
     public var defaultValue: Expr?
     public var span: Span
-    public init(name: Name, type: TypeRef?, trusted: Bool = false, defaultValue: Expr? = nil, span: Span) {
-        self.name = name; self.type = type; self.trusted = trusted; self.defaultValue = defaultValue; self.span = span
+    public init(name: Name, type: TypeRef?, trusted: Bool = false, sensitive: Bool = false, defaultValue: Expr? = nil, span: Span) {
+        self.name = name; self.type = type; self.trusted = trusted; self.sensitive = sensitive
+        self.defaultValue = defaultValue; self.span = span
     }
 }
 

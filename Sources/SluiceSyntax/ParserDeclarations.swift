@@ -249,28 +249,33 @@ extension SyntaxParser {
     }
 
     // params = "(" [ param { "," param } [ "," ] ] ")"
-    // param = name [ ":" [ "trusted" ] type ] [ "=" expression ]
+    // param = name [ ":" { "trusted" | "sensitive" } type ] [ "=" expression ]
     mutating func parseParams(opener: Token) throws(ParseFailure) -> [Param] {
         try withNewlines(ignored: true) { (parser: inout SyntaxParser) throws(ParseFailure) -> [Param] in
             var params: [Param] = []
             while parser.current.kind != .rightParen {
                 let name = try parser.expectName("a parameter name")
                 var type: TypeRef?
-                var trusted = false
+                var trusted = false, sensitive = false
                 if parser.accept(.colon) {
-                    if parser.checkWord("trusted") {
+                    // `trusted` and `sensitive` are modifiers only when a type follows them.
+                    while parser.checkWord("trusted") || parser.checkWord("sensitive") {
+                        let isTrusted = parser.checkWord("trusted")
                         switch parser.peek().kind {
                         case .identifier, .leftBracket, .string:
                             parser.advance()
-                            trusted = true
+                            if isTrusted { trusted = true } else { sensitive = true }
+                            continue
                         default: break
                         }
+                        break
                     }
                     type = try parser.parseType()
                 }
                 var defaultValue: Expr?
                 if parser.accept(.assign) { defaultValue = try parser.parseExpression() }
-                params.append(Param(name: name, type: type, trusted: trusted, defaultValue: defaultValue, span: parser.spanFrom(name.span.start)))
+                params.append(Param(name: name, type: type, trusted: trusted, sensitive: sensitive, defaultValue: defaultValue,
+                                    span: parser.spanFrom(name.span.start)))
                 if !parser.accept(.comma) { break }
             }
             try parser.expectClosing(.rightParen, opener: opener, what: "parameter list")

@@ -34,25 +34,17 @@ struct DryRunCommand: AsyncParsableCommand {
         } catch let error as UsageError {
             throw error.exit()
         }
-        let counter = defaultTokenCounter()
-        let estimator = CostEstimator(history: sqlite)
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: NoModelProvider(), retrieval: sqlite, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-            tokens: counter))
-        interpreter.estimator = estimator
-        var limits = BudgetLimits()
-        var stoppedBy: String?
+            tokens: defaultTokenCounter()))
+        let estimate: DryRunEstimate
         do {
-            limits = try await interpreter.run(pipeline: pipeline, inputs: inputs).limits
+            estimate = try await interpreter.estimate(pipeline: pipeline, inputs: inputs, history: sqlite)
         } catch {
-            // A guard that blocks these inputs ends the run early; what was estimated so far still stands.
-            guard error.error.kind == .guardBlocked else {
-                Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
-                throw Exit.scriptError
-            }
-            stoppedBy = error.error.message
+            Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
+            throw Exit.scriptError
         }
-        let report = DryRunReport(estimator: estimator, limits: limits, stoppedBy: stoppedBy)
+        let report = DryRunReport(estimate: estimate, file: script.program.main.file)
         Terminal.out(json ? report.json.prettyPrinted() : report.table)
         if !report.withinBudget { throw Exit.overBudget }
     }
@@ -65,30 +57,27 @@ struct NoModelProvider: ModelProvider {
     }
 }
 
-/// What `dry-run` prints: a row per model call and per retrieval, the cheapest and dearest
-/// path, and the budget verdict.
+/// What `dry-run` prints: a row per model call, embedding and retrieval of the dearest path,
+/// the cheapest and dearest of every path, and the budget verdict.
 struct DryRunReport {
-    let estimator: CostEstimator
-    let limits: BudgetLimits
-    let stoppedBy: String?
+    let estimate: DryRunEstimate
+    let file: SourceFile
 
-    var calls: [CostEstimator.Call] { estimator.calls }
-    var cheapest: [CostEstimator.Call] { calls.filter(\.onCheapestPath) }
-
-    var worstTokens: Int { calls.reduce(0) { $0 + $1.inputTokens + $1.maxOutputTokens } }
-    var worstCost: Double { calls.reduce(0) { $0 + $1.worstCost } }
-    var expectedTokens: Int { cheapest.reduce(0) { $0 + $1.inputTokens + $1.expectedOutputTokens } }
-    var expectedCost: Double { cheapest.reduce(0) { $0 + $1.expectedCost } }
-    var cheapestWorstCost: Double { cheapest.reduce(0) { $0 + $1.worstCost } }
+    var limits: BudgetLimits { estimate.limits }
+    var dearest: EstimationPath { estimate.dearest }
+    var cheapest: EstimationPath { estimate.cheapest }
 
     var problems: [String] {
         var problems: [String] = []
+        let worstCost = dearest.worstCost, worstTokens = estimate.dearestTokens.worstTokens
         if let dollars = limits.requestDollars, worstCost > dollars + 1e-9 {
             problems.append("the worst case of \(formatMoney(worstCost)) is over the request budget of \(formatMoney(dollars))")
         }
         if let tokens = limits.tokens, worstTokens > tokens {
             problems.append("the worst case of \(worstTokens) tokens is over the token budget of \(tokens)")
         }
+        // A called pipeline's own budget, or a limit reached before the end, refuses a call on some path.
+        if problems.isEmpty, let refusal = estimate.refusals.first { problems.append("on some path a real run would be refused: " + refusal) }
         return problems
     }
 
@@ -99,83 +88,114 @@ struct DryRunReport {
         var parts: [String] = []
         if let dollars = limits.requestDollars { parts.append(formatMoney(dollars)) }
         if let tokens = limits.tokens { parts.append("\(tokens) tokens") }
-        return parts.isEmpty ? "ok: no budget declared" : "ok: within budget (" + parts.joined(separator: ", ") + ") even in the worst case"
+        return parts.isEmpty ? "ok: no budget declared" : "ok: within budget (" + parts.joined(separator: ", ") + ") on every path"
     }
 
-    func pathLabel(_ path: CostEstimator.Call.Path) -> String {
-        switch path {
-        case .always: "always"
-        case .cascadeStep(let index, let count): "cascade \(index + 1)/\(count)"
-        case .retry(let index, let count): "retry \(index)/\(count)"
-        }
+    var pathCount: String {
+        estimate.truncated ? "\(estimate.paths.count) paths explored (more exist: the dearest is of those)" : "\(estimate.paths.count) path\(estimate.paths.count == 1 ? "" : "s")"
+    }
+
+    func describe(_ path: EstimationPath) -> String {
+        path.choices.isEmpty ? "" : " — " + path.choices.map(\.description).joined(separator: ", ")
     }
 
     var notes: [String] {
         var notes: [String] = []
-        if !estimator.missingInputs.isEmpty {
-            notes.append("inputs not given, estimated as empty: " + estimator.missingInputs.joined(separator: ", "))
-        }
-        if estimator.retrievals.contains(where: \.fromStatistics) {
+        let all = estimate.paths
+        let missing = all.first?.missingInputs ?? []
+        if !missing.isEmpty { notes.append("inputs not given, estimated as empty: " + missing.joined(separator: ", ")) }
+        if all.contains(where: { $0.retrievals.contains(where: \.fromStatistics) }) {
             notes.append("retrieved context sized from the index's average chunk (the query was not known)")
         }
-        let estimated = Set(calls.filter { !$0.exact }.map { $0.model.name })
-        if !estimated.isEmpty {
-            notes.append("token counts are estimates for: " + estimated.sorted().joined(separator: ", "))
-        }
-        if calls.contains(where: { !$0.expectedFromHistory }) {
+        let estimated = Set(all.flatMap { $0.calls.filter { !$0.exact }.map { $0.model.name } })
+        if !estimated.isEmpty { notes.append("token counts are estimates for: " + estimated.sorted().joined(separator: ", ")) }
+        if all.contains(where: { $0.calls.contains { !$0.expectedFromHistory } }) {
             notes.append("expected output is a guess (a quarter of max tokens) where no past runs are recorded")
         }
-        if let stoppedBy { notes.append("the run stopped early: \(stoppedBy)") }
+        if all.flatMap(\.calls).contains(where: { !$0.maxTokensDeclared }) {
+            notes.append("a prompt without `max_tokens` reserves at most \(defaultMaxTokens) output tokens (less when the model's window or `max_output` is smaller)")
+        }
+        var loops: Set<EstimationPath.Loop> = []
+        for path in all { loops.formUnion(path.loops) }
+        for loop in loops.sorted(by: { $0.line < $1.line }) {
+            notes.append("the loop at line \(loop.line) calls models once per item; its length is known only at run time "
+                         + "(this estimate counts the \(loop.items) item\(loop.items == 1 ? "" : "s") seen here)")
+        }
+        var stops: [String] = []
+        for path in all { if let stop = path.stoppedBy, !stops.contains(stop) { stops.append(stop) } }
+        for stop in stops { notes.append("a path stopped early: \(stop)") }
         notes.append("no model was called")
         return notes
     }
 
     var table: String {
-        let header = ["stage", "model", "path", "input", "context", "expected out", "max out", "worst cost"]
+        let header = ["stage", "model", "input", "context", "expected out", "max out", "worst cost"]
         var rows = [header]
-        for call in calls {
-            rows.append(["prompt \(call.prompt)", call.model.name, pathLabel(call.path), "\(call.inputTokens)\(call.exact ? "" : "~")",
+        for call in dearest.calls {
+            rows.append(["prompt \(call.prompt)", call.model.name, "\(call.inputTokens)\(call.exact ? "" : "~")",
                          "\(call.contextTokens)", "\(call.expectedOutputTokens)", "\(call.maxOutputTokens)", formatMoney(call.worstCost)])
         }
-        for retrieval in estimator.retrievals {
-            rows.append(["retrieve \(retrieval.index)", "", "always", "", "\(retrieval.tokens)\(retrieval.fromStatistics ? "~" : "")",
-                         "", "", ""])
+        for embedding in dearest.embeddings {
+            rows.append(["embed \(embedding.texts) texts", embedding.model.name, "\(embedding.tokens)\(embedding.exact ? "" : "~")",
+                         "", "", "", formatMoney(embedding.cost)])
+        }
+        for retrieval in dearest.retrievals {
+            rows.append(["retrieve \(retrieval.index)", "", "", "\(retrieval.tokens)\(retrieval.fromStatistics ? "~" : "")", "", "", ""])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         var lines = rows.map { row in
             row.enumerated().map { column, cell in
-                column >= 3 ? String(repeating: " ", count: widths[column] - cell.count) + cell
+                column >= 2 ? String(repeating: " ", count: widths[column] - cell.count) + cell
                     : cell + String(repeating: " ", count: widths[column] - cell.count)
             }.joined(separator: "  ")
         }
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
         lines.append("")
-        lines.append("cheapest path: \(expectedTokens) tokens expected, \(formatMoney(expectedCost)) expected, \(formatMoney(cheapestWorstCost)) at most")
-        lines.append("dearest path:  \(worstTokens) tokens, \(formatMoney(worstCost)) at most (every cascade model, every retry)")
+        lines.append("paths: \(pathCount) (every branch of every `if`, every cascade model, every `validate` retry)")
+        lines.append("cheapest path: \(cheapest.expectedTokens) tokens expected, \(formatMoney(cheapest.expectedCost)) expected, "
+                     + "\(formatMoney(cheapest.worstCost)) at most\(describe(cheapest))")
+        lines.append("dearest path:  \(dearest.worstTokens) tokens, \(formatMoney(dearest.worstCost)) at most\(describe(dearest))")
         lines.append(verdict)
         lines += notes.map { "note: " + $0 }
         return lines.joined(separator: "\n")
     }
 
+    func pathJSON(_ path: EstimationPath) -> JSONValue {
+        .object([("choices", .array(path.choices.map { .string($0.description) })),
+                 ("worst_tokens", .number(Double(path.worstTokens))), ("worst_cost", .number(path.worstCost)),
+                 ("expected_tokens", .number(Double(path.expectedTokens))), ("expected_cost", .number(path.expectedCost)),
+                 ("stopped_by", path.stoppedBy.map(JSONValue.string) ?? .null)])
+    }
+
+    func callJSON(_ call: EstimationPath.Call) -> JSONValue {
+        .object([("prompt", .string(call.prompt)), ("model", .string(call.model.name)),
+                 ("input_tokens", .number(Double(call.inputTokens))), ("exact", .bool(call.exact)),
+                 ("context_tokens", .number(Double(call.contextTokens))),
+                 ("expected_output_tokens", .number(Double(call.expectedOutputTokens))),
+                 ("max_output_tokens", .number(Double(call.maxOutputTokens))),
+                 ("expected_cost", .number(call.expectedCost)), ("worst_cost", .number(call.worstCost))])
+    }
+
     var json: JSONValue {
-        .object([
-            ("calls", .array(calls.map { call in
-                .object([("prompt", .string(call.prompt)), ("model", .string(call.model.name)), ("path", .string(pathLabel(call.path))),
-                         ("input_tokens", .number(Double(call.inputTokens))), ("exact", .bool(call.exact)),
-                         ("context_tokens", .number(Double(call.contextTokens))),
-                         ("expected_output_tokens", .number(Double(call.expectedOutputTokens))),
-                         ("max_output_tokens", .number(Double(call.maxOutputTokens))),
-                         ("expected_cost", .number(call.expectedCost)), ("worst_cost", .number(call.worstCost))])
-            })),
-            ("retrievals", .array(estimator.retrievals.map { r in
-                .object([("index", .string(r.index)), ("documents", .number(Double(r.documents))), ("tokens", .number(Double(r.tokens))),
-                         ("from_statistics", .bool(r.fromStatistics))])
-            })),
-            ("cheapest_path", .object([("expected_tokens", .number(Double(expectedTokens))), ("expected_cost", .number(expectedCost)),
-                                       ("worst_cost", .number(cheapestWorstCost))])),
-            ("dearest_path", .object([("tokens", .number(Double(worstTokens))), ("worst_cost", .number(worstCost))])),
-            ("budget", .object([("request", limits.requestDollars.map(JSONValue.number) ?? .null),
-                                ("tokens", limits.tokens.map { .number(Double($0)) } ?? .null)])),
+        let budget: JSONValue = .object([("request", limits.requestDollars.map(JSONValue.number) ?? .null),
+                                         ("tokens", limits.tokens.map { .number(Double($0)) } ?? .null)])
+        let embeddings: [JSONValue] = dearest.embeddings.map { e in
+            .object([("model", .string(e.model.name)), ("texts", .number(Double(e.texts))), ("tokens", .number(Double(e.tokens))),
+                     ("cost", .number(e.cost))])
+        }
+        let retrievals: [JSONValue] = dearest.retrievals.map { r in
+            .object([("index", .string(r.index)), ("documents", .number(Double(r.documents))), ("tokens", .number(Double(r.tokens))),
+                     ("from_statistics", .bool(r.fromStatistics))])
+        }
+        return .object([
+            ("calls", .array(dearest.calls.map(callJSON))),
+            ("embeddings", .array(embeddings)),
+            ("retrievals", .array(retrievals)),
+            ("paths", .array(estimate.paths.map(pathJSON))),
+            ("paths_truncated", .bool(estimate.truncated)),
+            ("cheapest_path", pathJSON(cheapest)),
+            ("dearest_path", pathJSON(dearest)),
+            ("budget", budget),
             ("within_budget", .bool(withinBudget)),
             ("verdict", .string(verdict)),
             ("notes", .array(notes.map { .string($0) })),

@@ -48,9 +48,9 @@ struct RunCommand: AsyncParsableCommand {
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
         let printer = StreamPrinter()
-        if stream && !json { interpreter.onText = printer.print }
         do {
-            let result = try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId)
+            let result = try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId,
+                                                   onText: stream && !json ? printer.print : nil)
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
                 var report = RunReport.json(result)

@@ -109,10 +109,14 @@ final class CLITests: SluiceCLITestCase {
         XCTAssertTrue([0, 3].contains(result.code), result.stderr)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let calls = try XCTUnwrap(json["calls"] as? [[String: Any]])
-        XCTAssertEqual(calls.compactMap { $0["path"] as? String }.filter { $0.hasPrefix("cascade") }, ["cascade 1/2", "cascade 2/2"],
-                       "a cascade's dearest path has every model")
-        XCTAssertEqual(calls.compactMap { $0["path"] as? String }.filter { $0.hasPrefix("retry") }.count, 2, "validate retries 2")
+        // The dearest path: the cheap model rejected, the strong one answering, and both validate retries.
+        XCTAssertEqual(calls.compactMap { $0["model"] as? String }, ["gpt_4o_mini", "claude_sonnet", "claude_sonnet", "claude_sonnet"])
         let dearest = try XCTUnwrap(json["dearest_path"] as? [String: Any])
+        let choices = try XCTUnwrap(dearest["choices"] as? [String])
+        XCTAssertTrue(choices.contains { $0.hasPrefix("cascade at line") && $0.hasSuffix("`claude_sonnet` answers") }, "\(choices)")
+        XCTAssertTrue(choices.contains { $0.hasPrefix("`validate reply`") && $0.hasSuffix("2 retries") }, "\(choices)")
+        let paths = try XCTUnwrap(json["paths"] as? [[String: Any]])
+        XCTAssertEqual(paths.count, 12, "2 cascade models × 3 validate outcomes × 2 ways through the `if`")
         let cheapest = try XCTUnwrap(json["cheapest_path"] as? [String: Any])
         XCTAssertGreaterThan(try XCTUnwrap(dearest["worst_cost"] as? Double), try XCTUnwrap(cheapest["worst_cost"] as? Double))
     }

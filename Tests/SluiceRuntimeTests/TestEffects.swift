@@ -71,6 +71,7 @@ final class RecordingTrace: TraceSink, @unchecked Sendable {
     func guardChecked(_ verdict: TraceGuardVerdict) throws {}
     func scored(_ score: TraceScore) throws {}
     func runEnded(_ end: TraceRunEnd) throws {}
+    func scrub(runId: String, replacements: [(secret: String, replacement: String)]) throws {}
 
     var outline: String {
         lock.withLock {

@@ -271,6 +271,7 @@ struct NoTrace: TraceSink {
     func guardChecked(_ verdict: TraceGuardVerdict) throws {}
     func scored(_ score: TraceScore) throws {}
     func runEnded(_ end: TraceRunEnd) throws {}
+    func scrub(runId: String, replacements: [(secret: String, replacement: String)]) throws {}
 }
 let untracedEffects = RuntimeEffects(provider: routing, retrieval: store, trace: NoTrace(),
                                      clock: SystemClock(), random: SystemRandom(), tokens: EstimatingTokenCounter(), sessions: store)

@@ -1,0 +1,271 @@
+import Foundation
+import SluiceSemantics
+import SluiceSyntax
+
+/// Statements and expressions, evaluated against a frame of one run.
+extension RunContext {
+    // MARK: Pipelines
+
+    func callPipeline(_ declared: Declared<PipelineDecl>, arguments: [String: Value], budget: BudgetScope, depth: Int,
+                      callSite: (file: SourceFile, span: Span)? = nil) async throws -> Value {
+        let decl = declared.decl
+        guard depth < Interpreter.maxPipelineDepth else {
+            throw RuntimeError(.limit, "pipelines call each other more than \(Interpreter.maxPipelineDepth) deep",
+                               file: callSite?.file ?? declared.file, span: callSite?.span ?? decl.name.span)
+        }
+        return try await tracer.span("pipeline", decl.name.text) { _ in
+            var frame = Frame(file: declared.file, pipeline: decl, budget: budget, depth: depth + 1)
+            for param in decl.params {
+                if let given = arguments[param.name.text] {
+                    frame.locals[param.name.text] = given
+                } else if let defaultValue = param.defaultValue {
+                    frame.locals[param.name.text] = try await eval(defaultValue, &frame)
+                } else {
+                    frame.locals[param.name.text] = .null
+                }
+            }
+            if case .returned(let value) = try await execute(decl.body, &frame) { return value }
+            return .null
+        }
+    }
+
+    enum Flow { case normal, returned(Value) }
+
+    func execute(_ block: Block, _ frame: inout Frame) async throws -> Flow {
+        for statement in block.statements {
+            if case .returned(let value) = try await execute(statement, &frame) { return .returned(value) }
+        }
+        return .normal
+    }
+
+    func execute(_ statement: Stmt, _ frame: inout Frame) async throws -> Flow {
+        switch statement.kind {
+        case .assign(let name, let expr):
+            frame.locals[name.text] = try await eval(expr, &frame, bindingName: name.text)
+        case .expression(let expr):
+            _ = try await eval(expr, &frame)
+        case .returnValue(let expr):
+            guard let expr else { return .returned(.null) }
+            return .returned(try await eval(expr, &frame))
+        case .ifElse(let branches, let elseBody):
+            if let estimate {
+                // A dry run takes the branch its path says, evaluating the conditions a real run
+                // would evaluate before reaching it (they may call models too).
+                let line = frame.file.location(of: statement.span.start).line
+                let chosen = estimate.decide("`if` at line \(line)",
+                                             branches.indices.map { "branch \($0 + 1)" } + [elseBody == nil ? "no branch" : "else"])
+                for branch in branches.prefix(chosen + 1) { _ = try await eval(branch.condition, &frame) }
+                if chosen < branches.count { return try await execute(branches[chosen].body, &frame) }
+                if let elseBody { return try await execute(elseBody, &frame) }
+                return .normal
+            }
+            for branch in branches where try await eval(branch.condition, &frame).isTruthy {
+                return try await execute(branch.body, &frame)
+            }
+            if let elseBody { return try await execute(elseBody, &frame) }
+        case .forIn(let name, let sequence, let body):
+            let items: [Value]
+            switch try await eval(sequence, &frame) {
+            case .list(let list): items = list
+            case .null: items = []
+            case let other:
+                throw RuntimeError(.script, "`for` needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
+            }
+            let callsBefore = estimate?.callCount ?? 0
+            for item in items {
+                frame.locals[name.text] = item
+                if case .returned(let value) = try await execute(body, &frame) { return .returned(value) }
+            }
+            if let estimate {
+                estimate.loopSeen(line: frame.file.location(of: statement.span.start).line, items: items.count,
+                                  callsInside: estimate.callCount - callsBefore)
+            }
+        case .budget(let budget):
+            if frame.depth <= 1 {
+                // The run's own pipeline: its budget replaces the file-wide default.
+                try applyBudget(budget, file: frame.file, to: frame.budget)
+            } else {
+                // A called pipeline's budget opens a scope inside its caller's: it can only tighten.
+                frame.budget = BudgetScope(parent: frame.budget, owner: frame.pipeline?.name.text,
+                                           limits: try limits(of: budget, file: frame.file))
+            }
+        case .session(let name, let settings):
+            try startSession(name, settings, &frame, span: statement.span)
+        case .guardStage(let target, let uses):
+            try await runGuards(target, uses, &frame)
+        case .validate(let name, let typeRef, let retries):
+            try await runValidate(name, typeRef, retries, &frame)
+        case .score(let target, let uses):
+            try await runScores(target, uses, &frame)
+        }
+        return .normal
+    }
+
+    // MARK: Expressions
+
+    func eval(_ expr: Expr, _ frame: inout Frame, bindingName: String? = nil) async throws -> Value {
+        switch expr.kind {
+        case .string(let parts):
+            var text = ""
+            var trust = Trust.trusted
+            for part in parts {
+                switch part {
+                case .text(let s): text += s
+                case .hole(let hole):
+                    let value = try await eval(hole, &frame)
+                    text += value.text
+                    trust = trust.combined(with: value.trust)
+                }
+            }
+            return .string(text, trust)
+        case .number(let n): return .number(n)
+        case .money(let m): return .money(m)
+        case .bool(let b): return .bool(b)
+        case .null: return .null
+        case .list(let items):
+            var values: [Value] = []
+            for item in items { values.append(try await eval(item, &frame)) }
+            return .list(values)
+        case .record(let members):
+            var values: [(key: String, value: Value)] = []
+            for member in members { values.append((member.name.text, try await eval(member.value, &frame))) }
+            return .record(values)
+        case .name(let name):
+            if let value = frame.locals[name] { return value }
+            throw unknownName(name, expr.span, frame)
+        case .member(let base, let name):
+            let value = try await eval(base, &frame)
+            return try memberValue(value, name, frame)
+        case .index(let base, let index):
+            let container = try await eval(base, &frame)
+            let key = try await eval(index, &frame)
+            return try subscriptValue(container, key, expr, frame)
+        case .unary(let op, let operand):
+            let value = try await eval(operand, &frame)
+            return try interpreter.applyUnary(op, value, expr.span, frame.file)
+        case .binary(let op, let lhs, let rhs):
+            let left = try await eval(lhs, &frame)
+            switch op {
+            case .and: return left.isTruthy ? try await eval(rhs, &frame) : left
+            case .or: return left.isTruthy ? left : try await eval(rhs, &frame)
+            case .coalesce:
+                if case .null = left { return try await eval(rhs, &frame) }
+                return left
+            default:
+                let right = try await eval(rhs, &frame)
+                return try interpreter.applyBinary(op, left, right, expr.span, frame.file)
+            }
+        case .filter(let input, let name, let args):
+            var values = [try await eval(input, &frame)]
+            for arg in args { values.append(try await eval(arg.value, &frame)) }
+            return try callBuiltin(name.text, values, span: name.span, file: frame.file)
+        case .call(let callee, let args, let using):
+            return try await evalCall(callee, args, using: using, expr: expr, &frame)
+        case .retrieve(let query, let index, let top, let order):
+            return try await runRetrieve(query, index, top, order, &frame)
+        case .template(let call):
+            return try await runTemplate(call, &frame)
+        case .cascade(let call, let steps):
+            return try await runCascade(call, steps, bindingName: bindingName, &frame)
+        }
+    }
+
+    /// A built-in function, or one that needs the run (`flagged`).
+    func callBuiltin(_ name: String, _ values: [Value], span: Span, file: SourceFile) throws -> Value {
+        try interpreter.callBuiltin(name, values, span: span, file: file)
+    }
+
+    func unknownName(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {
+        RuntimeError(.script, "unknown name `\(name)`", file: frame.file, span: span,
+                     help: closestMatch(to: name, in: frame.locals.keys).map { "did you mean `\($0)`?" })
+    }
+
+    func memberValue(_ value: Value, _ name: Name, _ frame: Frame) throws -> Value {
+        if case .null = value { return .null }
+        if let member = value.member(name.text) { return member }
+        switch value {
+        case .record(let members):
+            // A dry run's synthetic replies hold only required fields: a missing one is absent, not an error.
+            if estimate != nil { return .null }
+            throw RuntimeError(.script, "the record has no field `\(name.text)`", file: frame.file, span: name.span,
+                               help: closestMatch(to: name.text, in: members.map(\.key)).map { "did you mean `\($0)`?" })
+        case .reply:
+            return .null   // a reply that is not JSON, or lacks the field: conditions on it are simply false
+        default:
+            throw RuntimeError(.script, "a \(value.typeName) has no field `\(name.text)`", file: frame.file, span: name.span)
+        }
+    }
+
+    func subscriptValue(_ container: Value, _ key: Value, _ expr: Expr, _ frame: Frame) throws -> Value {
+        func outOfRange(_ n: Double, _ count: Int, _ what: String) -> RuntimeError {
+            RuntimeError(.script, "index \(JSONValue.formatNumber(n)) is out of range for a \(what) of \(count)",
+                         file: frame.file, span: expr.span)
+        }
+        /// A whole number counts from the start, a negative one from the end.
+        func position(_ n: Double, _ count: Int) -> Int? {
+            guard let i = exactInt(n) else { return nil }
+            let p = i < 0 ? count + i : i
+            return p >= 0 && p < count ? p : nil
+        }
+        switch (container, key) {
+        case (.list(let items), .number(let n)):
+            guard let p = position(n, items.count) else {
+                if estimate != nil { return .null }   // a synthetic reply's list is empty
+                throw outOfRange(n, items.count, "list")
+            }
+            return items[p]
+        case (.string(let s, let trust), .number(let n)):
+            let chars = Array(s)
+            guard let p = position(n, chars.count) else {
+                if estimate != nil { return .string("", trust) }
+                throw outOfRange(n, chars.count, "string")
+            }
+            // One character of any text is no longer fenced.
+            return .string(String(chars[p]), trust == .trusted ? .trusted : .untrusted)
+        case (_, .string(let k, _)):
+            return container.member(k) ?? .null
+        case (.null, _):
+            return .null
+        default:
+            throw RuntimeError(.script, "cannot index a \(container.typeName) with a \(key.typeName)", file: frame.file, span: expr.span)
+        }
+    }
+
+    // MARK: Calls
+
+    func evalCall(_ callee: Expr, _ args: [Argument], using: Name?, expr: Expr, _ frame: inout Frame) async throws -> Value {
+        guard case .name(let name) = callee.kind else {
+            throw RuntimeError(.script, "only prompts, pipelines and built-in functions can be called", file: frame.file, span: callee.span)
+        }
+        if let prompt = program.prompts[name] {
+            let modelName = try using?.text ?? defaultModel(of: prompt, span: callee.span, frame.file)
+            let rendered = try await renderPrompt(prompt, args, &frame)
+            return try await tracer.span("prompt", name) { detail in
+                detail["model"] = .string(modelName)
+                return .reply(try await callModel(modelName, rendered, span: expr.span, file: frame.file, budget: frame.budget, detail: &detail))
+            }
+        }
+        if let pipeline = program.pipelines[name] {
+            var arguments: [String: Value] = [:]
+            for arg in args {
+                guard let label = arg.label else {
+                    throw RuntimeError(.script, "arguments to pipeline `\(name)` need names, as in `\(name)(x: ...)`", file: frame.file, span: arg.span)
+                }
+                arguments[label.text] = try await eval(arg.value, &frame)
+            }
+            return try await callPipeline(pipeline, arguments: arguments, budget: frame.budget, depth: frame.depth,
+                                          callSite: (frame.file, expr.span))
+        }
+        var values: [Value] = []
+        for arg in args { values.append(try await eval(arg.value, &frame)) }
+        return try callBuiltin(name, values, span: callee.span, file: frame.file)
+    }
+
+    func defaultModel(of prompt: Declared<PromptDecl>, span: Span, _ file: SourceFile) throws -> String {
+        if let field = prompt.decl.fields.first(where: { $0.name.text == "model" }), case .name(let model) = field.value.kind {
+            return model
+        }
+        throw RuntimeError(.script, "prompt `\(prompt.decl.name.text)` names no model", file: file, span: span,
+                           help: "add `model NAME` to the prompt, or call it with `using NAME`")
+    }
+}

@@ -1,0 +1,282 @@
+import Foundation
+import SluiceSemantics
+import SluiceSyntax
+
+/// Everything that belongs to one run of a pipeline: its trace, budget ledger, scores, flags,
+/// redactions and conversation. The program and the effects are shared with every other run
+/// of the same interpreter; nothing here is. Branches of a `parallel` statement share their
+/// run's context, so its mutable state is kept under a lock.
+final class RunContext: @unchecked Sendable {
+    let interpreter: Interpreter
+    var program: Program { interpreter.program }
+    var effects: RuntimeEffects { interpreter.effects }
+    let redactions = Redactions()
+    let tracer: Tracer
+    let ledger: BudgetLedger
+    /// The conversation the run continues (`--session ID`).
+    let sessionId: String?
+    let onText: (@Sendable (_ call: String, _ text: String) -> Void)?
+    /// Set for one path of a dry run: models are answered with synthetic replies, and every
+    /// decision (branch, cascade step, retry) is taken as the path says.
+    let estimate: EstimationPath?
+    /// Who answers model calls: the injected provider, or synthetic replies in a dry run.
+    let provider: ModelProvider
+
+    private let lock = NSLock()
+    private var recordedScores: [(name: String, value: Double)] = []
+    private var recordedFlags: [FlagVerdict] = []
+    private var session: ActiveSession?
+    private var streamedCalls = 0
+
+    init(interpreter: Interpreter, sessionId: String?, onText: (@Sendable (String, String) -> Void)?, estimate: EstimationPath?) {
+        self.interpreter = interpreter
+        self.sessionId = sessionId
+        self.onText = onText
+        self.estimate = estimate
+        self.provider = estimate == nil ? interpreter.effects.provider : SyntheticReplies(tokens: interpreter.effects.tokens)
+        self.ledger = BudgetLedger(enforcing: estimate == nil)
+        self.tracer = Tracer(sink: interpreter.effects.trace, clock: interpreter.effects.clock, random: interpreter.effects.random,
+                             redactions: redactions)
+    }
+
+    // MARK: Shared run state
+
+    var scores: [(name: String, value: Double)] { lock.withLock { recordedScores } }
+    var flags: [String] { lock.withLock { recordedFlags.map { "\($0.guardName)/\($0.pattern)" } } }
+
+    /// Adds a score under a name not used yet in the run (`name`, `name#2`, ...).
+    func addScore(_ base: String, _ compute: (String) async throws -> Double) async throws {
+        let name: String = lock.withLock {
+            var name = base, n = 2
+            while recordedScores.contains(where: { $0.name == name }) || pendingScores.contains(name) { name = "\(base)#\(n)"; n += 1 }
+            pendingScores.insert(name)
+            return name
+        }
+        defer { _ = lock.withLock { pendingScores.remove(name) } }
+        let value = try await compute(name)
+        lock.withLock { recordedScores.append((name, value)) }
+    }
+    private var pendingScores: Set<String> = []
+
+    func addFlags(_ flags: [FlagVerdict]) { lock.withLock { recordedFlags += flags } }
+
+    /// Whether a guard with action `flag` has matched so far in this run (`flagged(G)`).
+    func hasFlag(guardName: String) -> Bool { lock.withLock { recordedFlags.contains { $0.guardName == guardName } } }
+
+    var activeSession: ActiveSession? {
+        get { lock.withLock { session } }
+        set { lock.withLock { session = newValue } }
+    }
+
+    /// The request's streaming callback, when the run streams. Each call gets a label of its own.
+    func streamHandler(for label: String) -> (@Sendable (String) -> Void)? {
+        guard let onText else { return nil }
+        let number = lock.withLock { streamedCalls += 1; return streamedCalls }
+        let label = "\(label) (call \(number))"
+        return { piece in onText(label, piece) }
+    }
+
+    // MARK: A whole run
+
+    func execute(pipeline name: String, inputs: [String: JSONValue]) async throws(RunFailure) -> RunResult {
+        let file = program.main.file
+        let declared = program.pipelines[name]
+        if let declared { learnSensitiveInputs(declared.decl, inputs) }
+        tracer.startRun(pipeline: name, file: file.path, inputs: .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        do {
+            guard let declared else {
+                let known = program.pipelines.keys.sorted()
+                throw RuntimeError(.script, "no pipeline named `\(name)` in \(file.path)", file: nil, span: .none,
+                                   help: closestMatch(to: name, in: known).map { "did you mean `\($0)`?" }
+                                       ?? (known.isEmpty ? nil : "pipelines here: " + known.joined(separator: ", ")))
+            }
+            if let budget = program.budget { try applyBudget(budget.decl, file: budget.file, to: ledger.root) }
+            let arguments = try bindInputs(inputs, to: declared)
+            let output = try await callPipeline(declared, arguments: arguments, budget: ledger.root, depth: 0)
+            try await finishSession(output: output)
+            let result = RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
+                                   cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
+                                   traceError: tracer.sinkError.map { "\($0)" })
+            tracer.endRun(status: .ok, output: output.json, error: nil, cost: ledger.spentDollars, tokens: ledger.spentTokens)
+            return result
+        } catch {
+            let runtime = redactions.scrub(error as? RuntimeError ?? RuntimeError(.script, "\(error)", file: file, span: .none))
+            tracer.endRun(status: runtime.kind == .guardBlocked ? .blocked : .error, output: nil, error: runtime.message,
+                          cost: ledger.spentDollars, tokens: ledger.spentTokens)
+            throw RunFailure(runId: tracer.runId, error: runtime, cost: ledger.spentDollars, tokens: ledger.spentTokens)
+        }
+    }
+
+    /// REPL statements against persistent locals.
+    func evaluate(_ statements: [Stmt], file: SourceFile, locals: inout [String: Value]) async throws(RuntimeError) -> Value? {
+        var frame = Frame(file: file, locals: locals, budget: ledger.root)
+        defer { locals = frame.locals }
+        do {
+            var last: Value?
+            for statement in statements {
+                last = nil
+                switch statement.kind {
+                case .expression(let expr):
+                    last = try await eval(expr, &frame)
+                case .assign(let name, _):
+                    _ = try await execute(statement, &frame)
+                    last = frame.locals[name.text]
+                default:
+                    if case .returned(let value) = try await execute(statement, &frame) { return value }
+                }
+            }
+            return last
+        } catch let error as RuntimeError {
+            throw redactions.scrub(error)
+        } catch {
+            throw RuntimeError(.script, "\(error)", file: file, span: .none)
+        }
+    }
+
+    // MARK: Inputs
+
+    /// Inputs declared `sensitive` are never stored raw: their text is a redaction from the start.
+    func learnSensitiveInputs(_ pipeline: PipelineDecl, _ inputs: [String: JSONValue]) {
+        var secrets: [Redactions.Replacement] = []
+        for param in pipeline.params where param.sensitive {
+            guard let given = inputs[param.name.text] else { continue }
+            for text in given.strings where !text.isEmpty {
+                secrets.append(.init(secret: text, replacement: "[SENSITIVE:\(param.name.text)]"))
+            }
+        }
+        redactions.add(secrets)
+    }
+
+    func bindInputs(_ inputs: [String: JSONValue], to declared: Declared<PipelineDecl>) throws -> [String: Value] {
+        let decl = declared.decl
+        let paramNames = decl.params.map(\.name.text)
+        for key in inputs.keys.sorted() where !paramNames.contains(key) {
+            throw RuntimeError(.script, "pipeline `\(decl.name.text)` has no input `\(key)`", file: declared.file, span: decl.name.span,
+                               help: closestMatch(to: key, in: paramNames).map { "did you mean `\($0)`?" }
+                                   ?? "its inputs are: " + paramNames.joined(separator: ", "))
+        }
+        var values: [String: Value] = [:]
+        for param in decl.params {
+            let type = param.type.map(program.resolve) ?? .any
+            if let given = inputs[param.name.text] {
+                values[param.name.text] = try convertInput(given, to: type, param: param, file: declared.file)
+            } else if param.defaultValue == nil, !type.isOptional, let estimate {
+                // A dry run without this input estimates with an empty one.
+                estimate.missing(param.name.text)
+                values[param.name.text] = if case .list = type { .list([]) } else { .string("", .untrusted) }
+            } else if param.defaultValue == nil, !type.isOptional {
+                throw RuntimeError(.script, "missing input `\(param.name.text)` (\(type)) for pipeline `\(decl.name.text)`",
+                                   file: declared.file, span: param.span,
+                                   help: "pass it with --input \(param.name.text)=... or in --input-file")
+            }
+        }
+        return values
+    }
+
+    /// Inputs are untrusted data unless the parameter is declared `trusted` (the caller vouches
+    /// for it). A string given for a number, bool or structured parameter is parsed.
+    func convertInput(_ json: JSONValue, to type: SluiceType, param: Param, file: SourceFile) throws -> Value {
+        var json = json
+        let base = type.nonOptional
+        if case .string(let s) = json {
+            switch base {
+            case .number, .int, .money:
+                guard let n = Double(s.trimmingCharacters(in: .whitespaces)), n.isFinite else {
+                    throw RuntimeError(.script, "input `\(param.name.text)` must be a number, got \"\(s)\"", file: file, span: param.span)
+                }
+                json = .number(n)
+            case .bool:
+                guard s == "true" || s == "false" else {
+                    throw RuntimeError(.script, "input `\(param.name.text)` must be true or false, got \"\(s)\"", file: file, span: param.span)
+                }
+                json = .bool(s == "true")
+            case .list, .record:
+                do { json = try JSONValue.parse(s) } catch {
+                    throw RuntimeError(.script, "input `\(param.name.text)` must be JSON (\(base)): \(error)", file: file, span: param.span)
+                }
+            default: break
+            }
+        }
+        if base != .any {
+            let problems = validate(json, against: type)
+            if let first = problems.first {
+                throw RuntimeError(.script, "input `\(param.name.text)` does not match \(type): \(first)", file: file, span: param.span)
+            }
+        }
+        let value = Value(json: json, trust: param.trusted ? .trusted : .untrusted)
+        return base == .money ? value.asMoney : value
+    }
+
+    // MARK: Budgets
+
+    /// The limits a `budget` declaration or statement sets.
+    func limits(of budget: BudgetDecl, file: SourceFile) throws -> BudgetLimits {
+        var limits = BudgetLimits()
+        for limit in budget.limits {
+            let value = try interpreter.constant(limit.value, file: file)
+            switch (limit.name.text, value) {
+            case ("request", .money(let m)): limits.requestDollars = m
+            case ("tokens", .number(let n)):
+                guard let tokens = exactInt(n), tokens >= 0 else {
+                    throw RuntimeError(.script, "budget `tokens` needs a whole number of tokens", file: file, span: limit.span)
+                }
+                limits.tokens = tokens
+            default:
+                throw RuntimeError(.script, "budget `\(limit.name.text)` cannot be \(value.typeName)", file: file, span: limit.span)
+            }
+        }
+        return limits
+    }
+
+    /// Sets the named limits of `scope`, keeping the others.
+    func applyBudget(_ budget: BudgetDecl, file: SourceFile, to scope: BudgetScope) throws {
+        let declared = try limits(of: budget, file: file)
+        var limits = scope.limits
+        if let dollars = declared.requestDollars { limits.requestDollars = dollars }
+        if let tokens = declared.tokens { limits.tokens = tokens }
+        ledger.setLimits(limits, of: scope)
+    }
+}
+
+/// A guard verdict with action `flag` that matched.
+struct FlagVerdict: Sendable, Hashable {
+    var guardName: String
+    var pattern: String
+}
+
+/// The variables of one pipeline call (or prompt rendering, or REPL input), and the budget
+/// scope its calls are charged to.
+struct Frame {
+    let file: SourceFile
+    var locals: [String: Value] = [:]
+    /// The pipeline whose body this frame runs (nil for prompts and the REPL).
+    var pipeline: PipelineDecl? = nil
+    var budget: BudgetScope
+    /// How many pipeline calls deep this frame is (the run's pipeline is 1).
+    var depth = 0
+
+    init(file: SourceFile, locals: [String: Value] = [:], pipeline: PipelineDecl? = nil, budget: BudgetScope, depth: Int = 0) {
+        self.file = file; self.locals = locals; self.pipeline = pipeline; self.budget = budget; self.depth = depth
+    }
+}
+
+extension SluiceType {
+    var isOptional: Bool { if case .optional = self { true } else { false } }
+}
+
+extension JSONValue {
+    /// Every string inside the value.
+    var strings: [String] {
+        switch self {
+        case .string(let s): [s]
+        case .array(let items): items.flatMap(\.strings)
+        case .object(let members): members.flatMap(\.value.strings)
+        default: []
+        }
+    }
+}
+
+extension Value {
+    /// A number given for a `money` parameter is money.
+    var asMoney: Value { if case .number(let n) = self { .money(n) } else { self } }
+}
