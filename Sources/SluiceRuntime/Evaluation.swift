@@ -170,9 +170,24 @@ extension RunContext {
         }
     }
 
-    /// A built-in function, or one that needs the run (`flagged`).
+    /// A built-in function, or one that needs the run (`flagged`). Trust flows through every
+    /// function: only a fencing step (`fenced`, `json`) or `trusted` as the last one makes text
+    /// safe for instructions; anything else made from fenced text is untrusted again (a piece or a
+    /// transformation of a fenced block is no longer fenced).
     func callBuiltin(_ name: String, _ values: [Value], span: Span, file: SourceFile) throws -> Value {
-        try interpreter.callBuiltin(name, values, span: span, file: file)
+        if name == "flagged" {
+            guard values.count <= 1 else {
+                throw RuntimeError(.script, "`flagged` takes at most one guard name", file: file, span: span)
+            }
+            guard let guardName = values.first?.text else { return .bool(anyFlag) }
+            guard program.guards[guardName] != nil else {
+                throw RuntimeError(.script, "`flagged`: no guard named `\(guardName)`", file: file, span: span,
+                                   help: closestMatch(to: guardName, in: program.guards.keys).map { "did you mean `\($0)`?" })
+            }
+            return .bool(hasFlag(guardName: guardName))
+        }
+        let result = try interpreter.callBuiltin(name, values, span: span, file: file)
+        return Builtins.systemSafeFilters.contains(name) ? result : result.demotingFenced
     }
 
     func unknownName(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {

@@ -60,8 +60,9 @@ final class RunContext: @unchecked Sendable {
 
     func addFlags(_ flags: [FlagVerdict]) { lock.withLock { recordedFlags += flags } }
 
-    /// Whether a guard with action `flag` has matched so far in this run (`flagged(G)`).
+    /// Whether a guard with action `flag` has matched so far in this run (`flagged("G")`).
     func hasFlag(guardName: String) -> Bool { lock.withLock { recordedFlags.contains { $0.guardName == guardName } } }
+    var anyFlag: Bool { lock.withLock { !recordedFlags.isEmpty } }
 
     var activeSession: ActiveSession? {
         get { lock.withLock { session } }

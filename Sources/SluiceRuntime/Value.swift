@@ -138,6 +138,17 @@ public indirect enum Value: Sendable {
 }
 
 extension Value {
+    /// The value with fenced text marked untrusted again: what a function makes of a fenced
+    /// block (a line, a prefix, an upper-cased copy) is no longer a whole fenced block.
+    var demotingFenced: Value {
+        switch self {
+        case .string(let s, .fenced): .string(s, .untrusted)
+        case .list(let items): .list(items.map(\.demotingFenced))
+        case .record(let members): .record(members.map { ($0.key, $0.value.demotingFenced) })
+        default: self
+        }
+    }
+
     /// The same value with every piece of text marked `trust` (a reply becomes its text).
     func withTrust(_ trust: Trust) -> Value {
         switch self {
