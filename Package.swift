@@ -28,8 +28,9 @@ let package = Package(
         // The standard library's Sluice sources, embedded so the binary is self-contained
         // (generated from stdlib/ by scripts/embed-stdlib; a test keeps the two in step).
         .target(name: "SluiceStdlib"),
-        // Exact OpenAI tokenizers (cl100k_base, o200k_base) with their rank files as resources.
-        .target(name: "SluiceTokenizers", dependencies: ["SluiceRuntime"], resources: [.copy("Resources")]),
+        // Exact OpenAI tokenizers (cl100k_base, o200k_base) with their rank files as resources; a
+        // leaf: Services makes them the runtime's token counter.
+        .target(name: "SluiceTokenizers", resources: [.copy("Resources")]),
         .executableTarget(name: "sluice", dependencies: [
             "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceStdlib", "SluiceTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,14 +1,18 @@
 /// A source file held as UTF-8 bytes. Positions everywhere are byte offsets into `bytes`;
 /// line and column are computed only when a diagnostic is rendered.
-public final class SourceFile: @unchecked Sendable {
+public final class SourceFile: Sendable {
     public let path: String
     public let bytes: [UInt8]
-    /// Byte offset at which each line starts; computed lazily, once.
-    private var lineStartsCache: [Int]?
+    /// Byte offset at which each line starts. Computed once, up front, so that a file shared
+    /// by concurrent runs is never written to.
+    private let lineStarts: [Int]
 
     public init(path: String, bytes: [UInt8]) {
         self.path = path
         self.bytes = bytes
+        var starts = [0]
+        for (i, b) in bytes.enumerated() where b == 0x0A { starts.append(i + 1) }
+        self.lineStarts = starts
     }
 
     public convenience init(path: String, text: String) {
@@ -20,14 +24,6 @@ public final class SourceFile: @unchecked Sendable {
     public func slice(_ span: Span) -> String {
         let lo = max(0, min(span.start, bytes.count)), hi = max(lo, min(span.end, bytes.count))
         return String(decoding: bytes[lo..<hi], as: UTF8.self)
-    }
-
-    private var lineStarts: [Int] {
-        if let cached = lineStartsCache { return cached }
-        var starts = [0]
-        for (i, b) in bytes.enumerated() where b == 0x0A { starts.append(i + 1) }
-        lineStartsCache = starts
-        return starts
     }
 
     /// 1-based line and column (column counted in Unicode scalars, for display).

@@ -1,5 +1,3 @@
-import SluiceRuntime
-
 /// How a chat API frames messages, for counting the tokens of a whole request.
 public enum ChatFormat: String, Sendable, CaseIterable {
     /// OpenAI chat models from gpt-3.5-turbo-0613 on (gpt-4, gpt-4o, gpt-4.1, o-series; cl100k_base
@@ -27,7 +25,7 @@ public enum ChatFormat: String, Sendable, CaseIterable {
 /// the calibrated estimate. An unknown encoding is counted with the estimate (use `isKnown` to
 /// reject it up front), and so is an exact one whose rank file cannot be loaded (`preload`
 /// surfaces that error).
-public struct ExactTokenCounter: TokenCounter {
+public struct ExactTokenCounter: Sendable {
     public init() {}
 
     /// The encodings counted exactly.
@@ -62,12 +60,8 @@ public struct ExactTokenCounter: TokenCounter {
         return try BPETokenizer.named(encoding).count(text)
     }
 
-    /// The prompt tokens of a chat request of `messages`, as the API bills them (see `ChatFormat`).
-    public func chatTokens(messages: [ChatMessage], encoding: String, family: ChatFormat) -> Int {
-        chatTokens(messages: messages.map { ($0.role, $0.content, nil) }, encoding: encoding, family: family)
-    }
-
-    /// The same, with an optional `name` per message.
+    /// The prompt tokens of a chat request of `messages`, as the API bills them (see `ChatFormat`),
+    /// with an optional `name` per message.
     public func chatTokens(messages: [(role: String, content: String, name: String?)], encoding: String,
                            family: ChatFormat) -> Int {
         var total = 3   // the reply's priming
@@ -85,13 +79,5 @@ public struct ExactTokenCounter: TokenCounter {
             }
         }
         return total
-    }
-}
-
-extension ExactTokenCounter {
-    public func isExact(encoding: String) -> Bool { Self.isExact(encoding) }
-
-    public func countChat(_ messages: [ChatMessage], encoding: String, provider: String) -> Int {
-        chatTokens(messages: messages, encoding: encoding, family: ChatFormat.of(provider: provider))
     }
 }

@@ -34,4 +34,4 @@ struct ProviderOptions: ParsableArguments {
 
 /// Token counting for every command: exact for OpenAI's encodings, a calibrated estimate for
 /// models without a public tokenizer.
-func defaultTokenCounter() -> TokenCounter { ExactTokenCounter() }
+func defaultTokenCounter() -> TokenCounter { ModelTokenCounter() }

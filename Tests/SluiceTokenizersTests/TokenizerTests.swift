@@ -1,5 +1,4 @@
 import Foundation
-import SluiceRuntime
 import XCTest
 @testable import SluiceTokenizers
 
@@ -241,7 +240,7 @@ final class TokenizerTests: XCTestCase {
         let counter = ExactTokenCounter()
         XCTAssertEqual(counter.chatTokens(messages: messages, encoding: "o200k_base", family: .openAI), 124)
         XCTAssertEqual(counter.chatTokens(messages: messages, encoding: "cl100k_base", family: .openAI), 129)
-        let plain = [ChatMessage(role: "user", content: "hi")]
+        let plain: [(role: String, content: String, name: String?)] = [("user", "hi", nil)]
         // 3 per message + "user" (1) + "hi" (1) + 3 for the reply.
         XCTAssertEqual(counter.chatTokens(messages: plain, encoding: "o200k_base", family: .openAI), 8)
         XCTAssertEqual(counter.chatTokens(messages: plain, encoding: "estimate", family: .anthropic), 3 + 4 + TokenEstimate.count("hi"))
