@@ -247,7 +247,7 @@ struct FlagVerdict: Sendable, Hashable {
 
 /// The variables of one pipeline call (or prompt rendering, or REPL input), and the budget
 /// scope its calls are charged to.
-struct Frame {
+struct Frame: Sendable {
     let file: SourceFile
     var locals: [String: Value] = [:]
     /// The pipeline whose body this frame runs (nil for prompts and the REPL).
