@@ -121,12 +121,19 @@ public struct ChatResponse: Sendable, Hashable {
     public var failedAttempts: [ProviderAttempt]
     /// True when the server reported no usage and the token counts are the provider's estimate.
     public var usageEstimated: Bool
+    /// What the provider did differently from what the request asked, for the trace and standard
+    /// error: structured output asked for in the instructions instead of natively, a schema sent
+    /// non-strict. Empty when the request went as asked.
+    public var warnings: [String]
+    /// Milliseconds the try that answered took (waits for retries and rate limits before it
+    /// excluded); nil when the provider does not measure it.
+    public var latencyMs: Double?
 
     public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, finishReason: String? = nil,
-                failedAttempts: [ProviderAttempt] = [], usageEstimated: Bool = false) {
+                failedAttempts: [ProviderAttempt] = [], usageEstimated: Bool = false, warnings: [String] = [], latencyMs: Double? = nil) {
         self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens
         self.cachedTokens = cachedTokens; self.finishReason = finishReason; self.failedAttempts = failedAttempts
-        self.usageEstimated = usageEstimated
+        self.usageEstimated = usageEstimated; self.warnings = warnings; self.latencyMs = latencyMs
     }
 }
 
@@ -158,9 +165,27 @@ public protocol ModelProvider: Sendable {
     func complete(_ request: ChatRequest) async throws -> ChatResponse
 }
 
+/// Vectors for texts, in input order, and the tokens the server says it billed for them.
+public struct Embeddings: Sendable, Hashable {
+    public var vectors: [[Float]]
+    /// The input tokens the server reported (`usage.prompt_tokens`); nil when it reported none,
+    /// and the caller charges its own count of the texts.
+    public var inputTokens: Int?
+    public init(vectors: [[Float]], inputTokens: Int? = nil) { self.vectors = vectors; self.inputTokens = inputTokens }
+}
+
 /// Turns text into vectors (`/v1/embeddings`), for retrieval and similarity metrics.
 public protocol EmbeddingProvider: Sendable {
     func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]]
+    /// The vectors with the usage the server reported. Providers that know it implement this;
+    /// the default reports none.
+    func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings
+}
+
+extension EmbeddingProvider {
+    public func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
+        Embeddings(vectors: try await embed(texts, model: model))
+    }
 }
 
 // MARK: - Retrieval
@@ -258,11 +283,19 @@ public struct TraceModelCall: Sendable, Hashable {
     public var latencyMs: Double
     public var error: String?
     public var attempt: Int
+    /// The version (`prompt p(...) v2`) of the prompt the call was rendered from, when it has one.
+    public var promptVersion: Int?
+    /// The prompt's `meta { ... }`, as JSON, when it declares one.
+    public var promptMeta: JSONValue?
+    /// What the provider did differently from what was asked (`ChatResponse.warnings`).
+    public var warnings: [String]
     public init(runId: String, spanId: String, model: String, provider: String, messages: [ChatMessage], reply: String?,
-                inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?, attempt: Int) {
+                inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?, attempt: Int,
+                promptVersion: Int? = nil, promptMeta: JSONValue? = nil, warnings: [String] = []) {
         self.runId = runId; self.spanId = spanId; self.model = model; self.provider = provider; self.messages = messages
         self.reply = reply; self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.cachedTokens = cachedTokens
         self.cost = cost; self.latencyMs = latencyMs; self.error = error; self.attempt = attempt
+        self.promptVersion = promptVersion; self.promptMeta = promptMeta; self.warnings = warnings
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import SluiceRuntime
+import SluiceSemantics
 
 /// Speaks Anthropic's Messages API (`POST {base}/v1/messages`) in its own wire format.
 ///
@@ -16,10 +17,11 @@ import SluiceRuntime
 ///   order); the rest alternate `user`/`assistant` as the API requires, consecutive messages of one
 ///   role merged with a blank line between them (any other role counts as `user`).
 ///   `max_tokens` is always sent (the API requires it); stop sequences go in `stop_sequences`.
-/// - Structured output: forced tool use — one tool named after the schema whose `input_schema` is
-///   the schema, and `tool_choice: {type: tool, name}`; the reply's text is the tool call's `input`
-///   serialized as JSON. A schema whose root is not an object (the API requires one) is wrapped as
-///   `{value: schema}` and unwrapped from the reply. A server that rejects tools (HTTP 400/422
+/// - Structured output: forced tool use — one tool named after the declared type whose
+///   `input_schema` is its `StructuredOutputSchema` (the same object root as OpenAI's: a schema
+///   whose root is not an object is wrapped as `{value: schema}` and unwrapped from the reply),
+///   and `tool_choice: {type: tool, name}`; the reply's text is the tool call's `input` serialized
+///   as JSON. A server that rejects tools (HTTP 400/422
 ///   naming them) is asked once more without, and remembered; one that ignores them and answers
 ///   in text gives that text (the prompt already asks for JSON; `validate` checks the rest).
 /// - Usage, as billed: input = `input_tokens` + `cache_creation_input_tokens` +
@@ -42,23 +44,31 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
     enum Feature: String, FallbackFeature {
         case tools
         var markers: [String] { ["tool_choice", "tools", "input_schema", "tool"] }
+
+        func warning(for request: ChatRequest, endpoint: String) -> String? {
+            request.responseSchema == nil ? nil
+                : "\(endpoint) does not accept tools (Anthropic's native structured output): the reply's shape is asked for "
+                    + "in the instructions only, and the runtime's `validate` checks it"
+        }
     }
 
     /// The forced tool that carries structured output.
     struct StructuredTool: Sendable {
-        var name: String
+        var schema: StructuredOutputSchema
+        var name: String { schema.name }
         /// The schema's root is not an object, so it was wrapped as `{value: schema}`.
-        var wrapped: Bool
+        var wrapped: Bool { schema.wrapped }
     }
 
     private let environment: [String: String]
     private let counter: any TokenCounter
     private let chat: FeatureFallbackExchange<Feature>
 
-    public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock()) {
+    public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock(),
+                memory: (any FeatureMemory)? = nil) {
         self.environment = environment
         self.counter = counter
-        chat = FeatureFallbackExchange(http: HTTPClient(), clock: clock, counter: counter)
+        chat = FeatureFallbackExchange(http: HTTPClient(), clock: clock, counter: counter, memory: memory)
     }
 
     public func endpointName(for model: ModelSpec) -> String {
@@ -110,21 +120,16 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
         if let temperature = request.temperature ?? request.model.temperature { members.append(("temperature", .number(temperature))) }
         if !request.stop.isEmpty { members.append(("stop_sequences", .array(request.stop.map(JSONValue.string)))) }
         var tool: StructuredTool?
-        if tools, let schema = request.responseSchema {
-            let name = ProviderSupport.identifier(schema.name)
-            let isObject = schema.schema["type"] == .string("object")
-            let inputSchema: JSONValue = isObject ? schema.schema : .object([
-                ("type", .string("object")),
-                ("properties", .object([("value", schema.schema)])),
-                ("required", .array([.string("value")])),
-            ])
+        if tools, let declared = request.responseSchema {
+            let structured = StructuredOutputSchema(name: declared.name, schema: declared.schema)
+            let what = structured.wrapped ? "its `value` is the whole answer" : "the tool's input is the whole answer"
             members.append(("tools", .array([.object([
-                ("name", .string(name)),
-                ("description", .string("Gives the answer as a \(schema.name) value; the tool's input is the whole answer.")),
-                ("input_schema", inputSchema),
+                ("name", .string(structured.name)),
+                ("description", .string("Gives the answer as a \(declared.name) value; \(what).")),
+                ("input_schema", structured.schema),
             ])])))
-            members.append(("tool_choice", .object([("type", .string("tool")), ("name", .string(name))])))
-            tool = StructuredTool(name: name, wrapped: !isObject)
+            members.append(("tool_choice", .object([("type", .string("tool")), ("name", .string(structured.name))])))
+            tool = StructuredTool(schema: structured)
         }
         if stream { members.append(("stream", .bool(true))) }
         return (.object(members), tool)

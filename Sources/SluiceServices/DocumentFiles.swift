@@ -53,12 +53,16 @@ enum DocumentFiles {
         return url.standardizedFileURL.path
     }
 
-    /// The file's text (invalid UTF-8 replaced, not refused); HTML is reduced to its visible text.
-    static func text(ofFile path: String) throws -> String {
+    static func bytes(ofFile path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StoreError("cannot read \(path): the file is unreadable")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        return [UInt8](data)
+    }
+
+    /// A file's text from its bytes (invalid UTF-8 replaced, not refused); HTML is reduced to its visible text.
+    static func text(of bytes: [UInt8], path: String) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
         let ext = (path as NSString).pathExtension.lowercased()
         return ext == "html" || ext == "htm" ? visibleText(ofHTML: text) : text
     }

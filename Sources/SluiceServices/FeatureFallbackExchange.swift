@@ -11,6 +11,8 @@ protocol FallbackFeature: RawRepresentable, CaseIterable, Hashable, Sendable whe
     var markers: [String] { get }
     /// What the next attempt does instead, for the rejected attempt's message.
     var instead: String { get }
+    /// What a request loses when sent without the feature, for `ChatResponse.warnings`; nil when nothing it asked for.
+    func warning(for request: ChatRequest, endpoint: String) -> String?
 }
 
 extension FallbackFeature {
@@ -19,13 +21,16 @@ extension FallbackFeature {
 
 /// Chat exchanges with endpoints that may refuse optional request features: a reply rejecting one
 /// the body offered becomes a failed attempt, the feature is remembered as lacking for that
-/// endpoint, and the request goes again without it.
+/// endpoint (in this process and, with a `FeatureMemory`, in the store for later ones), and the
+/// request goes again without it. Whatever a reply lacks for it is said in its `warnings`.
 struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
     /// What one attempt sends and how its reply is read.
     struct Attempt<Decoder: StreamDecoder> {
         var body: JSONValue
         /// Reads the reply when it streams.
         var decoder: Decoder
+        /// What this attempt does differently from what the request asked, besides lacking features.
+        var warnings: [String] = []
         /// Reads a reply that came whole.
         var whole: (Data) throws -> ChatResponse
     }
@@ -33,13 +38,37 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
     let http: HTTPClient
     let clock: any Clock
     let counter: any TokenCounter
-    /// Per endpoint (base URL and model id), the features its server rejected.
+    /// Where refusals are kept for later processes.
+    let memory: (any FeatureMemory)?
+    /// Per endpoint (base URL and model id), the features its server rejected; an endpoint is
+    /// present once what `memory` knows of it has been read.
     private let unsupported = Locked<[String: Set<Feature>]>([:])
 
-    init(http: HTTPClient, clock: any Clock, counter: any TokenCounter) {
+    init(http: HTTPClient, clock: any Clock, counter: any TokenCounter, memory: (any FeatureMemory)? = nil) {
         self.http = http
         self.clock = clock
         self.counter = counter
+        self.memory = memory
+    }
+
+    /// What `name` is known to refuse, read from `memory` the first time (a store that cannot be
+    /// read is a warning, not a failed call).
+    private func lackingFeatures(_ name: String, warnings: inout [String]) -> Set<Feature> {
+        if let known = unsupported.withLock({ $0[name] }) { return known }
+        var remembered: Set<Feature> = []
+        do {
+            remembered = Set(try memory?.refusedFeatures(endpoint: name).compactMap(Feature.init(rawValue:)) ?? [])
+        } catch {
+            warnings.append("cannot read which request features \(name) refused before: \(error)")
+        }
+        return unsupported.withLock { $0[name, default: remembered] }
+    }
+
+    private func remember(_ feature: Feature, for name: String, warnings: inout [String]) {
+        unsupported.withLock { _ = $0[name, default: []].insert(feature) }
+        do { try memory?.noteRefused(feature: feature.rawValue, endpoint: name, at: clock.now()) } catch {
+            warnings.append("cannot remember that \(name) refuses \(feature.rawValue): \(error)")
+        }
     }
 
     /// Sends `request` to `endpoint` (named `name` for what it lacks) until a reply is not a
@@ -49,10 +78,11 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
                            attempt makeAttempt: (_ lacking: Set<Feature>) -> Attempt<Decoder>) async throws -> ChatResponse {
         let model = request.model
         var failed: [ProviderAttempt] = []
+        var warnings: [String] = []
         var started = clock.now()
         do {
             while true {
-                let lacking = unsupported.withLock { $0[name] ?? [] }
+                let lacking = lackingFeatures(name, warnings: &warnings)
                 let attempt = makeAttempt(lacking)
                 let offered = Feature.allCases.filter { attempt.body[$0.rawValue] != nil }.map { (feature: $0, markers: $0.markers) }
                 let stream = request.onText.map { ReplyStream(attempt.decoder, onText: $0) }
@@ -63,7 +93,7 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
                                                 timeout: model.timeout, connectTimeout: model.reliability.connectTimeout, onBody: sink)
                 guard (200..<300).contains(reply.status) else {
                     if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
-                        unsupported.withLock { _ = $0[name, default: []].insert(feature) }
+                        remember(feature, for: name, warnings: &warnings)
                         let error = ProviderSupport.httpError(reply, url: endpoint, now: clock.now())
                         failed.append(ProviderAttempt(error: error.message + " (\(feature.instead))", status: reply.status,
                                                       latencyMs: ProviderSupport.milliseconds(since: started, clock: clock)))
@@ -80,6 +110,9 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
                     if let onText = request.onText, !response.text.isEmpty { onText(response.text) }
                 }
                 response.failedAttempts = ProviderSupport.redact(key, in: failed)
+                response.latencyMs = ProviderSupport.milliseconds(since: started, clock: clock)
+                response.warnings += warnings + attempt.warnings
+                    + Feature.allCases.filter(lacking.contains).compactMap { $0.warning(for: request, endpoint: name) }
                 return response
             }
         } catch var error as ProviderError {

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import SluiceRuntime
+import SluiceSemantics
 
 /// Speaks OpenAI's chat completions API (`POST {base}/chat/completions`) and embeddings API
 /// (`POST {base}/embeddings`), which OpenAI and most local servers (llama.cpp, vLLM, Ollama,
@@ -20,13 +21,17 @@ import SluiceRuntime
 ///   and the response says `usageEstimated`.
 /// - Finish reasons are passed on as the server gives them (`stop`, `length`, `content_filter`,
 ///   `tool_calls`, or anything else).
-/// - Structured output: `response_format: {type: json_schema, json_schema: {name, schema, strict: true}}`.
-///   A server that rejects it (HTTP 400/422 naming `response_format` or `json_schema`) is asked
+/// - Structured output: `response_format: {type: json_schema, json_schema: {name, schema, strict: true}}`
+///   with the `StructuredOutputSchema` of the declared schema: an object root (a non-object type
+///   wrapped as `{"value": ...}` and unwrapped from the reply, streamed or not), every property
+///   required, optional ones nullable. A schema with an `any` part is sent `strict: false`, with
+///   a warning on the response. A server that rejects it (HTTP 400/422 naming `response_format` or `json_schema`) is asked
 ///   once more without it, and remembered (per base URL and model id) as lacking the feature; the
 ///   prompt already asks for JSON and the runtime's `validate` checks the rest. The same goes for
 ///   `stream_options`, `temperature` and `stop` (dropped), and `max_tokens` (sent as
 ///   `max_completion_tokens`, as OpenAI's reasoning models require). The rejected try is reported
-///   in `failedAttempts`.
+///   in `failedAttempts`, what was left out in `warnings`, and the refusal is kept in the
+///   `FeatureMemory` (the store) so later processes ask without the feature at once.
 public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, EndpointNaming, @unchecked Sendable {
     public static let defaultBaseURL = "https://api.openai.com/v1"
 
@@ -60,6 +65,20 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
             default: "asking again without \(rawValue)"
             }
         }
+
+        func warning(for request: ChatRequest, endpoint: String) -> String? {
+            switch self {
+            case .responseFormat where request.responseSchema != nil:
+                "\(endpoint) does not accept response_format (native structured output): the reply's shape is asked for "
+                    + "in the instructions only, and the runtime's `validate` checks it"
+            case .temperature where (request.temperature ?? request.model.temperature) != nil:
+                "\(endpoint) does not accept temperature: the model's default is used"
+            case .stop where !request.stop.isEmpty:
+                "\(endpoint) does not accept stop sequences: they are not sent"
+            default:
+                nil
+            }
+        }
     }
 
     private let environment: [String: String]
@@ -72,12 +91,12 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
     public let embeddingBatchSize: Int
 
     public init(environment: [String: String], counter: any TokenCounter = EstimatingTokenCounter(), clock: any Clock = SystemClock(),
-                embeddingBatchSize: Int = 64) {
+                embeddingBatchSize: Int = 64, memory: (any FeatureMemory)? = nil) {
         self.environment = environment
         self.counter = counter
         self.clock = clock
         self.embeddingBatchSize = max(1, embeddingBatchSize)
-        chat = FeatureFallbackExchange(http: http, clock: clock, counter: counter)
+        chat = FeatureFallbackExchange(http: http, clock: clock, counter: counter, memory: memory)
     }
 
     public func endpointName(for model: ModelSpec) -> String {
@@ -93,9 +112,18 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         let key = try apiKey(for: model, endpoint: endpoint)
         try ProviderSupport.checkTimeout(model)
         let headers = Self.headers(key: key)
+        let structured = request.responseSchema.map { StructuredOutputSchema(name: $0.name, schema: $0.schema) }
         return try await chat.complete(request, endpoint: endpoint, name: base + " " + model.id, key: key, headers: headers) { lacking in
-            .init(body: Self.body(for: request, without: lacking), decoder: OpenAIStream(url: endpoint.absoluteString)) { data in
-                try self.reply(from: data, for: request, endpoint: endpoint)
+            // The reply comes wrapped only when the wrapped schema was sent.
+            let sent = lacking.contains(.responseFormat) ? nil : structured
+            var warnings: [String] = []
+            if let sent, let problem = sent.strictProblem {
+                warnings.append("\(base) \(model.id): \(problem); it is sent with strict: false, so the server does not enforce it "
+                                + "(the runtime's `validate` checks the reply)")
+            }
+            return .init(body: Self.body(for: request, without: lacking), decoder: OpenAIStream(url: endpoint.absoluteString, structured: sent),
+                         warnings: warnings) { data in
+                try self.reply(from: data, for: request, endpoint: endpoint, structured: sent)
             }
         }
     }
@@ -128,13 +156,14 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         }
         members.append((lacking.contains(.maxTokens) ? "max_completion_tokens" : "max_tokens", .number(Double(request.maxTokens))))
         if !lacking.contains(.stop), !request.stop.isEmpty { members.append(("stop", .array(request.stop.map(JSONValue.string)))) }
-        if !lacking.contains(.responseFormat), let schema = request.responseSchema {
+        if !lacking.contains(.responseFormat), let declared = request.responseSchema {
+            let structured = StructuredOutputSchema(name: declared.name, schema: declared.schema)
             members.append(("response_format", .object([
                 ("type", .string("json_schema")),
                 ("json_schema", .object([
-                    ("name", .string(schemaName(schema.name))),
-                    ("schema", schema.schema),
-                    ("strict", .bool(true)),
+                    ("name", .string(structured.name)),
+                    ("schema", structured.schema),
+                    ("strict", .bool(structured.strict)),
                 ])),
             ])))
         }
@@ -145,10 +174,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         return .object(members)
     }
 
-    /// OpenAI accepts schema names of letters, digits, `_` and `-`, at most 64 long.
-    static func schemaName(_ name: String) -> String { ProviderSupport.identifier(name) }
-
-    func reply(from data: Data, for request: ChatRequest, endpoint: URL) throws -> ChatResponse {
+    func reply(from data: Data, for request: ChatRequest, endpoint: URL, structured: StructuredOutputSchema?) throws -> ChatResponse {
         let from = "the reply from \(endpoint.absoluteString)"
         let (json, choices) = try ProviderSupport.replyList("choices", in: data, from: from)
         guard let choice = choices.first else { throw ProviderError(.malformedReply, "\(from) has an empty 'choices' list") }
@@ -159,8 +185,8 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
             if let refusal = message["refusal"]?.stringValue { throw ProviderError(.malformedReply, "the model refused: \(refusal)") }
             throw ProviderError(.malformedReply, "\(from) has no text 'content' in its message")
         }
-        return Self.response(text: content, model: json["model"]?.stringValue, finishReason: choice["finish_reason"]?.stringValue,
-                             usage: json["usage"], request: request, counter: counter)
+        return Self.response(text: structured?.unwrap(content) ?? content, model: json["model"]?.stringValue,
+                             finishReason: choice["finish_reason"]?.stringValue, usage: json["usage"], request: request, counter: counter)
     }
 
     /// The response with the server's usage, or an estimate marked as such.
@@ -272,6 +298,9 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
 /// The state of one streamed chat completion.
 struct OpenAIStream: StreamDecoder {
     let url: String
+    /// The structured-output schema sent; when it wraps the reply, the text is held back and
+    /// passed on unwrapped, whole, at the end.
+    let structured: StructuredOutputSchema?
     private var text = ""
     private var refusal = ""
     private var model: String?
@@ -280,7 +309,10 @@ struct OpenAIStream: StreamDecoder {
     private var sawChoice = false
     private(set) var done = false
 
-    init(url: String) { self.url = url }
+    init(url: String, structured: StructuredOutputSchema? = nil) {
+        self.url = url
+        self.structured = structured
+    }
 
     mutating func handle(_ event: SSEEvent, payload: String, pieces: inout [String]) throws {
         if payload == "[DONE]" { done = true; return }
@@ -295,7 +327,7 @@ struct OpenAIStream: StreamDecoder {
         sawChoice = true
         if let piece = choice["delta"]?["content"]?.stringValue, !piece.isEmpty {
             text += piece
-            pieces.append(piece)
+            if structured?.wrapped != true { pieces.append(piece) }
         }
         if let piece = choice["delta"]?["refusal"]?.stringValue { refusal += piece }
         if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
@@ -307,6 +339,11 @@ struct OpenAIStream: StreamDecoder {
         }
         guard sawChoice else { throw ProviderError(.malformedReply, "the stream from \(url) has no choices") }
         if text.isEmpty, !refusal.isEmpty { throw ProviderError(.malformedReply, "the model refused: \(refusal)") }
+        var text = text
+        if let structured, structured.wrapped {
+            text = structured.unwrap(text)
+            if !text.isEmpty { onText(text) }
+        }
         return OpenAICompatibleProvider.response(text: text, model: model, finishReason: finishReason, usage: usage, request: request,
                                                  counter: counter)
     }

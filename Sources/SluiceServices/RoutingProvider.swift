@@ -39,9 +39,11 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
     ///
     /// Throws a `.configuration` `ProviderError` for an unreadable or malformed replay file, an
     /// unwritable record file, or a conflicting combination.
+    /// - `memory`: where the real providers keep what servers refused (see `FeatureMemory`).
     public static func standard(environment: [String: String], replies: ScriptedProvider? = nil, record: String?, replay: String?,
                                 clock: any Clock = SystemClock(), random: any RandomSource = SystemRandom(),
-                                counter: any TokenCounter = EstimatingTokenCounter()) throws -> any ModelProvider {
+                                counter: any TokenCounter = EstimatingTokenCounter(),
+                                memory: (any FeatureMemory)? = nil) throws -> any ModelProvider {
         if let replay {
             if replies != nil {
                 throw ProviderError(.configuration, "--replay \(replay) cannot be combined with --replies: both would answer every model")
@@ -52,16 +54,17 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
             return try ReplayProvider(path: replay)
         }
         let provider: any ModelProvider = replies.map { RoutingProvider(everyModel: $0) }
-            ?? real(environment: environment, clock: clock, random: random, counter: counter)
+            ?? real(environment: environment, clock: clock, random: random, counter: counter, memory: memory)
         guard let record else { return provider }
         return try RecordingProvider(provider, path: record)
     }
 
-    static func real(environment: [String: String], clock: any Clock, random: any RandomSource, counter: any TokenCounter) -> RoutingProvider {
+    static func real(environment: [String: String], clock: any Clock, random: any RandomSource, counter: any TokenCounter,
+                     memory: (any FeatureMemory)? = nil) -> RoutingProvider {
         RoutingProvider(
-            openAI: ReliableProvider(OpenAICompatibleProvider(environment: environment, counter: counter, clock: clock),
+            openAI: ReliableProvider(OpenAICompatibleProvider(environment: environment, counter: counter, clock: clock, memory: memory),
                                      clock: clock, random: random, counter: counter),
-            anthropic: ReliableProvider(AnthropicProvider(environment: environment, counter: counter, clock: clock),
+            anthropic: ReliableProvider(AnthropicProvider(environment: environment, counter: counter, clock: clock, memory: memory),
                                         clock: clock, random: random, counter: counter))
     }
 
@@ -105,5 +108,12 @@ extension RoutingProvider: EmbeddingProvider {
             throw ProviderError(.configuration, "model '\(model.name)' cannot embed text through its provider '\(model.provider)'")
         }
         return try await embedder.embed(texts, model: model)
+    }
+
+    public func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
+        guard let embedder = try provider(for: model) as? any EmbeddingProvider else {
+            throw ProviderError(.configuration, "model '\(model.name)' cannot embed text through its provider '\(model.provider)'")
+        }
+        return try await embedder.embedWithUsage(texts, model: model)
     }
 }

@@ -175,4 +175,5 @@ final class SQLiteStatement {
     }
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
     func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
+    func optionalInt(_ column: Int32) -> Int? { isNull(column) ? nil : int(column) }
 }

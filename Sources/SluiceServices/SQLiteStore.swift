@@ -10,6 +10,9 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
     let database: SQLiteDatabase
     /// Counts tokens when `prepare` chunks an index's source.
     let tokenCounter: any TokenCounter
+    /// The index specs `prepare` has already brought up to date with their source in this process:
+    /// a source is hashed once per process, not before every search.
+    let synchronizedIndexes = Locked<Set<IndexSpec>>([])
 
     public var path: String { database.path }
 

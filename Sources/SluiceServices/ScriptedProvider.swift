@@ -1,5 +1,6 @@
 import Foundation
 import SluiceRuntime
+import SluiceTokenizers
 
 /// Answers from a JSONL file of replies, for tests and offline demos. One reply per line:
 ///
@@ -11,6 +12,10 @@ import SluiceRuntime
 /// when present, match it. A line with `error` throws that error; without `usage`, tokens are
 /// counted with the injected counter. Blank lines are skipped. When the request streams (`onText`),
 /// the whole reply is passed to it in one piece.
+///
+/// With a `ReplyLedger` (the CLI passes the session's when a run continues a conversation), lines
+/// used by earlier runs of the conversation count as used, and each line taken is recorded, so a
+/// conversation run one process per turn goes through the file once, in order.
 public final class ScriptedProvider: ModelProvider, @unchecked Sendable {
     struct Reply {
         var line: Int
@@ -25,20 +30,25 @@ public final class ScriptedProvider: ModelProvider, @unchecked Sendable {
     /// The file (or other origin) the replies came from, for messages.
     public let origin: String
     let replies: [Reply]
+    /// The SHA-256 of the file's content: how a ledger knows the file.
+    public let contentHash: String
     private let counter: any TokenCounter
+    private let ledger: (any ReplyLedger)?
     private let lock = NSLock()
     private var used: [Bool]
 
-    public convenience init(path: String, counter: any TokenCounter = EstimatingTokenCounter()) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+    public convenience init(path: String, counter: any TokenCounter = EstimatingTokenCounter(), ledger: (any ReplyLedger)? = nil) throws {
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
             throw ProviderError(.configuration, "cannot read the scripted replies file \(path): no such readable file")
         }
-        try self.init(jsonl: String(decoding: data, as: UTF8.self), origin: path, counter: counter)
+        try self.init(jsonl: String(decoding: data, as: UTF8.self), origin: path, counter: counter, ledger: ledger)
     }
 
-    public init(jsonl: String, origin: String, counter: any TokenCounter = EstimatingTokenCounter()) throws {
+    public init(jsonl: String, origin: String, counter: any TokenCounter = EstimatingTokenCounter(), ledger: (any ReplyLedger)? = nil) throws {
         self.origin = origin
         self.counter = counter
+        self.ledger = ledger
+        contentHash = SHA256.hex(SHA256.digest(Array(jsonl.utf8)))
         var replies: [Reply] = []
         for (index, line) in jsonl.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -46,7 +56,11 @@ public final class ScriptedProvider: ModelProvider, @unchecked Sendable {
             replies.append(try Self.parse(text, line: index + 1, origin: origin))
         }
         self.replies = replies
-        used = Array(repeating: false, count: replies.count)
+        let earlier: Set<Int>
+        do { earlier = try ledger?.usedLines(replies: contentHash) ?? [] } catch {
+            throw ProviderError(.configuration, "cannot read which replies of \(origin) this conversation has used: \(error)")
+        }
+        used = replies.map { earlier.contains($0.line) }
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
@@ -75,12 +89,18 @@ public final class ScriptedProvider: ModelProvider, @unchecked Sendable {
             }
             guard let match else {
                 let given = used.filter { $0 }.count
-                var message = "scripted replies exhausted after \(given) replies (\(origin): \(replies.count) replies)"
+                var message = "scripted replies exhausted after \(given) replies (\(origin): \(replies.count) replies"
+                    + (ledger == nil ? ")" : ", counting those earlier runs of this conversation used)")
                 if given < replies.count {
                     message += ": none of the \(replies.count - given) unused replies matches model '\(request.model.name)'"
                     if let prompt = request.promptName { message += " and prompt '\(prompt)'" }
                 }
                 throw ProviderError(.exhausted, message)
+            }
+            if let ledger {
+                do { try ledger.markUsed(replies: contentHash, line: replies[match].line) } catch {
+                    throw ProviderError(.configuration, "cannot record that reply \(origin):\(replies[match].line) was used: \(error)")
+                }
             }
             used[match] = true
             return replies[match]

@@ -116,6 +116,35 @@ enum StoreSchema {
             PRIMARY KEY (session_id, seq)
         );
         """,
+        """
+        -- What an index was built from and how, so a changed source or chunk size is noticed.
+        ALTER TABLE retrieval_indexes ADD COLUMN built_from TEXT;      -- 'source' (a script's `source`), 'files' (`sluice index add`); NULL before version 3
+        ALTER TABLE retrieval_indexes ADD COLUMN source TEXT;          -- the absolute file or folder, when built_from = 'source'
+        ALTER TABLE retrieval_indexes ADD COLUMN chunk_tokens INTEGER;
+        ALTER TABLE retrieval_indexes ADD COLUMN overlap_tokens INTEGER;
+        ALTER TABLE documents ADD COLUMN content_hash TEXT;            -- SHA-256 of the file's bytes when indexed
+
+        -- Shown by `sluice traces show`; filled in by the runtime.
+        ALTER TABLE model_calls ADD COLUMN prompt_version INTEGER;
+        ALTER TABLE model_calls ADD COLUMN prompt_meta TEXT;           -- JSON
+        ALTER TABLE model_calls ADD COLUMN warnings TEXT;              -- JSON array of strings; NULL when none
+
+        -- Request features an endpoint refused (HTTP 400/422), so later processes do not pay the failed call again.
+        CREATE TABLE endpoint_features (
+            endpoint    TEXT NOT NULL,                    -- base URL and model id
+            feature     TEXT NOT NULL,                    -- e.g. response_format
+            noted_at    REAL NOT NULL,
+            PRIMARY KEY (endpoint, feature)
+        );
+
+        -- Lines of a --replies file already answered in a session, so a later run of it takes the next ones.
+        CREATE TABLE session_replies (
+            session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            replies     TEXT NOT NULL,                    -- SHA-256 of the replies file's content
+            line        INTEGER NOT NULL,
+            PRIMARY KEY (session_id, replies, line)
+        );
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -162,7 +162,7 @@ extension RunSummary {
         .object([
             ("id", .string(id)), ("pipeline", .string(pipeline)), ("file", .string(file)), ("status", .string(status)),
             ("started_at", .number(startedAt)), ("ended_at", endedAt.map(JSONValue.number) ?? .null),
-            ("duration", duration.map(JSONValue.number) ?? .null), ("cost", .number(cost)), ("tokens", .number(Double(tokens))),
+            ("duration", duration.map(JSONValue.number) ?? .null), ("cost", NumberDisplay.moneyJSON(cost)), ("tokens", .number(Double(tokens))),
         ])
     }
 }
@@ -196,7 +196,8 @@ extension TraceModelCall {
             ("span_id", .string(spanId)), ("model", .string(model)), ("provider", .string(provider)),
             ("messages", .array(messages.map(\.json))), ("reply", reply.map(JSONValue.string) ?? .null),
             ("input_tokens", .number(Double(inputTokens))), ("output_tokens", .number(Double(outputTokens))),
-            ("cached_tokens", .number(Double(cachedTokens))), ("cost", .number(cost)), ("latency_ms", .number(latencyMs)),
+            ("cached_tokens", .number(Double(cachedTokens))), ("cost", NumberDisplay.moneyJSON(cost)),
+            ("latency_ms", NumberDisplay.millisecondsJSON(latencyMs)),
             ("error", error.map(JSONValue.string) ?? .null), ("attempt", .number(Double(attempt))),
         ])
     }
@@ -213,6 +214,6 @@ extension TraceGuardVerdict {
 
 extension TraceScore {
     public var json: JSONValue {
-        .object([("span_id", spanId.map(JSONValue.string) ?? .null), ("name", .string(name)), ("value", .number(value))])
+        .object([("span_id", spanId.map(JSONValue.string) ?? .null), ("name", .string(name)), ("value", NumberDisplay.scoreJSON(value))])
     }
 }

@@ -78,16 +78,9 @@ struct TraceRenderer {
         return String(format: "%.2fs", seconds)
     }
 
-    static func dollars(_ amount: Double) -> String {
-        if amount == 0 { return "$0" }
-        var text = String(format: "%.6f", amount)
-        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.distance(from: dot, to: text.endIndex) > 3 {
-            text.removeLast()
-        }
-        return "$" + text
-    }
+    static func dollars(_ amount: Double) -> String { NumberDisplay.money(amount) }
 
-    static func number(_ value: Double) -> String { JSONValue.formatNumber(value) }
+    static func number(_ value: Double) -> String { NumberDisplay.score(value) }
 
     static func timestamp(_ seconds: Double) -> String {
         let formatter = DateFormatter()

@@ -19,11 +19,9 @@ struct CheckCommand: ParsableCommand {
                 throw UsageError("no such file or folder: \(path)").exit()
             }
             if isDirectory.boolValue {
-                let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-                    .filter { $0.hasSuffix(".sluice") }.sorted()
-                files += found.map { (path as NSString).appendingPathComponent($0) }
+                files += Self.scripts(inFolder: path)
             } else {
-                files.append(path)
+                files.append(normalizedPath(path))
             }
         }
         var errorCount = 0
@@ -54,6 +52,26 @@ struct CheckCommand: ParsableCommand {
             Terminal.error(errorCount == 0 ? Terminal.green(summary) : summary)
         }
         if errorCount > 0 { throw Exit.scriptError }
+    }
+}
+
+extension CheckCommand {
+    /// The `*.sluice` files under `folder`, sorted. Hidden files and folders (`.sluice/`, where the
+    /// store lives by default, `.git/`, `.build/`) are not entered, and only regular files are
+    /// taken, so a folder whose name ends in `.sluice` is never mistaken for a script.
+    static func scripts(inFolder folder: String) -> [String] {
+        let manager = FileManager.default
+        guard let entries = manager.enumerator(at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isRegularFileKey],
+                                               options: [.skipsHiddenFiles]) else { return [] }
+        let root = URL(fileURLWithPath: folder).standardizedFileURL.path
+        var found: [String] = []
+        for case let url as URL in entries {
+            guard url.pathExtension == "sluice", (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            let full = url.standardizedFileURL.path
+            let relative = full.hasPrefix(root + "/") ? String(full.dropFirst(root.count + 1)) : full
+            found.append(joinedPath(folder, relative))
+        }
+        return found.sorted()
     }
 }
 

@@ -30,6 +30,7 @@ struct DryRunCommand: AsyncParsableCommand {
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
+            try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: true)
             sqlite = try openStore(store.path)
         } catch let error as UsageError {
             throw error.exit()
@@ -71,7 +72,7 @@ struct DryRunReport {
         var problems: [String] = []
         let worstCost = dearest.worstCost, worstTokens = estimate.dearestTokens.worstTokens
         if let dollars = limits.requestDollars, worstCost > dollars + 1e-9 {
-            problems.append("the worst case of \(formatMoney(worstCost)) is over the request budget of \(formatMoney(dollars))")
+            problems.append("the worst case of \(NumberDisplay.money(worstCost)) is over the request budget of \(NumberDisplay.money(dollars))")
         }
         if let tokens = limits.tokens, worstTokens > tokens {
             problems.append("the worst case of \(worstTokens) tokens is over the token budget of \(tokens)")
@@ -86,7 +87,7 @@ struct DryRunReport {
     var verdict: String {
         if !problems.isEmpty { return "over budget: " + problems.joined(separator: "; ") }
         var parts: [String] = []
-        if let dollars = limits.requestDollars { parts.append(formatMoney(dollars)) }
+        if let dollars = limits.requestDollars { parts.append(NumberDisplay.money(dollars)) }
         if let tokens = limits.tokens { parts.append("\(tokens) tokens") }
         return parts.isEmpty ? "ok: no budget declared" : "ok: within budget (" + parts.joined(separator: ", ") + ") on every path"
     }
@@ -133,11 +134,11 @@ struct DryRunReport {
         var rows = [header]
         for call in dearest.calls {
             rows.append(["prompt \(call.prompt)", call.model.name, "\(call.inputTokens)\(call.exact ? "" : "~")",
-                         "\(call.contextTokens)", "\(call.expectedOutputTokens)", "\(call.maxOutputTokens)", formatMoney(call.worstCost)])
+                         "\(call.contextTokens)", "\(call.expectedOutputTokens)", "\(call.maxOutputTokens)", NumberDisplay.money(call.worstCost)])
         }
         for embedding in dearest.embeddings {
             rows.append(["embed \(embedding.texts) texts", embedding.model.name, "\(embedding.tokens)\(embedding.exact ? "" : "~")",
-                         "", "", "", formatMoney(embedding.cost)])
+                         "", "", "", NumberDisplay.money(embedding.cost)])
         }
         for retrieval in dearest.retrievals {
             rows.append(["retrieve \(retrieval.index)", "", "", "\(retrieval.tokens)\(retrieval.fromStatistics ? "~" : "")", "", "", ""])
@@ -152,9 +153,9 @@ struct DryRunReport {
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
         lines.append("")
         lines.append("paths: \(pathCount) (every branch of every `if`, every cascade model, every `validate` retry)")
-        lines.append("cheapest path: \(cheapest.expectedTokens) tokens expected, \(formatMoney(cheapest.expectedCost)) expected, "
-                     + "\(formatMoney(cheapest.worstCost)) at most\(describe(cheapest))")
-        lines.append("dearest path:  \(dearest.worstTokens) tokens, \(formatMoney(dearest.worstCost)) at most\(describe(dearest))")
+        lines.append("cheapest path: \(cheapest.expectedTokens) tokens expected, \(NumberDisplay.money(cheapest.expectedCost)) expected, "
+                     + "\(NumberDisplay.money(cheapest.worstCost)) at most\(describe(cheapest))")
+        lines.append("dearest path:  \(dearest.worstTokens) tokens, \(NumberDisplay.money(dearest.worstCost)) at most\(describe(dearest))")
         lines.append(verdict)
         lines += notes.map { "note: " + $0 }
         return lines.joined(separator: "\n")
@@ -162,8 +163,8 @@ struct DryRunReport {
 
     func pathJSON(_ path: EstimationPath) -> JSONValue {
         .object([("choices", .array(path.choices.map { .string($0.description) })),
-                 ("worst_tokens", .number(Double(path.worstTokens))), ("worst_cost", .number(path.worstCost)),
-                 ("expected_tokens", .number(Double(path.expectedTokens))), ("expected_cost", .number(path.expectedCost)),
+                 ("worst_tokens", .number(Double(path.worstTokens))), ("worst_cost", NumberDisplay.moneyJSON(path.worstCost)),
+                 ("expected_tokens", .number(Double(path.expectedTokens))), ("expected_cost", NumberDisplay.moneyJSON(path.expectedCost)),
                  ("stopped_by", path.stoppedBy.map(JSONValue.string) ?? .null)])
     }
 
@@ -173,15 +174,15 @@ struct DryRunReport {
                  ("context_tokens", .number(Double(call.contextTokens))),
                  ("expected_output_tokens", .number(Double(call.expectedOutputTokens))),
                  ("max_output_tokens", .number(Double(call.maxOutputTokens))),
-                 ("expected_cost", .number(call.expectedCost)), ("worst_cost", .number(call.worstCost))])
+                 ("expected_cost", NumberDisplay.moneyJSON(call.expectedCost)), ("worst_cost", NumberDisplay.moneyJSON(call.worstCost))])
     }
 
     var json: JSONValue {
-        let budget: JSONValue = .object([("request", limits.requestDollars.map(JSONValue.number) ?? .null),
+        let budget: JSONValue = .object([("request", limits.requestDollars.map(NumberDisplay.moneyJSON) ?? .null),
                                          ("tokens", limits.tokens.map { .number(Double($0)) } ?? .null)])
         let embeddings: [JSONValue] = dearest.embeddings.map { e in
             .object([("model", .string(e.model.name)), ("texts", .number(Double(e.texts))), ("tokens", .number(Double(e.tokens))),
-                     ("cost", .number(e.cost))])
+                     ("cost", NumberDisplay.moneyJSON(e.cost))])
         }
         let retrievals: [JSONValue] = dearest.retrievals.map { r in
             .object([("index", .string(r.index)), ("documents", .number(Double(r.documents))), ("tokens", .number(Double(r.tokens))),

@@ -17,9 +17,7 @@ struct InputOptions: ParsableArguments {
     func collect() throws -> [String: JSONValue] {
         var values: [String: JSONValue] = [:]
         if let inputFile {
-            guard let data = FileManager.default.contents(atPath: inputFile) else {
-                throw UsageError("cannot read input file \(inputFile)")
-            }
+            let data = try readWholeFile(inputFile, what: "input file")
             let json: JSONValue
             do { json = try JSONValue.parse(bytes: [UInt8](data)) } catch {
                 throw UsageError("input file \(inputFile) is not valid JSON: \(error)")
@@ -36,5 +34,24 @@ struct InputOptions: ParsableArguments {
             values[String(pair[..<eq])] = .string(String(pair[pair.index(after: eq)...]))
         }
         return values
+    }
+}
+
+/// The bytes of a file, read to its end: regular files, and also pipes, FIFOs and character
+/// devices (`--input-file <(...)`, `/dev/stdin`), which report no size and must be streamed.
+func readWholeFile(_ path: String, what: String) throws -> Data {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw UsageError("cannot read \(what) \(path): no such file")
+    }
+    guard !isDirectory.boolValue else { throw UsageError("cannot read \(what) \(path): it is a folder") }
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw UsageError("cannot read \(what) \(path) (permission denied?)")
+    }
+    defer { try? handle.close() }
+    do {
+        return try handle.readToEnd() ?? Data()
+    } catch {
+        throw UsageError("cannot read \(what) \(path): \(error.localizedDescription)")
     }
 }

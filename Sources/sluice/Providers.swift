@@ -15,17 +15,20 @@ struct ProviderOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Answer every model call from a file --record wrote; no network.", valueName: "file"))
     var replay: String?
 
-    func makeProvider() throws -> ModelProvider {
+    /// The providers for a command. With a `store`, what servers refused is remembered there; with
+    /// a `session` too, `--replies` lines used by the conversation's earlier runs are skipped.
+    func makeProvider(store: SQLiteStore? = nil, session: String? = nil) throws -> ModelProvider {
         let environment = ProcessInfo.processInfo.environment
         var scripted: ScriptedProvider?
         if let replies {
-            do { scripted = try ScriptedProvider(path: replies) } catch {
+            let ledger = session.flatMap { id in store?.replyLedger(session: id) }
+            do { scripted = try ScriptedProvider(path: replies, ledger: ledger) } catch {
                 throw UsageError("cannot use replies file \(replies): \(error)")
             }
         }
         do {
             return try RoutingProvider.standard(environment: environment, replies: scripted, record: record, replay: replay,
-                                                counter: defaultTokenCounter())
+                                                counter: defaultTokenCounter(), memory: store)
         } catch {
             throw UsageError("\(error)")
         }

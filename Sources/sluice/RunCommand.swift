@@ -38,21 +38,24 @@ struct RunCommand: AsyncParsableCommand {
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
-            provider = try providers.makeProvider()
+            try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: false)
             sqlite = try openStore(store.path)
             sessionId = try resolveSession(sqlite)
+            provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
         } catch let error as UsageError {
             throw error.exit()
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
-        let printer = StreamPrinter()
+        // With --json, standard output is one JSON document, so streamed text goes to standard error.
+        let printer = StreamPrinter(text: json ? .standardError : .standardOutput)
         do {
             let result = try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId,
-                                                   onText: stream && !json ? printer.print : nil)
+                                                   onText: stream ? printer.print : nil)
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
+                printer.finish()
                 var report = RunReport.json(result)
                 if let sessionId, case .object(var members) = report {
                     members.append(("session", .string(sessionId)))
@@ -65,11 +68,12 @@ struct RunCommand: AsyncParsableCommand {
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
         } catch {
+            printer.finish()
             if json {
                 Terminal.out(RunReport.failureJSON(error).prettyPrinted())
             }
             Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
-            Terminal.error(Terminal.dim("run \(error.runId) failed after \(formatMoney(error.cost)), \(error.tokens) tokens; "
+            Terminal.error(Terminal.dim("run \(error.runId) failed after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
                                         + "its trace: sluice traces show \(error.runId)"))
             throw Exit.scriptError
         }
@@ -98,33 +102,78 @@ extension RunCommand {
     }
 }
 
-/// Writes streamed replies to standard output as they arrive, naming each prompt on standard error.
+/// Writes streamed replies as they arrive (to standard output, or to standard error when standard
+/// output is reserved for --json), naming each prompt on standard error.
 final class StreamPrinter: @unchecked Sendable {
+    private let text: FileHandle
     private let lock = NSLock()
     private var currentCall: String?
     private var currentText = ""
+    private var finished = false
+
+    init(text: FileHandle) { self.text = text }
 
     func print(call: String, piece: String) {
         lock.withLock {
             if currentCall != call {
-                if currentCall != nil { FileHandle.standardOutput.write(Data("\n".utf8)) }
+                if currentCall != nil { text.write(Data("\n".utf8)) }
                 Terminal.error(Terminal.dim("── \(call)"))
                 currentCall = call
                 currentText = ""
             }
             currentText += piece
-            FileHandle.standardOutput.write(Data(piece.utf8))
+            text.write(Data(piece.utf8))
         }
     }
 
-    /// Ends the stream; returns the last reply's text.
+    /// Ends the stream (once); returns the last reply's text, nil when nothing streamed.
+    @discardableResult
     func finish() -> String? {
         lock.withLock {
-            guard currentCall != nil else { return nil }
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            guard currentCall != nil, !finished else { return nil }
+            finished = true
+            text.write(Data("\n".utf8))
             return currentText
         }
     }
+}
+
+/// Prints the warnings providers attach to replies (`ChatResponse.warnings`: a structured-output
+/// fallback, a schema sent non-strict) on standard error as they arrive, each distinct one once.
+struct WarningReportingProvider: ModelProvider, EmbeddingProvider {
+    let inner: any ModelProvider
+    private let printed = PrintedWarnings()
+
+    init(_ inner: any ModelProvider) { self.inner = inner }
+
+    func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        let response = try await inner.complete(request)
+        for warning in response.warnings where printed.firstTime(warning) {
+            Terminal.error(Terminal.red("warning:") + " \(warning)")
+        }
+        return response
+    }
+
+    func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
+        try await embedder(for: model).embed(texts, model: model)
+    }
+
+    func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
+        try await embedder(for: model).embedWithUsage(texts, model: model)
+    }
+
+    private func embedder(for model: ModelSpec) throws -> any EmbeddingProvider {
+        guard let embedder = inner as? any EmbeddingProvider else {
+            throw ProviderError(.configuration, "model '\(model.name)': this run's provider cannot compute embeddings")
+        }
+        return embedder
+    }
+}
+
+final class PrintedWarnings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: Set<String> = []
+    func firstTime(_ warning: String) -> Bool { lock.withLock { seen.insert(warning).inserted } }
 }
 
 func openStore(_ path: String) throws -> SQLiteStore {
@@ -142,9 +191,9 @@ enum RunReport {
     }
 
     static func summary(_ result: RunResult) -> String {
-        var parts = ["run \(result.runId) ok", "\(result.tokens) tokens", formatMoney(result.cost)]
+        var parts = ["run \(result.runId) ok", "\(result.tokens) tokens", NumberDisplay.money(result.cost)]
         if !result.scores.isEmpty {
-            parts.append("scores: " + result.scores.map { "\($0.name)=\(JSONValue.formatNumber($0.value))" }.joined(separator: " "))
+            parts.append("scores: " + result.scores.map { "\($0.name)=\(NumberDisplay.score($0.value))" }.joined(separator: " "))
         }
         if !result.flags.isEmpty { parts.append("flagged: " + result.flags.joined(separator: ", ")) }
         return parts.joined(separator: " · ")
@@ -155,9 +204,9 @@ enum RunReport {
             ("run_id", .string(result.runId)),
             ("status", .string("ok")),
             ("output", result.output.json),
-            ("scores", .object(result.scores.map { ($0.name, .number($0.value)) })),
+            ("scores", .object(result.scores.map { ($0.name, NumberDisplay.scoreJSON($0.value)) })),
             ("flags", .array(result.flags.map { .string($0) })),
-            ("cost", .number(result.cost)),
+            ("cost", NumberDisplay.moneyJSON(result.cost)),
             ("tokens", .number(Double(result.tokens))),
         ])
     }
@@ -173,7 +222,7 @@ enum RunReport {
             ("run_id", .string(failure.runId)),
             ("status", .string(failure.error.kind == .guardBlocked ? "blocked" : "error")),
             ("error", .object(error)),
-            ("cost", .number(failure.cost)),
+            ("cost", NumberDisplay.moneyJSON(failure.cost)),
             ("tokens", .number(Double(failure.tokens))),
         ])
     }

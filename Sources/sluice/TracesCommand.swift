@@ -35,7 +35,7 @@ struct TracesCommand: ParsableCommand {
                 let when = formatter.string(from: Date(timeIntervalSince1970: run.startedAt))
                 let duration = run.duration.map { String(format: "%.0fms", $0 * 1000) } ?? "-"
                 Terminal.out([run.id, when, run.status.padding(toLength: 7, withPad: " ", startingAt: 0),
-                              run.pipeline, duration, "\(run.tokens) tok", formatMoney(run.cost)].joined(separator: "  "))
+                              run.pipeline, duration, "\(run.tokens) tok", NumberDisplay.money(run.cost)].joined(separator: "  "))
             }
         }
     }
