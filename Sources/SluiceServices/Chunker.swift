@@ -46,6 +46,9 @@ public struct Chunker: Sendable {
 
     struct Piece {
         var text: Substring
+        /// The piece's tokens as it reads inside a chunk: the word with the whitespace before it
+        /// (BPE encodings fold a space into the word after it: " word" is one token, while "word"
+        /// and " " would count two), its own trailing whitespace left to the next piece.
         var tokens: Int
         /// The boundary after this piece.
         var boundary: Boundary
@@ -58,7 +61,9 @@ public struct Chunker: Sendable {
         var wordStart = text.startIndex
         var index = text.startIndex
         while index < text.endIndex, text[index].isWhitespace { index = text.index(after: index) }
+        var before: Substring = ""
         while index < text.endIndex {
+            let start = index
             while index < text.endIndex, !text[index].isWhitespace { index = text.index(after: index) }
             let wordEnd = index
             var newlines = 0
@@ -66,9 +71,10 @@ public struct Chunker: Sendable {
                 newlines += text[index].isNewline ? 1 : 0
                 index = text.index(after: index)
             }
-            let word = text[wordStart..<wordEnd]
+            let word = text[start..<wordEnd]
             let boundary: Boundary = newlines >= 2 ? .paragraph : (newlines == 1 || Self.endsSentence(word)) ? .sentence : .word
-            appendPieces(of: text[wordStart..<index], boundary: boundary, to: &pieces)
+            appendPieces(of: text[wordStart..<wordEnd], trailing: text[wordEnd..<index], before: before, boundary: boundary, to: &pieces)
+            before = text[wordEnd..<index]
             wordStart = index
         }
         return pieces
@@ -80,18 +86,24 @@ public struct Chunker: Sendable {
         return [".", "!", "?", "。", "！", "？", "…"].contains(last)
     }
 
-    private func appendPieces(of word: Substring, boundary: Boundary, to pieces: inout [Piece]) {
-        let tokens = count(word)
+    /// `word` (with any leading whitespace of the text) followed by `trailing` whitespace, counted
+    /// with the whitespace `before` it.
+    private func appendPieces(of word: Substring, trailing: Substring, before: Substring, boundary: Boundary, to pieces: inout [Piece]) {
+        let whole = word.base[word.startIndex..<trailing.endIndex]
+        let tokens = count(before + word)
         if tokens <= maxTokens {
-            pieces.append(Piece(text: word, tokens: tokens, boundary: boundary))
+            pieces.append(Piece(text: whole, tokens: tokens, boundary: boundary))
             return
         }
         var rest = word
+        var lead = before
         while !rest.isEmpty {
             let length = longestFittingPrefix(of: rest)
             let part = rest.prefix(length)
             rest = rest.dropFirst(length)
-            pieces.append(Piece(text: part, tokens: count(part), boundary: rest.isEmpty ? boundary : .insideWord))
+            let text = rest.isEmpty ? word.base[part.startIndex..<trailing.endIndex] : part
+            pieces.append(Piece(text: text, tokens: count(lead + part), boundary: rest.isEmpty ? boundary : .insideWord))
+            lead = ""
         }
     }
 
@@ -137,8 +149,8 @@ public struct Chunker: Sendable {
                 }
                 end = best
             }
-            // Token counts need not add up exactly (BPE merges across pieces): check the real text and shrink if needed.
-            if end == start + 1 || count(joined(pieces[start..<end])) <= maxTokens { return end }
+            // Token counts need not add up exactly (BPE merges across pieces): check the chunk as stored and shrink if needed.
+            if end == start + 1 || count(joined(pieces[start..<end]).trimmingWhitespace()) <= maxTokens { return end }
             limit = end - 1
         }
     }

@@ -207,10 +207,15 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
 
     // MARK: Embeddings
 
-    /// Embeds `texts` with `POST {base}/embeddings`, `embeddingBatchSize` texts per request, each
-    /// reply put back in input order by its `index`.
     public func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
-        if texts.isEmpty { return [] }
+        try await embedWithUsage(texts, model: model).vectors
+    }
+
+    /// Embeds `texts` with `POST {base}/embeddings`, `embeddingBatchSize` texts per request, each
+    /// reply put back in input order by its `index`. The input tokens are the sum of the replies'
+    /// `usage.prompt_tokens`, nil when any reply has none.
+    public func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
+        if texts.isEmpty { return Embeddings(vectors: [], inputTokens: 0) }
         let base = try baseURL(for: model)
         let endpoint = try ProviderSupport.url(base + "/embeddings", model: model)
         let key = try apiKey(for: model, endpoint: endpoint)
@@ -218,6 +223,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         let headers = Self.headers(key: key)
         var vectors: [[Float]] = []
         vectors.reserveCapacity(texts.count)
+        var inputTokens: Int? = 0
         do {
             for start in stride(from: 0, to: texts.count, by: embeddingBatchSize) {
                 let batch = Array(texts[start..<min(start + embeddingBatchSize, texts.count)])
@@ -230,7 +236,8 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
                     error.message += which
                     throw error
                 }
-                let embedded = try Self.embeddings(from: reply.body, count: batch.count, endpoint: endpoint, which: which)
+                let (embedded, usage) = try Self.embeddings(from: reply.body, count: batch.count, endpoint: endpoint, which: which)
+                inputTokens = inputTokens.flatMap { sum in usage.map { sum + $0 } }
                 if let first = vectors.first, let next = embedded.first, first.count != next.count {
                     throw ProviderError(.malformedReply, "the embeddings from \(endpoint.absoluteString)\(which) have \(next.count) dimensions, "
                                         + "earlier ones \(first.count)")
@@ -240,12 +247,14 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         } catch let error as ProviderError {
             throw ProviderSupport.redact(key, in: error)
         }
-        return vectors
+        return Embeddings(vectors: vectors, inputTokens: inputTokens)
     }
 
-    static func embeddings(from data: Data, count: Int, endpoint: URL, which: String) throws -> [[Float]] {
+    /// The vectors of one embeddings reply and the input tokens it reports (`usage.prompt_tokens`, else `usage.total_tokens`).
+    static func embeddings(from data: Data, count: Int, endpoint: URL, which: String) throws -> (vectors: [[Float]], inputTokens: Int?) {
         let from = "the embeddings reply from \(endpoint.absoluteString)\(which)"
-        let items = try ProviderSupport.replyList("data", in: data, from: from).list
+        let (json, items) = try ProviderSupport.replyList("data", in: data, from: from)
+        let inputTokens = ProviderSupport.count(json["usage"]?["prompt_tokens"]) ?? ProviderSupport.count(json["usage"]?["total_tokens"])
         guard items.count == count else {
             throw ProviderError(.malformedReply, "\(from) has \(items.count) embeddings for \(count) texts")
         }
@@ -267,7 +276,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         if let dimensions = vectors.first?.count, let odd = vectors.firstIndex(where: { $0.count != dimensions }) {
             throw ProviderError(.malformedReply, "\(from) has embeddings of different lengths (\(dimensions) and \(vectors[odd].count))")
         }
-        return vectors
+        return (vectors, inputTokens)
     }
 
     /// An embedding as a list of numbers, or base64 little-endian float32 (`encoding_format: base64`).

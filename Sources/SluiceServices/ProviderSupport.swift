@@ -54,7 +54,10 @@ enum ProviderSupport {
     static func apiKey(for model: ModelSpec, environment: [String: String], variable defaultVariable: String, endpoint: URL,
                        requiredHost: String) throws -> String? {
         let variable = model.apiKeyEnv ?? defaultVariable
-        if let key = environment[variable], !key.isEmpty { return key }
+        if let key = environment[variable], !key.isEmpty {
+            Redaction.register(secret: key)
+            return key
+        }
         if model.apiKeyEnv != nil {
             throw ProviderError(.configuration, "model '\(model.name)' reads its API key from $\(variable), which is not set")
         }
@@ -99,27 +102,15 @@ enum ProviderSupport {
         return (json, list)
     }
 
-    /// Removes every occurrence of the key (and of its `Bearer` form) from a message.
-    static func redact(_ key: String?, in message: String) -> String {
-        guard let key, key.count >= 4 else { return message }
-        return message.replacingOccurrences(of: key, with: "[redacted]")
-    }
-
+    /// Removes the key (registered with `Redaction` when it was read) and anything key-like from an error.
     static func redact(_ key: String?, in error: ProviderError) -> ProviderError {
-        guard key != nil else { return error }
-        var copy = error
-        copy.message = redact(key, in: error.message)
-        copy.attempts = redact(key, in: error.attempts)
-        return copy
+        if let key { Redaction.register(secret: key) }
+        return Redaction.redact(error)
     }
 
     static func redact(_ key: String?, in attempts: [ProviderAttempt]) -> [ProviderAttempt] {
-        guard key != nil else { return attempts }
-        return attempts.map { attempt in
-            var attempt = attempt
-            attempt.error = redact(key, in: attempt.error)
-            return attempt
-        }
+        if let key { Redaction.register(secret: key) }
+        return Redaction.redact(attempts)
     }
 
     /// The error for a non-2xx reply: the server's own explanation, the status, and Retry-After.
@@ -163,27 +154,25 @@ enum ProviderSupport {
     }
 
     static func errorDetail(_ data: Data, status: Int) -> String {
-        if let json = try? JSONValue.parse(bytes: Array(data)), let message = serverMessage(json) { return message }
+        if let json = try? JSONValue.parse(bytes: Array(data)), let message = serverMessage(json) { return snippet(message) }
         let body = snippet(data)
         return body.isEmpty ? HTTPURLResponse.localizedString(forStatusCode: status) : body
     }
 
-    /// The start of a body, on one line, for error messages.
-    static func snippet(_ data: Data) -> String { snippet(String(decoding: data.prefix(300), as: UTF8.self), longer: data.count > 300) }
-
-    static func snippet(_ text: String, longer: Bool = false) -> String {
-        let line = String(text.prefix(300)).replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
-            .trimmingCharacters(in: .whitespaces)
-        return longer || text.count > 300 ? line + "…" : line
+    /// The start of a body, on one line, for error messages: redacted first, then cut, so a key
+    /// that crosses the cut leaves no part of itself behind. (Only the first 4,000 bytes are read;
+    /// a key is far shorter than the 3,700 between them and the cut.)
+    static func snippet(_ data: Data) -> String {
+        snippet(String(decoding: data.prefix(4_000), as: UTF8.self), longer: data.count > 4_000)
     }
 
-    /// A schema or tool name of letters, digits, `_` and `-`, at most 64 long (what OpenAI and Anthropic accept).
-    static func identifier(_ name: String) -> String {
-        let allowed = name.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_" || scalar == "-")
-                ? Character(scalar) : "_"
-        }
-        return allowed.isEmpty ? "reply" : String(allowed.prefix(64))
+    static let snippetLength = 300
+
+    static func snippet(_ text: String, longer: Bool = false) -> String {
+        let redacted = Redaction.redact(text)
+        let line = String(redacted.prefix(snippetLength)).replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+            .trimmingCharacters(in: .whitespaces)
+        return longer || redacted.count > snippetLength ? line + "…" : line
     }
 
     /// When a server rejects an optional request feature (HTTP 400 or 422 whose message names it),

@@ -28,6 +28,15 @@ public enum RequestKey {
         SHA256.hex(Array(canonical(request).serialized().utf8))
     }
 
+    /// An embeddings request: the model id and the texts, marked as embeddings so it never shares a chat request's key.
+    public static func canonicalEmbedding(_ texts: [String], model: ModelSpec) -> JSONValue {
+        sorted(.object([("embed", .string(model.id)), ("input", .array(texts.map(JSONValue.string)))]))
+    }
+
+    public static func embeddingKey(_ texts: [String], model: ModelSpec) -> String {
+        SHA256.hex(Array(canonicalEmbedding(texts, model: model).serialized().utf8))
+    }
+
     /// The same value with every object's keys in byte order (the last of duplicate keys kept).
     static func sorted(_ value: JSONValue) -> JSONValue {
         switch value {
@@ -52,8 +61,12 @@ public enum RequestKey {
 /// or, for a call that failed, `"error": {"kind": "http", "message": "...", "status": 503, "retry_after": 2,
 /// "attempts": [...]}` instead of `response`. The file is created when missing and appended to
 /// otherwise (delete it first for a fresh recording); lines are written whole with `O_APPEND`, so
-/// concurrent calls never interleave. Keys are never written: only the request's content is.
-public final class RecordingProvider: ModelProvider, EndpointNaming, @unchecked Sendable {
+/// concurrent calls never interleave. Keys are never written: only the request's content is, and
+/// every message is passed through `Redaction` first.
+///
+/// Embeddings calls are recorded too, as `{"key", "model", "request": {"embed": "<model id>",
+/// "input": [texts]}, "embeddings": {"vectors": [[...]], "input_tokens": 12}}` (or `error`).
+public final class RecordingProvider: ModelProvider, EmbeddingProvider, EndpointNaming, @unchecked Sendable {
     public let path: String
     private let inner: any ModelProvider
     private let lock = NSLock()
@@ -79,6 +92,34 @@ public final class RecordingProvider: ModelProvider, EndpointNaming, @unchecked 
             return response
         } catch let error as ProviderError {
             try append(Self.line(request, outcome: .failure(error)))
+            throw error
+        }
+    }
+
+    public func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
+        try await embedWithUsage(texts, model: model).vectors
+    }
+
+    public func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
+        guard let embedder = inner as? any EmbeddingProvider else {
+            throw ProviderError(.configuration, "model '\(model.name)': the recorded provider cannot compute embeddings")
+        }
+        var members: [(key: String, value: JSONValue)] = [
+            ("key", .string(RequestKey.embeddingKey(texts, model: model))),
+            ("model", .string(model.name)),
+            ("request", RequestKey.canonicalEmbedding(texts, model: model)),
+        ]
+        do {
+            let embeddings = try await embedder.embedWithUsage(texts, model: model)
+            members.append(("embeddings", .object([
+                ("vectors", .array(embeddings.vectors.map { .array($0.map { .number(Double($0)) }) })),
+                ("input_tokens", embeddings.inputTokens.map { .number(Double($0)) } ?? .null),
+            ])))
+            try append(JSONValue.object(members).serialized())
+            return embeddings
+        } catch let error as ProviderError {
+            members.append(("error", Self.errorJSON(error)))
+            try append(JSONValue.object(members).serialized())
             throw error
         }
     }
@@ -123,19 +164,25 @@ public final class RecordingProvider: ModelProvider, EndpointNaming, @unchecked 
                 ("usage_estimated", .bool(response.usageEstimated)),
                 ("finish_reason", response.finishReason.map(JSONValue.string) ?? .null),
                 ("failed_attempts", .array(response.failedAttempts.map(attemptJSON))),
+                ("warnings", .array(response.warnings.map { .string(Redaction.redact($0)) })),
+                ("latency_ms", response.latencyMs.map(JSONValue.number) ?? .null),
             ])))
         case .failure(let error):
-            var fields: [(key: String, value: JSONValue)] = [("kind", .string(error.kind.rawValue)), ("message", .string(error.message))]
-            if let status = error.status { fields.append(("status", .number(Double(status)))) }
-            if let retryAfter = error.retryAfter { fields.append(("retry_after", .number(retryAfter))) }
-            fields.append(("attempts", .array(error.attempts.map(attemptJSON))))
-            members.append(("error", .object(fields)))
+            members.append(("error", errorJSON(error)))
         }
         return JSONValue.object(members).serialized()
     }
 
+    static func errorJSON(_ error: ProviderError) -> JSONValue {
+        var fields: [(key: String, value: JSONValue)] = [("kind", .string(error.kind.rawValue)), ("message", .string(Redaction.redact(error.message)))]
+        if let status = error.status { fields.append(("status", .number(Double(status)))) }
+        if let retryAfter = error.retryAfter { fields.append(("retry_after", .number(retryAfter))) }
+        fields.append(("attempts", .array(error.attempts.map(attemptJSON))))
+        return .object(fields)
+    }
+
     static func attemptJSON(_ attempt: ProviderAttempt) -> JSONValue {
-        var fields: [(key: String, value: JSONValue)] = [("error", .string(attempt.error))]
+        var fields: [(key: String, value: JSONValue)] = [("error", .string(Redaction.redact(attempt.error)))]
         if let status = attempt.status { fields.append(("status", .number(Double(status)))) }
         fields.append(("latency_ms", .number(attempt.latencyMs)))
         fields.append(("waited_ms", .number(attempt.waitedMs)))
@@ -147,13 +194,19 @@ public final class RecordingProvider: ModelProvider, EndpointNaming, @unchecked 
 /// answered in recorded order. Recorded errors are thrown again, attempts included, so a replayed
 /// run is byte-for-byte the run that was recorded. When `onText` is set the whole text is passed
 /// to it in one piece. A request that is not in the file is an `.exhausted` error naming the
-/// prompt, the model and how many exchanges the file holds.
-public final class ReplayProvider: ModelProvider, @unchecked Sendable {
+/// prompt, the model and how many exchanges the file holds. Embeddings are replayed the same way.
+public final class ReplayProvider: ModelProvider, EmbeddingProvider, @unchecked Sendable {
+    private enum Outcome {
+        case chat(ChatResponse)
+        case embeddings(Embeddings)
+        case failure(ProviderError)
+    }
+
     private struct Exchange {
         var line: Int
         var model: String
         var prompt: String?
-        var outcome: Result<ChatResponse, ProviderError>
+        var outcome: Outcome
     }
 
     /// The file the exchanges came from.
@@ -186,31 +239,52 @@ public final class ReplayProvider: ModelProvider, @unchecked Sendable {
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        let key = RequestKey.key(request)
-        let exchange: Exchange = try used.withLock { used in
-            let recorded = exchanges[key] ?? []
-            let next = used[key, default: 0]
-            guard next < recorded.count else { throw missing(request, key: key, recorded: recorded.count) }
-            used[key] = next + 1
-            return recorded[next]
-        }
-        switch exchange.outcome {
-        case .success(let response):
+        let what = (request.promptName.map { "prompt '\($0)' on " } ?? "a request to ") + "model '\(request.model.name)'"
+        switch try next(RequestKey.key(request), what: what, model: request.model.name, prompt: request.promptName) {
+        case .chat(let response):
             if let onText = request.onText, !response.text.isEmpty { onText(response.text) }
             return response
+        case .embeddings:
+            throw ProviderError(.configuration, "replay: \(origin) holds embeddings, not a chat reply, for \(what)")
         case .failure(let error):
             throw error
         }
     }
 
-    private func missing(_ request: ChatRequest, key: String, recorded: Int) -> ProviderError {
-        let what = (request.promptName.map { "prompt '\($0)' on " } ?? "a request to ") + "model '\(request.model.name)'"
+    public func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
+        try await embedWithUsage(texts, model: model).vectors
+    }
+
+    public func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
+        let what = "embeddings of \(texts.count) text\(texts.count == 1 ? "" : "s") with model '\(model.name)'"
+        switch try next(RequestKey.embeddingKey(texts, model: model), what: what, model: model.name, prompt: nil) {
+        case .embeddings(let embeddings):
+            return embeddings
+        case .chat:
+            throw ProviderError(.configuration, "replay: \(origin) holds a chat reply, not embeddings, for \(what)")
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    /// The next unused exchange recorded under `key`.
+    private func next(_ key: String, what: String, model: String, prompt: String?) throws -> Outcome {
+        try used.withLock { used in
+            let recorded = exchanges[key] ?? []
+            let next = used[key, default: 0]
+            guard next < recorded.count else { throw missing(what, model: model, prompt: prompt, key: key, recorded: recorded.count) }
+            used[key] = next + 1
+            return recorded[next].outcome
+        }
+    }
+
+    private func missing(_ what: String, model: String, prompt: String?, key: String, recorded: Int) -> ProviderError {
         let total = "\(origin) has \(count) recorded exchange\(count == 1 ? "" : "s")"
         if recorded > 0 {
             return ProviderError(.exhausted, "replay: \(what) was recorded \(recorded) time\(recorded == 1 ? "" : "s") and has been "
                                  + "replayed that often already (\(total); key \(key.prefix(12)))")
         }
-        let similar = exchanges.values.joined().filter { $0.model == request.model.name && $0.prompt == request.promptName }.count
+        let similar = exchanges.values.joined().filter { $0.model == model && $0.prompt == prompt }.count
         var message = "replay: no recorded exchange matches \(what) (key \(key.prefix(12))); \(total)"
         if similar > 0 {
             message += ", \(similar) of them for this prompt and model but with other messages or settings"
@@ -251,8 +325,23 @@ public final class ReplayProvider: ModelProvider, @unchecked Sendable {
                                      cachedTokens: try count(usage?["cached"] ?? .number(0), "response.usage.cached"),
                                      finishReason: response["finish_reason"]?.stringValue,
                                      failedAttempts: try attempts(response["failed_attempts"], "response.failed_attempts"),
-                                     usageEstimated: response["usage_estimated"] == .bool(true))
-            return (key, Exchange(line: line, model: model, prompt: prompt, outcome: .success(reply)))
+                                     usageEstimated: response["usage_estimated"] == .bool(true),
+                                     warnings: (response["warnings"]?.arrayValue ?? []).compactMap(\.stringValue),
+                                     latencyMs: response["latency_ms"]?.numberValue)
+            return (key, Exchange(line: line, model: model, prompt: prompt, outcome: .chat(reply)))
+        }
+        if let embeddings = json["embeddings"], case .object = embeddings {
+            guard let rows = embeddings["vectors"]?.arrayValue else { throw fail("'embeddings.vectors' must be a list of lists of numbers") }
+            let vectors = try rows.map { row -> [Float] in
+                guard let numbers = row.arrayValue else { throw fail("'embeddings.vectors' must be a list of lists of numbers") }
+                return try numbers.map { number in
+                    guard let x = number.numberValue else { throw fail("'embeddings.vectors' must hold only numbers") }
+                    return Float(x)
+                }
+            }
+            let tokens = embeddings["input_tokens"].flatMap { $0 == .null ? nil : $0 }
+            let reply = Embeddings(vectors: vectors, inputTokens: try tokens.map { try count($0, "embeddings.input_tokens") })
+            return (key, Exchange(line: line, model: model, prompt: prompt, outcome: .embeddings(reply)))
         }
         if let error = json["error"], case .object = error {
             guard let kindName = error["kind"]?.stringValue, let kind = ProviderError.Kind(rawValue: kindName) else {
@@ -263,6 +352,6 @@ public final class ReplayProvider: ModelProvider, @unchecked Sendable {
                                         attempts: try attempts(error["attempts"], "error.attempts"), retryAfter: error["retry_after"]?.numberValue)
             return (key, Exchange(line: line, model: model, prompt: prompt, outcome: .failure(failure)))
         }
-        throw fail("a recorded exchange needs a 'response' or an 'error' object")
+        throw fail("a recorded exchange needs a 'response', 'embeddings' or 'error' object")
     }
 }

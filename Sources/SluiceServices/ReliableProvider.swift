@@ -30,7 +30,9 @@ import SluiceRuntime
 ///   retries included, takes a slot.
 /// - **Attempts:** every failed try is reported, oldest first: in `ChatResponse.failedAttempts` on
 ///   success, in `ProviderError.attempts` (the last one included) on failure. Tries the wrapped
-///   provider made itself (a structured-output fallback) are included.
+///   provider made itself (a structured-output fallback) are included. Each try's latency is its
+///   own: the waits before it (backoff, Retry-After, rate limits) are in the previous try's
+///   `waitedMs`, and the answering try's is `ChatResponse.latencyMs`.
 ///
 /// All waiting goes through the injected `Clock`, so tests run instantly with a fake one. State is
 /// shared by all calls through one instance and guarded by locks.
@@ -99,26 +101,32 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
             }
             let response = try await inner.complete(attempt)
             return (response, response.failedAttempts)
-        } finish: { response, attempts in
+        } finish: { response, attempts, latency in
             var response = response
             response.failedAttempts = attempts
+            // The answering try alone: not the failed tries and backoff waits before it.
+            response.latencyMs = response.latencyMs ?? latency
             return response
         }
     }
 
-    /// Embeddings with the same retries, breaker and limits, when the wrapped provider embeds.
     public func embed(_ texts: [String], model: ModelSpec) async throws -> [[Float]] {
+        try await embedWithUsage(texts, model: model).vectors
+    }
+
+    /// Embeddings with the same retries, breaker and limits, when the wrapped provider embeds.
+    public func embedWithUsage(_ texts: [String], model: ModelSpec) async throws -> Embeddings {
         guard let embedder = inner as? any EmbeddingProvider else {
             throw ProviderError(.configuration, "model '\(model.name)': its provider cannot compute embeddings")
         }
         let tokens = texts.reduce(0) { $0 + counter.count($1, encoding: model.tokenizer) }
         return try await perform(model: model, tokens: tokens) { _ in
-            (try await embedder.embed(texts, model: model), [])
-        } finish: { vectors, _ in vectors }
+            (try await embedder.embedWithUsage(texts, model: model), [])
+        } finish: { embeddings, _, _ in embeddings }
     }
 
     private func perform<T>(model: ModelSpec, tokens: Int, operation: (Flag) async throws -> (T, [ProviderAttempt]),
-                            finish: (T, [ProviderAttempt]) -> T) async throws -> T {
+                            finish: (T, [ProviderAttempt], _ latencyMs: Double) -> T) async throws -> T {
         let settings = model.reliability
         let endpoint = endpointName(for: model)
         var attempts: [ProviderAttempt] = []
@@ -150,7 +158,7 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
             do {
                 let (value, innerFailures) = try await operation(emitted)
                 succeeded(endpoint)
-                return finish(value, attempts + innerFailures)
+                return finish(value, attempts + innerFailures, max(0, (clock.now() - started) * 1000))
             } catch {
                 if error is CancellationError || Task.isCancelled {
                     release(endpoint, trial: trial)

@@ -50,16 +50,21 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
         }
     }
 
+    /// Every text of the row goes through `Redaction`: a key pasted into a message or quoted in
+    /// an error is never stored.
     public func modelCalled(_ call: TraceModelCall) throws {
-        let messages = JSONValue.array(call.messages.map(\.json)).serialized()
+        let messages = Redaction.redact(JSONValue.array(call.messages.map(\.json)).serialized())
+        let warnings = call.warnings.isEmpty ? nil : Redaction.redact(JSONValue.array(call.warnings.map(JSONValue.string)).serialized())
         try database.withConnection { db in
             try db.run("""
                 INSERT INTO model_calls (run_id, span_id, model, provider, messages, reply, input_tokens, output_tokens,
-                                         cached_tokens, cost, latency_ms, error, attempt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         cached_tokens, cost, latency_ms, error, attempt, prompt_version, prompt_meta, warnings)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(call.runId), .text(call.spanId), .text(call.model), .text(call.provider), .text(messages),
-                      .optionalText(call.reply), .int(call.inputTokens), .int(call.outputTokens), .int(call.cachedTokens),
-                      .real(call.cost), .real(call.latencyMs), .optionalText(call.error), .int(call.attempt)])
+                      .optionalText(call.reply.map(Redaction.redact)), .int(call.inputTokens), .int(call.outputTokens),
+                      .int(call.cachedTokens), .real(call.cost), .real(call.latencyMs), .optionalText(call.error.map(Redaction.redact)),
+                      .int(call.attempt), call.promptVersion.map(SQLiteValue.int) ?? .null,
+                      .optionalText(call.promptMeta.map { $0.serialized() }), .optionalText(warnings)])
         }
     }
 
@@ -84,7 +89,7 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
             try db.run("""
                 UPDATE runs SET ended_at = ?, status = ?, output = ?, error = ?, cost = ?, tokens = ? WHERE id = ?
                 """, [.real(end.endedAt), .text(end.status.rawValue), .optionalText(end.output?.serialized()),
-                      .optionalText(end.error), .real(end.cost), .int(end.tokens), .text(end.id)])
+                      .optionalText(end.error.map(Redaction.redact)), .real(end.cost), .int(end.tokens), .text(end.id)])
             if db.changes == 0 { throw StoreError("cannot end run \(end.id): it was never started") }
         }
     }

@@ -94,13 +94,15 @@ extension SQLiteStore {
         }
         let calls = try db.query("""
             SELECT span_id, model, provider, messages, reply, input_tokens, output_tokens, cached_tokens, cost, latency_ms,
-                   error, attempt
+                   error, attempt, prompt_version, prompt_meta, warnings
             FROM model_calls WHERE run_id = ? ORDER BY seq
             """, [.text(runId)]) { row in
             TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
                            messages: storedMessages(row.text(3)), reply: row.optionalText(4), inputTokens: row.int(5),
                            outputTokens: row.int(6), cachedTokens: row.int(7), cost: row.double(8), latencyMs: row.double(9),
-                           error: row.optionalText(10), attempt: row.int(11))
+                           error: row.optionalText(10), attempt: row.int(11), promptVersion: row.optionalInt(12),
+                           promptMeta: row.optionalText(13).map(storedJSON),
+                           warnings: row.optionalText(14).map { (storedJSON($0).arrayValue ?? []).compactMap(\.stringValue) } ?? [])
         }
         let verdicts = try db.query("""
             SELECT span_id, guard_name, pattern, verdict, matches FROM guard_verdicts WHERE run_id = ? ORDER BY seq
@@ -199,6 +201,8 @@ extension TraceModelCall {
             ("cached_tokens", .number(Double(cachedTokens))), ("cost", NumberDisplay.moneyJSON(cost)),
             ("latency_ms", NumberDisplay.millisecondsJSON(latencyMs)),
             ("error", error.map(JSONValue.string) ?? .null), ("attempt", .number(Double(attempt))),
+            ("prompt_version", promptVersion.map { .number(Double($0)) } ?? .null), ("prompt_meta", promptMeta ?? .null),
+            ("warnings", .array(warnings.map(JSONValue.string))),
         ])
     }
 }

@@ -56,6 +56,12 @@ struct TraceRenderer {
             if call.cachedTokens > 0 { line += " (\(call.cachedTokens) cached)" }
             line += ", \(Self.dollars(call.cost)), \(Self.duration(call.latencyMs / 1000))"
             lines.append(facts + line)
+            if call.promptVersion != nil || call.promptMeta != nil {
+                let version = call.promptVersion.map { "prompt v\($0)" } ?? "prompt"
+                let meta = call.promptMeta.map { "  meta " + Self.preview($0.serialized(), limit: 160) } ?? ""
+                lines.append(facts + "  " + version + meta)
+            }
+            for warning in call.warnings { lines.append(facts + "  warning: " + Self.preview(warning, limit: 300)) }
             if let error = call.error { lines.append(facts + "  error: " + Self.preview(error, limit: 300)) }
             if let reply = call.reply { lines.append(facts + "  reply: " + Self.preview(reply, limit: 120)) }
         }

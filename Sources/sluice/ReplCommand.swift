@@ -17,6 +17,13 @@ struct ReplCommand: AsyncParsableCommand {
     @OptionGroup var providers: ProviderOptions
 
     func run() async throws {
+        if let file {
+            // A path that names no readable file is a usage error, before anything is opened.
+            do { _ = try readSource(file) } catch let error as SourceReadError where error.isUsage {
+                Terminal.error(Terminal.red("error:") + " \(error)")
+                throw Exit.usage
+            }
+        }
         var session: ReplSession
         do {
             session = ReplSession(provider: try providers.makeProvider(), store: try openStore(store.path))

@@ -69,8 +69,40 @@ final class CLITests: SluiceCLITestCase {
 
     func testMissingInputNamesTheParameter() throws {
         let result = try sluice(["run", "pipelines/rag.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db])
-        XCTAssertEqual(result.code, 1)
-        XCTAssertTrue(result.stderr.contains("missing input `question`"), result.stderr)
+        XCTAssertEqual(result.code, 2, "a usage error, found before anything runs")
+        XCTAssertTrue(result.stderr.contains("pipeline `rag` needs input `question` (string): pass --input question=..."), result.stderr)
+        let list = try sluice(["traces", "list", "--db", db])
+        XCTAssertTrue(list.stdout.contains("no runs recorded"), "nothing ran: \(list.stdout)")
+    }
+
+    func testUnknownInputIsAUsageErrorWithTheClosestName() throws {
+        let result = try sluice(["run", "pipelines/rag.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db,
+                                 "--input", "qestion=How?"])
+        XCTAssertEqual(result.code, 2)
+        XCTAssertTrue(result.stderr.contains("pipeline `rag` has no input `qestion` (did you mean `question`?); its inputs are: question"),
+                      result.stderr)
+        let dry = try sluice(["dry-run", "pipelines/rag.sluice", "--db", db, "--input", "qestion=How?"])
+        XCTAssertEqual(dry.code, 2, dry.stderr)
+        XCTAssertTrue(dry.stderr.contains("did you mean `question`?"), dry.stderr)
+        let pipeline = try sluice(["run", "pipelines/rag.sluice", "--db", db, "--pipeline", "rgg", "--input", "question=x"])
+        XCTAssertEqual(pipeline.code, 2)
+        XCTAssertTrue(pipeline.stderr.contains("has no pipeline `rgg` (did you mean `rag`?)"), pipeline.stderr)
+    }
+
+    func testInputFileMayBeAPipeOrStandardInput() throws {
+        let json = #"{"question": "How do I rotate an API key?"}"#
+        let stdin = try sluice(["run", "pipelines/rag.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db,
+                                "--input-file", "/dev/stdin", "--json"], stdin: json)
+        XCTAssertEqual(stdin.code, 0, stdin.stderr)
+        // What `--input-file <(echo ...)` hands over: a FIFO, which has no size and must be streamed.
+        let fifo = scratch.appendingPathComponent("inputs.fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let writer = Thread { FileManager.default.createFile(atPath: fifo, contents: Data(json.utf8)) }
+        writer.start()
+        let piped = try sluice(["run", "pipelines/rag.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db,
+                                "--input-file", fifo, "--json"], timeLimit: 30)
+        XCTAssertEqual(piped.code, 0, piped.stderr)
+        XCTAssertTrue(piped.stdout.contains("\"status\": \"ok\""), piped.stdout)
     }
 
     func testBlockedRunIsTracedAndExitsOne() throws {
@@ -94,8 +126,13 @@ final class CLITests: SluiceCLITestCase {
 
     func testUnreadableScriptsAreClearErrors() throws {
         let missing = try sluice(["run", "no/such/file.sluice"])
-        XCTAssertEqual(missing.code, 1)
+        XCTAssertEqual(missing.code, 2, "a path that names no file is a usage error")
         XCTAssertTrue(missing.stderr.contains("no such file: no/such/file.sluice"), missing.stderr)
+        for command in [["run"], ["dry-run"], ["check"], ["repl"]] {
+            let result = try sluice(command + ["no/such/file.sluice"], stdin: "")
+            XCTAssertEqual(result.code, 2, "\(command): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("no/such/file.sluice"), result.stderr)
+        }
         let binaryFile = scratch.appendingPathComponent("bad.sluice")
         try Data([0x70, 0x69, 0xFF, 0xFE]).write(to: binaryFile)
         let invalid = try sluice(["check", binaryFile.path])

@@ -44,7 +44,7 @@ final class AnthropicProviderTests: XCTestCase {
             ChatMessage(role: "user", content: "Go"),
         ]
         let reply = try await provider.complete(request(model(baseURL: nil), messages: messages))
-        XCTAssertEqual(reply, ChatResponse(text: "Hello there.", model: "claude-sonnet-4-20250514", inputTokens: 1012, outputTokens: 6,
+        XCTAssertEqual(reply.measuredAsUnmeasured, ChatResponse(text: "Hello there.", model: "claude-sonnet-4-20250514", inputTokens: 1012, outputTokens: 6,
                                            cachedTokens: 900, finishReason: "stop"))
         let sent = try XCTUnwrap(server.requests.first)
         XCTAssertEqual(sent.path, "/v1/messages")
@@ -134,7 +134,12 @@ final class AnthropicProviderTests: XCTestCase {
         XCTAssertEqual(body["tools"], .array([.object([
             ("name", .string("Reply")),
             ("description", .string("Gives the answer as a Reply value; the tool's input is the whole answer.")),
-            ("input_schema", Self.replySchema),
+            ("input_schema", .object([
+                ("type", .string("object")),
+                ("properties", .object([("answer", .object([("type", .string("string"))]))])),
+                ("required", .array([.string("answer")])),
+                ("additionalProperties", .bool(false)),
+            ])),
         ])]))
         XCTAssertEqual(body["tool_choice"], .object([("type", .string("tool")), ("name", .string("Reply"))]))
     }
@@ -148,6 +153,7 @@ final class AnthropicProviderTests: XCTestCase {
         XCTAssertEqual(reply.text, "\"bug\"")
         XCTAssertEqual(try sentBody(server)["tools"]?.arrayValue?.first?["input_schema"], .object([
             ("type", .string("object")), ("properties", .object([("value", label)])), ("required", .array([.string("value")])),
+            ("additionalProperties", .bool(false)),
         ]))
     }
 
@@ -194,7 +200,7 @@ final class AnthropicProviderTests: XCTestCase {
         let pieces = Pieces()
         let reply = try await AnthropicProvider(environment: [:]).complete(request(model(baseURL: server.root), onText: pieces.onText))
         XCTAssertEqual(pieces.all, ["Hello", ", world"])
-        XCTAssertEqual(reply, ChatResponse(text: "Hello, world", model: "claude-sonnet-4-20250514", inputTokens: 35, outputTokens: 15,
+        XCTAssertEqual(reply.measuredAsUnmeasured, ChatResponse(text: "Hello, world", model: "claude-sonnet-4-20250514", inputTokens: 35, outputTokens: 15,
                                            cachedTokens: 10, finishReason: "stop"))
         XCTAssertEqual(try sentBody(server)["stream"], .bool(true))
     }

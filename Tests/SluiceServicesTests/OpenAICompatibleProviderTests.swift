@@ -45,7 +45,7 @@ final class OpenAICompatibleProviderTests: XCTestCase {
         let server = try server(.reply(status: 200, body: Self.goodReply))
         let provider = OpenAICompatibleProvider(environment: ["OPENAI_API_KEY": "sk-test-123"])
         let reply = try await provider.complete(request(model(baseURL: server.baseURL + "/"), schema: true))
-        XCTAssertEqual(reply, ChatResponse(text: "{\"answer\": \"42\"}", model: "gpt-4o-mini-2024-07-18", inputTokens: 57,
+        XCTAssertEqual(reply.measuredAsUnmeasured, ChatResponse(text: "{\"answer\": \"42\"}", model: "gpt-4o-mini-2024-07-18", inputTokens: 57,
                                            outputTokens: 9, cachedTokens: 32, finishReason: "stop"))
 
         let sent = try XCTUnwrap(server.requests.first)
@@ -65,7 +65,10 @@ final class OpenAICompatibleProviderTests: XCTestCase {
             ("stop", .array([.string("END")])),
             ("response_format", .object([
                 ("type", .string("json_schema")),
-                ("json_schema", .object([("name", .string("Reply")), ("schema", .object([("type", .string("object"))])), ("strict", .bool(true))])),
+                // The strict form of an object schema with no properties.
+                ("json_schema", .object([("name", .string("Reply")), ("schema", .object([
+                    ("type", .string("object")), ("properties", .object([])), ("required", .array([])), ("additionalProperties", .bool(false)),
+                ])), ("strict", .bool(true))])),
             ])),
         ]))
     }

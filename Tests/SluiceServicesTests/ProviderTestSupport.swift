@@ -129,3 +129,14 @@ func openAIStream(_ pieces: [String], finish: String? = "stop", usage: String? =
     if done { events.append("data: [DONE]\n\n") }
     return events
 }
+
+extension ChatResponse {
+    /// The response with its measured latency taken out, to compare with an expected one; the
+    /// latency must have been measured.
+    var measuredAsUnmeasured: ChatResponse {
+        XCTAssertNotNil(latencyMs, "the provider did not measure the answering try's latency")
+        var copy = self
+        copy.latencyMs = nil
+        return copy
+    }
+}

@@ -114,7 +114,7 @@ final class RecordReplayTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("cannot read the replay file /nonexistent/run.jsonl"))
         }
         XCTAssertThrowsError(try ReplayProvider(jsonl: "{\"key\": \"k\"}\n", origin: "r.jsonl")) { error in
-            XCTAssertTrue("\(error)".contains("r.jsonl:1: a recorded exchange needs a 'response' or an 'error' object"), "\(error)")
+            XCTAssertTrue("\(error)".contains("r.jsonl:1: a recorded exchange needs a 'response', 'embeddings' or 'error' object"), "\(error)")
         }
         XCTAssertThrowsError(try ReplayProvider(jsonl: "\n{oops\n", origin: "r.jsonl")) { error in
             XCTAssertTrue("\(error)".contains("r.jsonl:2: not valid JSON"), "\(error)")

@@ -26,7 +26,7 @@ final class RetrievalTests: XCTestCase {
     func testPrepareIndexesAFolderOnceAndSearchRanks() throws {
         let docs = try corpus()
         try store.prepare(IndexSpec(name: "kb", source: docs, chunkTokens: 64, overlapTokens: 8))
-        XCTAssertEqual(try store.listIndexes(), [IndexSummary(name: "kb", files: 3, chunks: 3)])
+        XCTAssertEqual(try store.listIndexes(), [IndexSummary(name: "kb", files: 3, chunks: 3, source: docs, chunkTokens: 64, overlapTokens: 8)])
 
         let hits = try store.search(index: "kb", query: "how do I reset my password?", limit: 5)
         XCTAssertEqual(hits.first?.source, docs + "/b/passwords.md")
@@ -85,7 +85,7 @@ final class RetrievalTests: XCTestCase {
         try write("second version about alpacas", to: file)
         let added = try store.addDocuments(index: "kb", paths: [file], chunkTokens: 50, overlapTokens: 0, counter: EstimatingTokenCounter())
         XCTAssertEqual(added.files, 1)
-        XCTAssertEqual(try store.listIndexes(), [IndexSummary(name: "kb", files: 1, chunks: 1)])
+        XCTAssertEqual(try store.listIndexes(), [IndexSummary(name: "kb", files: 1, chunks: 1, source: nil, chunkTokens: 50, overlapTokens: 0)])
         XCTAssertEqual(try store.search(index: "kb", query: "llamas", limit: 5), [])
         XCTAssertEqual(try store.search(index: "kb", query: "alpacas", limit: 5).count, 1)
     }
