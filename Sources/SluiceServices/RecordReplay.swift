@@ -65,7 +65,8 @@ public enum RequestKey {
 /// every message is passed through `Redaction` first.
 ///
 /// Embeddings calls are recorded too, as `{"key", "model", "request": {"embed": "<model id>",
-/// "input": [texts]}, "embeddings": {"vectors": [[...]], "input_tokens": 12}}` (or `error`).
+/// "input": [texts]}, "embeddings": {"input_tokens": 12, "vectors": [[...]]}}` (or `error`;
+/// `input_tokens` is null when the server reported none).
 public final class RecordingProvider: ModelProvider, EmbeddingProvider, EndpointNaming, @unchecked Sendable {
     public let path: String
     private let inner: any ModelProvider
@@ -112,8 +113,8 @@ public final class RecordingProvider: ModelProvider, EmbeddingProvider, Endpoint
         do {
             let embeddings = try await embedder.embedWithUsage(texts, model: model)
             members.append(("embeddings", .object([
-                ("vectors", .array(embeddings.vectors.map { .array($0.map { .number(Double($0)) }) })),
                 ("input_tokens", embeddings.inputTokens.map { .number(Double($0)) } ?? .null),
+                ("vectors", .array(embeddings.vectors.map { .array($0.map { .number(Double($0)) }) })),
             ])))
             try append(JSONValue.object(members).serialized())
             return embeddings

@@ -37,15 +37,16 @@ class SluiceCLITestCase: XCTestCase {
     /// The exit code reported when `timeLimit` stopped the process.
     static let stoppedCode: Int32 = -1
 
-    /// Runs sluice with no colour, no API key and the shipped tokenizer files; with a `timeLimit`,
-    /// a process still running after that many seconds is stopped.
+    /// Runs sluice with no colour, no API key and the shipped tokenizer files, in the repository
+    /// root or in `directory`; with a `timeLimit`, a process still running after that many seconds
+    /// is stopped.
     @discardableResult
     func sluice(_ args: [String], stdin: Data? = nil, environment: [String: String] = [:],
-                timeLimit: TimeInterval? = nil) throws -> Result {
+                timeLimit: TimeInterval? = nil, in directory: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = args
-        process.currentDirectoryURL = Self.repo
+        process.currentDirectoryURL = directory ?? Self.repo
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
         for key in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SLUICE_TOKENIZER_DIR", "SLUICE_DB"] { env.removeValue(forKey: key) }
