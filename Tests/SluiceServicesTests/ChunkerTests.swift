@@ -1,5 +1,6 @@
 import SluiceRuntime
 @testable import SluiceServices
+import SluiceTokenizers
 import XCTest
 
 final class ChunkerTests: XCTestCase {
@@ -92,5 +93,57 @@ final class ChunkerTests: XCTestCase {
         XCTAssertThrowsError(try chunker(0, 0))
         XCTAssertThrowsError(try chunker(10, 10)) { XCTAssertTrue("\($0)".contains("smaller than the chunk size"), "\($0)") }
         XCTAssertThrowsError(try chunker(10, -1))
+    }
+}
+
+/// `chunk` and `overlap` are sizes in tokens of the exact tokenizer, as documented.
+final class ExactChunkSizeTests: XCTestCase {
+    private let counter = ExactTokenCounter()
+
+    /// Plain words separated by single spaces: BPE folds each space into the word after it, so a
+    /// piece counted as "word" plus " " would count double and fill chunks only half.
+    func testSpaceSeparatedWordsFillChunksToTheirTokenSize() throws {
+        let words = (1...3000).map { ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "north"][$0 % 8] }
+        let text = words.joined(separator: " ")
+        for (size, overlap) in [(50, 0), (200, 40), (256, 32)] {
+            let chunks = try Chunker(maxTokens: size, overlapTokens: overlap, counter: counter).chunks(of: text)
+            let sizes = chunks.map { counter.count($0, encoding: "o200k_base") }
+            XCTAssertTrue(sizes.allSatisfy { $0 <= size }, "\(size): \(sizes)")
+            // Every chunk but the last is within two tokens of the size.
+            XCTAssertTrue(sizes.dropLast().allSatisfy { $0 >= size - 2 }, "\(size): \(sizes)")
+        }
+    }
+
+    func testProseChunksStayWithinTheirSizeAndNearIt() throws {
+        let prose = (1...60).map { paragraph in
+            (1...6).map { "Sentence \($0) of paragraph \(paragraph) explains how the service rotates keys, bills usage and retries webhooks." }
+                .joined(separator: " ")
+        }.joined(separator: "\n\n")
+        for (size, overlap) in [(64, 8), (200, 40)] {
+            let chunks = try Chunker(maxTokens: size, overlapTokens: overlap, counter: counter).chunks(of: prose)
+            let sizes = chunks.map { counter.count($0, encoding: "o200k_base") }
+            XCTAssertTrue(sizes.allSatisfy { $0 <= size }, "\(size): \(sizes)")
+            // Cut at sentence or paragraph ends (the paragraphs here are about 150 tokens), so under
+            // the size, never about half of it.
+            let full = sizes.dropLast()
+            let mean = Double(full.reduce(0, +)) / Double(full.count)
+            XCTAssertGreaterThan(mean, Double(size) * 0.7, "\(size): \(sizes)")
+        }
+    }
+
+    func testOverlapIsMeasuredInTokensToo() throws {
+        let text = (1...2000).map { "word\($0 % 50)" }.joined(separator: " ")
+        let chunks = try Chunker(maxTokens: 100, overlapTokens: 20, counter: counter).chunks(of: text)
+        for (previous, next) in zip(chunks, chunks.dropFirst()) {
+            let nextWords = next.split(separator: " ")
+            let previousWords = previous.split(separator: " ")
+            // The longest tail of `previous` that starts `next` is the overlap.
+            let shared = (0...min(nextWords.count, previousWords.count)).last { n in
+                n == 0 || Array(previousWords.suffix(n)) == Array(nextWords.prefix(n))
+            } ?? 0
+            let overlap = counter.count(nextWords.prefix(shared).joined(separator: " "), encoding: "o200k_base")
+            XCTAssertLessThanOrEqual(overlap, 20)
+            XCTAssertGreaterThanOrEqual(overlap, 10, "the overlap is close to its size, not half of it")
+        }
     }
 }
