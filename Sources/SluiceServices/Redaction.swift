@@ -23,7 +23,7 @@ public enum Redaction {
         (#"\bsk-[A-Za-z0-9_\-]{6,}"#, placeholder),
         (#"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{6,}"#, "$1" + placeholder),
         // A header or field naming a key: `x-api-key: ...`, `"api_key": "..."`, `api-key=...`, `authorization: ...`.
-        (#"(?i)((?:x-api-key|api[_-]?key|access[_-]?token|authorization)["']?\s*[:=]\s*["']?)(?!\[redacted\])(?:bearer\s+)?[^\s"',;&}\]]{4,}"#,
+        (#"(?i)((?:x-api-key|api[_-]?key|access[_-]?token|authorization)["']?\s*[:=]\s*["']?(?>(?:bearer\s+)?))(?!\[redacted)[^\s"',;&}\]]{4,}"#,
          "$1" + placeholder),
     ].map { (try! NSRegularExpression(pattern: $0.0), $0.1) }
 
