@@ -35,6 +35,19 @@ final class ReliableProviderTests: XCTestCase {
         XCTAssertEqual(reply.failedAttempts.map(\.waitedMs), [500, 1000])
     }
 
+    /// Each try's latency is its own: the backoff waits before a try are not part of it.
+    func testAttemptLatenciesExcludeTheBackoffBeforeThem() async throws {
+        let clock = FakeClock()
+        // Tries take 0.2 s, 0.3 s and 0.05 s of the fake clock; the waits between them are 0.5 s and 1 s.
+        let inner = TimedProvider(clock: clock, tries: [(0.2, .fail(http(500))), (0.3, .fail(http(502))), (0.05, .reply("ok"))])
+        let reply = try await ask(ReliableProvider(inner, clock: clock, random: FixedRandom.half), spec(retries: 3))
+        XCTAssertEqual(clock.sleeps, [0.5, 1])
+        // (Rounded: the fake clock counts seconds since 1970, where a microsecond is below a Double's precision.)
+        XCTAssertEqual(reply.failedAttempts.map { $0.latencyMs.rounded() }, [200, 300])
+        XCTAssertEqual(reply.failedAttempts.map(\.waitedMs), [500, 1000])
+        XCTAssertEqual(try XCTUnwrap(reply.latencyMs), 50, accuracy: 0.01, "the answering try alone, not the 2.05 s since the first")
+    }
+
     func testJitterIsCappedByMaxBackoff() {
         let provider = ReliableProvider(SequenceProvider([]), clock: FakeClock(), random: FixedRandom([UInt64.max]))
         let settings = Reliability(backoff: 1, maxBackoff: 5)
@@ -271,5 +284,26 @@ final class GatedProvider: ModelProvider, @unchecked Sendable {
     func complete(_ request: ChatRequest) async throws -> ChatResponse {
         await gate.pass()
         return try await inner.complete(request)
+    }
+}
+
+/// A provider whose tries take time on a fake clock.
+final class TimedProvider: ModelProvider, @unchecked Sendable {
+    private let clock: FakeClock
+    private let lock = NSLock()
+    private var tries: [(seconds: Double, outcome: SequenceProvider.Outcome)]
+
+    init(clock: FakeClock, tries: [(Double, SequenceProvider.Outcome)]) {
+        self.clock = clock
+        self.tries = tries.map { (seconds: $0.0, outcome: $0.1) }
+    }
+
+    func complete(_ request: ChatRequest) async throws -> ChatResponse {
+        let next = lock.withLock { tries.removeFirst() }
+        clock.advance(next.seconds)
+        switch next.outcome {
+        case .reply(let text): return ChatResponse(text: text, model: request.model.id, inputTokens: 1, outputTokens: 1)
+        case .fail(let error), .streamThenFail(_, let error): throw error
+        }
     }
 }
