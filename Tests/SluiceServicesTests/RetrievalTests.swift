@@ -133,4 +133,117 @@ final class RetrievalTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 10, "chunking and inserting \(added.chunks) chunks")
         XCTAssertEqual(try store.search(index: "big", query: "topic 42", limit: 3).count, 3)
     }
+
+    // MARK: Keeping an index in step with its source
+
+    private func chunks(_ index: String) throws -> Int { try store.listIndexes().first { $0.name == index }?.chunks ?? 0 }
+
+    func testAddedChangedAndRemovedFilesAreIndexedOnTheNextProcess() throws {
+        try write("Llamas live in the Andes.", to: folder + "/kb/llamas.md")
+        let spec = IndexSpec(name: "kb", source: folder + "/kb", chunkTokens: 50, overlapTokens: 5)
+        try store.prepare(spec)
+        XCTAssertEqual(try store.search(index: "kb", query: "llamas", limit: 5).count, 1)
+
+        try write("Alpacas too.", to: folder + "/kb/alpacas.md")
+        try write("Llamas moved to the Alps.", to: folder + "/kb/llamas.md")
+        // Checked once per process: the same store object does not hash the source again.
+        try store.prepare(spec)
+        XCTAssertEqual(try store.search(index: "kb", query: "alpacas", limit: 5).count, 0)
+        // A new process (a new store object on the same file) sees the changes.
+        let later = try SQLiteStore(path: folder + "/db/sluice.db")
+        let changes = try later.synchronize(index: "kb", source: folder + "/kb", chunkTokens: 50, overlapTokens: 5, counter: EstimatingTokenCounter())
+        XCTAssertEqual(changes, IndexChanges(added: 1, changed: 1, removed: 0, unchanged: 0, chunks: 2))
+        XCTAssertEqual(try later.search(index: "kb", query: "alpacas", limit: 5).count, 1)
+        XCTAssertEqual(try later.search(index: "kb", query: "Andes", limit: 5).count, 0, "the old text of a changed file is gone")
+
+        try FileManager.default.removeItem(atPath: folder + "/kb/alpacas.md")
+        let third = try SQLiteStore(path: folder + "/db/sluice.db")
+        try third.prepare(spec)
+        XCTAssertEqual(try third.search(index: "kb", query: "alpacas", limit: 5).count, 0)
+        XCTAssertEqual(try third.listIndexes().first?.files, 1)
+        // Nothing changed: nothing is written.
+        let unchanged = try third.synchronize(index: "kb", source: folder + "/kb", chunkTokens: 50, overlapTokens: 5, counter: EstimatingTokenCounter())
+        XCTAssertEqual(unchanged, IndexChanges(unchanged: 1))
+    }
+
+    func testChangingChunkOrOverlapRebuildsTheIndex() throws {
+        try write((1...300).map { "word\($0)" }.joined(separator: " "), to: folder + "/kb/words.txt")
+        try store.prepare(IndexSpec(name: "kb", source: folder + "/kb", chunkTokens: 100, overlapTokens: 0))
+        let coarse = try chunks("kb")
+        let finer = try SQLiteStore(path: folder + "/db/sluice.db")
+        try finer.prepare(IndexSpec(name: "kb", source: folder + "/kb", chunkTokens: 25, overlapTokens: 5))
+        XCTAssertGreaterThan(try finer.listIndexes().first?.chunks ?? 0, coarse * 3)
+        XCTAssertEqual(try finer.listIndexes().first?.chunkTokens, 25)
+        XCTAssertEqual(try finer.listIndexes().first?.overlapTokens, 5)
+    }
+
+    func testTwoSourcesNeverShareOneIndexSilently() throws {
+        try write("one", to: folder + "/a/one.md")
+        try write("two", to: folder + "/b/two.md")
+        try store.prepare(IndexSpec(name: "kb", source: folder + "/a"))
+        XCTAssertThrowsError(try store.prepare(IndexSpec(name: "kb", source: folder + "/b"))) {
+            let message = "\($0)"
+            XCTAssertTrue(message.contains("was built from \(self.folder)/a, but this script's index reads \(self.folder)/b"), message)
+            XCTAssertTrue(message.contains("`store \"NAME\"`"), message)
+            XCTAssertTrue(message.contains("sluice index remove kb"), message)
+        }
+        XCTAssertThrowsError(try store.addDocuments(index: "kb", paths: [folder + "/b"], chunkTokens: 256, overlapTokens: 32,
+                                                    counter: EstimatingTokenCounter())) {
+            XCTAssertTrue("\($0)".contains("built from a script's source"), "\($0)")
+        }
+    }
+
+    func testAnIndexBuiltByHandIsUsedAsItIs() throws {
+        try write("by hand", to: folder + "/hand/h.md")
+        try write("from source", to: folder + "/src/s.md")
+        try store.addDocuments(index: "kb", paths: [folder + "/hand"], chunkTokens: 50, overlapTokens: 0, counter: EstimatingTokenCounter())
+        try store.prepare(IndexSpec(name: "kb", source: folder + "/src"))
+        XCTAssertEqual(try store.search(index: "kb", query: "hand", limit: 5).count, 1)
+        XCTAssertEqual(try store.search(index: "kb", query: "source", limit: 5).count, 0)
+        XCTAssertThrowsError(try store.addDocuments(index: "kb", paths: [folder + "/src"], chunkTokens: 60, overlapTokens: 0,
+                                                    counter: EstimatingTokenCounter())) {
+            XCTAssertTrue("\($0)".contains("sluice index rebuild kb --chunk 60 --overlap 0"), "\($0)")
+        }
+    }
+
+    func testRebuildChunksAgainFromTheSourceOrTheFilesHeld() throws {
+        try write((1...200).map { "term\($0)" }.joined(separator: " "), to: folder + "/src/s.txt")
+        try store.prepare(IndexSpec(name: "kb", source: folder + "/src", chunkTokens: 100, overlapTokens: 0))
+        let rebuilt = try store.rebuildIndex(name: "kb", chunkTokens: 20, overlapTokens: 2, counter: EstimatingTokenCounter())
+        XCTAssertEqual(rebuilt.files, 1)
+        XCTAssertEqual(try store.listIndexes().first?.chunkTokens, 20)
+        XCTAssertEqual(try chunks("kb"), rebuilt.chunks)
+
+        try write("held file", to: folder + "/hand/h.md")
+        try write("gone soon", to: folder + "/hand/g.md")
+        try store.addDocuments(index: "manual", paths: [folder + "/hand"], chunkTokens: 50, overlapTokens: 0, counter: EstimatingTokenCounter())
+        try FileManager.default.removeItem(atPath: folder + "/hand/g.md")
+        let manual = try store.rebuildIndex(name: "manual", counter: EstimatingTokenCounter())
+        XCTAssertEqual(manual, IndexChanges(changed: 1, removed: 1, chunks: 1))
+        XCTAssertThrowsError(try store.rebuildIndex(name: "nope", counter: EstimatingTokenCounter()))
+    }
+
+    /// A store written before version 3 (no hashes, no recorded settings) is migrated, and its
+    /// source-built index is brought in step on first use.
+    func testAStoreFromBeforeVersionThreeIsMigratedAndItsIndexRebuilt() throws {
+        let path = folder + "/old/sluice.db"
+        do {
+            let old = try SQLiteDatabase(path: path)
+            try old.withConnection { db in
+                try db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2)")
+                for migration in StoreSchema.migrations.prefix(2) { try db.exec(migration) }
+                try db.exec("INSERT INTO retrieval_indexes (name) VALUES ('kb')")
+                try db.exec("INSERT INTO documents (index_name, source) VALUES ('kb', '\(folder)/src/s.md')")
+                try db.exec("INSERT INTO chunks (document_id, ordinal, text) VALUES (1, 0, 'stale text from the old chunker')")
+            }
+        }
+        try write("fresh text", to: folder + "/src/s.md")
+        let migrated = try SQLiteStore(path: path)
+        XCTAssertEqual(try migrated.database.withConnection { db in try db.query("SELECT version FROM schema_version") { $0.int(0) } },
+                       [StoreSchema.currentVersion])
+        try migrated.prepare(IndexSpec(name: "kb", source: folder + "/src"))
+        XCTAssertEqual(try migrated.search(index: "kb", query: "stale", limit: 5).count, 0)
+        XCTAssertEqual(try migrated.search(index: "kb", query: "fresh", limit: 5).count, 1)
+        XCTAssertEqual(try migrated.listIndexes().first?.source, folder + "/src")
+    }
 }
