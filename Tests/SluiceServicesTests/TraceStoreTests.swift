@@ -25,7 +25,8 @@ final class TraceStoreTests: XCTestCase {
         try store.modelCalled(TraceModelCall(runId: id, spanId: "\(id)-m", model: "gpt-4o-mini", provider: "openai",
                                              messages: [ChatMessage(role: "user", content: "How?")], reply: "Like this.",
                                              inputTokens: 820, outputTokens: 95, cachedTokens: 12, cost: 0.000183, latencyMs: 640,
-                                             error: nil, attempt: 2))
+                                             error: nil, attempt: 2, promptVersion: 2, promptMeta: .object([("owner", .string("support"))]),
+                                             warnings: ["http://x/v1 gpt-4o-mini does not accept response_format"]))
         try store.spanEnded(TraceSpanEnd(id: "\(id)-m", endedAt: startedAt + 0.7, status: "ok", detail: .object([])))
         try store.spanEnded(TraceSpanEnd(id: "\(id)-c", endedAt: startedAt + 0.71, status: "ok",
                                          detail: .object([("answered_by", .string("gpt_4o_mini"))])))
@@ -126,6 +127,8 @@ final class TraceStoreTests: XCTestCase {
                         model gpt-4o-mini (openai) attempt 1: 0 in / 0 out, $0, 12ms
                           error: HTTP 500 from http://x/v1/chat/completions: boom
                         model gpt-4o-mini (openai) attempt 2: 820 in / 95 out (12 cached), $0.000183, 640ms
+                          prompt v2  meta {"owner":"support"}
+                          warning: http://x/v1 gpt-4o-mini does not accept response_format
                           reply: Like this.
             output "Like this."
             score faithfulness 0.92
@@ -141,6 +144,11 @@ final class TraceStoreTests: XCTestCase {
         XCTAssertEqual(json["id"], .string("run-1"))
         XCTAssertEqual(json["spans"]?.arrayValue?.count, 4)
         XCTAssertEqual(json["model_calls"]?.arrayValue?.last?["input_tokens"], .number(820))
+        XCTAssertEqual(json["model_calls"]?.arrayValue?.last?["prompt_version"], .number(2))
+        XCTAssertEqual(json["model_calls"]?.arrayValue?.last?["prompt_meta"], .object([("owner", .string("support"))]))
+        XCTAssertEqual(json["model_calls"]?.arrayValue?.last?["warnings"], .array([.string("http://x/v1 gpt-4o-mini does not accept response_format")]))
+        XCTAssertEqual(json["model_calls"]?.arrayValue?.first?["prompt_version"], .null)
+        XCTAssertEqual(json["model_calls"]?.arrayValue?.first?["warnings"], .array([]))
         XCTAssertEqual(json["guard_verdicts"]?.arrayValue?.first?["guard"], .string("injection"))
         XCTAssertEqual(json["scores"]?.arrayValue?.first?["value"], .number(0.92))
         XCTAssertNoThrow(try JSONValue.parse(json.serialized()))
