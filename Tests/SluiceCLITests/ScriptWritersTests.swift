@@ -178,4 +178,23 @@ final class ScriptWritersTests: SluiceCLITestCase {
         second["run_id"] = nil
         XCTAssertEqual(NSDictionary(dictionary: first), NSDictionary(dictionary: second))
     }
+
+    /// A warning a provider attaches to a reply (here one replayed from a recording) goes to
+    /// standard error, and standard output stays the result.
+    func testProviderWarningsGoToStandardError() throws {
+        let recording = scratch.appendingPathComponent("run.jsonl")
+        let recorded = try sluice(["run", "pipelines/rag.sluice", "--replies", "pipelines/replies/rag.jsonl", "--db", db,
+                                   "--input-file", "pipelines/cases/rag_api_keys.json", "--json", "--record", recording.path])
+        XCTAssertEqual(recorded.code, 0, recorded.stderr)
+        let text = try String(contentsOf: recording, encoding: .utf8)
+        XCTAssertTrue(text.contains(#""warnings":[]"#))
+        try text.replacingOccurrences(of: #""warnings":[]"#, with: #""warnings":["the server ignored the schema"]"#)
+            .write(to: recording, atomically: true, encoding: .utf8)
+        let replayed = try sluice(["run", "pipelines/rag.sluice", "--replay", recording.path, "--db", db,
+                                   "--input-file", "pipelines/cases/rag_api_keys.json", "--json"])
+        XCTAssertEqual(replayed.code, 0, replayed.stderr)
+        XCTAssertTrue(replayed.stderr.contains("warning: the server ignored the schema"), replayed.stderr)
+        XCTAssertEqual(replayed.stderr.components(separatedBy: "the server ignored the schema").count, 2, "said once: \(replayed.stderr)")
+        XCTAssertEqual(try json(replayed.stdout)["status"] as? String, "ok")
+    }
 }
