@@ -21,6 +21,9 @@ struct IndexCommand: ParsableCommand {
         func validate() throws { try chunking.check() }
 
         func run() throws {
+            if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+                throw UsageError("no such file or folder: \(missing)").exit()
+            }
             do {
                 let sqlite = try openStore(store.path)
                 // An existing index keeps its chunk settings unless they are given.

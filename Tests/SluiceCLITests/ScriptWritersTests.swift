@@ -152,6 +152,10 @@ final class ScriptWritersTests: SluiceCLITestCase {
         XCTAssertTrue(rebuilt.stdout.contains("rebuilt `kb`: 1 file"), rebuilt.stdout)
         XCTAssertTrue(try sluice(["index", "list", "--db", db]).stdout.contains("chunk 30 overlap 3"))
 
+        let missing = try sluice(["index", "add", "other", "no/such/folder", "--db", db])
+        XCTAssertEqual(missing.code, 2)
+        XCTAssertTrue(missing.stderr.contains("no such file or folder: no/such/folder"), missing.stderr)
+
         let typo = try sluice(["index", "remove", "kbb", "--db", db])
         XCTAssertEqual(typo.code, 2)
         XCTAssertTrue(typo.stderr.contains("(did you mean `kb`?)"), typo.stderr)
