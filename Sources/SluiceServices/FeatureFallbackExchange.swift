@@ -61,7 +61,10 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
         } catch {
             warnings.append("cannot read which request features \(name) refused before: \(error)")
         }
-        return unsupported.withLock { $0[name, default: remembered] }
+        return unsupported.withLock { known in
+            if known[name] == nil { known[name] = remembered }
+            return known[name] ?? remembered
+        }
     }
 
     private func remember(_ feature: Feature, for name: String, warnings: inout [String]) {

@@ -1,6 +1,5 @@
 import SluiceRuntime
 @testable import SluiceServices
-import SluiceTokenizers
 import XCTest
 
 final class ChunkerTests: XCTestCase {
@@ -98,7 +97,7 @@ final class ChunkerTests: XCTestCase {
 
 /// `chunk` and `overlap` are sizes in tokens of the exact tokenizer, as documented.
 final class ExactChunkSizeTests: XCTestCase {
-    private let counter = ExactTokenCounter()
+    private let counter = ModelTokenCounter()
 
     /// Plain words separated by single spaces: BPE folds each space into the word after it, so a
     /// piece counted as "word" plus " " would count double and fill chunks only half.
