@@ -26,7 +26,8 @@ struct ReplCommand: AsyncParsableCommand {
         }
         var session: ReplSession
         do {
-            session = ReplSession(provider: try providers.makeProvider(), store: try openStore(store.path))
+            let sqlite = try openStore(store.path)
+            session = ReplSession(provider: WarningReportingProvider(try providers.makeProvider(store: sqlite)), store: sqlite)
         } catch let error as UsageError {
             throw error.exit()
         }
