@@ -62,7 +62,8 @@ public enum RequestKey {
 /// "attempts": [...]}` instead of `response`. The file is created when missing and appended to
 /// otherwise (delete it first for a fresh recording); lines are written whole with `O_APPEND`, so
 /// concurrent calls never interleave. Keys are never written: only the request's content is, and
-/// every message is passed through `Redaction` first.
+/// every string of a line (messages, replies, errors) goes through `Redaction` first; a replay
+/// answers with the redacted text.
 ///
 /// Embeddings calls are recorded too, as `{"key", "model", "request": {"embed": "<model id>",
 /// "input": [texts]}, "embeddings": {"input_tokens": 12, "vectors": [[...]]}}` (or `error`;
@@ -116,11 +117,11 @@ public final class RecordingProvider: ModelProvider, EmbeddingProvider, Endpoint
                 ("input_tokens", embeddings.inputTokens.map { .number(Double($0)) } ?? .null),
                 ("vectors", .array(embeddings.vectors.map { .array($0.map { .number(Double($0)) }) })),
             ])))
-            try append(JSONValue.object(members).serialized())
+            try append(Redaction.redact(JSONValue.object(members)).serialized())
             return embeddings
         } catch let error as ProviderError {
             members.append(("error", Self.errorJSON(error)))
-            try append(JSONValue.object(members).serialized())
+            try append(Redaction.redact(JSONValue.object(members)).serialized())
             throw error
         }
     }
@@ -165,17 +166,17 @@ public final class RecordingProvider: ModelProvider, EmbeddingProvider, Endpoint
                 ("usage_estimated", .bool(response.usageEstimated)),
                 ("finish_reason", response.finishReason.map(JSONValue.string) ?? .null),
                 ("failed_attempts", .array(response.failedAttempts.map(attemptJSON))),
-                ("warnings", .array(response.warnings.map { .string(Redaction.redact($0)) })),
+                ("warnings", .array(response.warnings.map(JSONValue.string))),
                 ("latency_ms", response.latencyMs.map(JSONValue.number) ?? .null),
             ])))
         case .failure(let error):
             members.append(("error", errorJSON(error)))
         }
-        return JSONValue.object(members).serialized()
+        return Redaction.redact(JSONValue.object(members)).serialized()
     }
 
     static func errorJSON(_ error: ProviderError) -> JSONValue {
-        var fields: [(key: String, value: JSONValue)] = [("kind", .string(error.kind.rawValue)), ("message", .string(Redaction.redact(error.message)))]
+        var fields: [(key: String, value: JSONValue)] = [("kind", .string(error.kind.rawValue)), ("message", .string(error.message))]
         if let status = error.status { fields.append(("status", .number(Double(status)))) }
         if let retryAfter = error.retryAfter { fields.append(("retry_after", .number(retryAfter))) }
         fields.append(("attempts", .array(error.attempts.map(attemptJSON))))
@@ -183,7 +184,7 @@ public final class RecordingProvider: ModelProvider, EmbeddingProvider, Endpoint
     }
 
     static func attemptJSON(_ attempt: ProviderAttempt) -> JSONValue {
-        var fields: [(key: String, value: JSONValue)] = [("error", .string(Redaction.redact(attempt.error)))]
+        var fields: [(key: String, value: JSONValue)] = [("error", .string(attempt.error))]
         if let status = attempt.status { fields.append(("status", .number(Double(status)))) }
         fields.append(("latency_ms", .number(attempt.latencyMs)))
         fields.append(("waited_ms", .number(attempt.waitedMs)))

@@ -41,6 +41,9 @@ public enum Redaction {
         return result
     }
 
+    /// Every string in a JSON value redacted (in its decoded text, so JSON escapes cannot hide a key).
+    public static func redact(_ json: JSONValue) -> JSONValue { json.mappingStrings(redact) }
+
     public static func redact(_ error: ProviderError) -> ProviderError {
         var copy = error
         copy.message = redact(error.message)

@@ -29,7 +29,7 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
         try database.withConnection { db in
             try db.run("""
                 INSERT INTO runs (id, pipeline, file, started_at, status, inputs) VALUES (?, ?, ?, ?, 'running', ?)
-                """, [.text(run.id), .text(run.pipeline), .text(run.file), .real(run.startedAt), .text(run.inputs.serialized())])
+                """, [.text(run.id), .text(run.pipeline), .text(run.file), .real(run.startedAt), .text(Redaction.redact(run.inputs).serialized())])
         }
     }
 
@@ -45,16 +45,16 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
     public func spanEnded(_ end: TraceSpanEnd) throws {
         try database.withConnection { db in
             try db.run("UPDATE spans SET ended_at = ?, status = ?, detail = ? WHERE id = ?",
-                       [.real(end.endedAt), .text(end.status), .text(end.detail.serialized()), .text(end.id)])
+                       [.real(end.endedAt), .text(end.status), .text(Redaction.redact(end.detail).serialized()), .text(end.id)])
             if db.changes == 0 { throw StoreError("cannot end span \(end.id): it was never started") }
         }
     }
 
-    /// Every text of the row goes through `Redaction`: a key pasted into a message or quoted in
-    /// an error is never stored.
+    /// Every text of the row goes through `Redaction` (as do a run's inputs, output and error and
+    /// a span's detail): a key pasted into a message or quoted in an error is never stored.
     public func modelCalled(_ call: TraceModelCall) throws {
-        let messages = Redaction.redact(JSONValue.array(call.messages.map(\.json)).serialized())
-        let warnings = call.warnings.isEmpty ? nil : Redaction.redact(JSONValue.array(call.warnings.map(JSONValue.string)).serialized())
+        let messages = Redaction.redact(JSONValue.array(call.messages.map(\.json))).serialized()
+        let warnings = call.warnings.isEmpty ? nil : Redaction.redact(JSONValue.array(call.warnings.map(JSONValue.string))).serialized()
         try database.withConnection { db in
             try db.run("""
                 INSERT INTO model_calls (run_id, span_id, model, provider, messages, reply, input_tokens, output_tokens,
@@ -88,7 +88,7 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
         try database.withConnection { db in
             try db.run("""
                 UPDATE runs SET ended_at = ?, status = ?, output = ?, error = ?, cost = ?, tokens = ? WHERE id = ?
-                """, [.real(end.endedAt), .text(end.status.rawValue), .optionalText(end.output?.serialized()),
+                """, [.real(end.endedAt), .text(end.status.rawValue), .optionalText(end.output.map { Redaction.redact($0).serialized() }),
                       .optionalText(end.error.map(Redaction.redact)), .real(end.cost), .int(end.tokens), .text(end.id)])
             if db.changes == 0 { throw StoreError("cannot end run \(end.id): it was never started") }
         }
