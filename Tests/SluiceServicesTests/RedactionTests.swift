@@ -24,6 +24,8 @@ final class RedactionTests: XCTestCase {
         XCTAssertEqual(Redaction.redact("an ordinary sentence about keys and tokens"), "an ordinary sentence about keys and tokens")
         Redaction.register(secret: "plain-local-secret-1234")
         XCTAssertEqual(Redaction.redact("echo plain-local-secret-1234!"), "echo [redacted]!")
+        // Text with a NUL character is searched to its end too.
+        XCTAssertEqual(Redaction.redact("a\u{0}b sk-abcdefghijklmnop plain-local-secret-1234"), "a\u{0}b [redacted] [redacted]")
     }
 
     /// The key straddles the 300-character cut of the quoted body: redacting after the cut would
