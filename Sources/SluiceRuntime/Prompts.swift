@@ -314,11 +314,12 @@ extension RunContext {
             let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, output: response.outputTokens)
             ledger.settle(reservation, actualDollars: spent, actualTokens: response.inputTokens + response.outputTokens)
             traceFailedAttempts(response.failedAttempts, modelName, model, messages, prompt)
+            // The answering try's own latency, without the backoff waits before it, when the provider says.
             tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: response.text,
                                          inputTokens: response.inputTokens, outputTokens: response.outputTokens,
                                          cachedTokens: response.cachedTokens, cost: spent,
-                                         latencyMs: (effects.clock.now() - started) * 1000, error: nil,
-                                         attempt: attempt + response.failedAttempts.count))
+                                         latencyMs: response.latencyMs ?? (effects.clock.now() - started) * 1000, error: nil,
+                                         attempt: attempt + response.failedAttempts.count, warnings: response.warnings))
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
                          promptName: prompt.promptName, request: request, returns: prompt.returns,
                          promptVersion: prompt.version, promptMeta: prompt.meta)
@@ -335,12 +336,14 @@ extension RunContext {
         }
     }
 
+    /// A model call's trace row, with the prompt's version and `meta`.
     func traceCall(_ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt, messages: [ChatMessage], reply: String?,
                    inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?,
-                   attempt: Int) -> TraceModelCall {
+                   attempt: Int, warnings: [String] = []) -> TraceModelCall {
         TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                        messages: messages, reply: reply, inputTokens: inputTokens, outputTokens: outputTokens,
-                       cachedTokens: cachedTokens, cost: cost, latencyMs: latencyMs, error: error, attempt: attempt)
+                       cachedTokens: cachedTokens, cost: cost, latencyMs: latencyMs, error: error, attempt: attempt,
+                       promptVersion: prompt.version, promptMeta: prompt.meta, warnings: warnings)
     }
 
     /// Every failed try of a call gets its own row in the trace, with its error and latency.

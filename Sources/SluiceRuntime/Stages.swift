@@ -112,15 +112,21 @@ extension RunContext {
         }
         let started = effects.clock.now()
         do {
-            let vectors = try await embedder.embed(texts, model: model)
+            let result = try await embedder.embedWithUsage(texts, model: model)
+            let vectors = result.vectors
             guard vectors.count == texts.count else {
                 throw ProviderError(.malformedReply, "asked for \(texts.count) embeddings, got \(vectors.count)")
             }
-            ledger.settle(reservation, actualDollars: dollars, actualTokens: tokens)
+            // Charged at the usage the server reports; without one, at our own count, and the trace says so.
+            let used = result.inputTokens ?? tokens
+            let spent = Double(used) * model.inputPrice
+            ledger.settle(reservation, actualDollars: spent, actualTokens: used)
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                                               messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
-                                              inputTokens: tokens, outputTokens: 0, cachedTokens: 0, cost: dollars,
-                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1))
+                                              inputTokens: used, outputTokens: 0, cachedTokens: 0, cost: spent,
+                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1,
+                                              warnings: result.inputTokens == nil
+                                                ? ["the server reported no usage: charged at Sluice's own count of \(tokens) tokens"] : []))
             return vectors
         } catch {
             ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
