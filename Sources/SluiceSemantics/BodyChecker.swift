@@ -392,10 +392,17 @@ final class BodyChecker {
                 }
                 continue
             }
-            _ = check(arg.value)
+            let type = check(arg.value).type
             if let label = arg.label, !labelled {
                 labelled = true
                 error("metric arguments take no labels", at: label.span)
+            }
+            switch use.name.text {
+            case "length" where !kinds(type).contains(.number):
+                error("`length` takes numbers of characters, not \(describe(type))", at: arg.value.span)
+            case "regex" where position == 0 && !(literalString(arg.value) ?? "").isEmpty:
+                mc.checkPattern(arg.value)
+            default: break
             }
         }
         if let arity = Builtins.metrics[use.name.text] {

@@ -364,7 +364,7 @@ extension BodyChecker {
             } else if param.trusted && !facts.trust.isSafeAsInstructions {
                 // Inside the callee a trusted parameter may reach a system message as it is.
                 let (reason, notes) = explain(facts.taint)
-                error("untrusted text passed to the trusted parameter `\(label.text)` of \(what)\(reason)", at: arg.value.span,
+                error("untrusted text passed to the trusted parameter `\(label.text)` of \(what)\(reason)", at: arg.span,
                       notes: notes, help: "pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it")
             }
         }

@@ -290,6 +290,16 @@ final class SoundnessTests: XCTestCase {
         ])
     }
 
+    func testMetricArgumentsTheRuntimeRefuses() {
+        XCTAssertEqual(body("""
+          score q with length("a", 10), regex(r"(abc"), regex("ok+"), length(1, $2), length(1)
+        """), [
+            "5:23: `length` takes numbers of characters, not a string",
+            "5:41: invalid regular expression: `(` is never closed",
+            "5:73: `length` takes numbers of characters, not money",
+        ])
+    }
+
     // MARK: validate
 
     /// The advice in stdlib/std/prompts.sluice, as a script written from it would read.

@@ -88,15 +88,15 @@ final class TrustFlowTests: XCTestCase {
     func testTrustedArgumentsByEveryRoute() {
         let help = " [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"
         let fromInput = "untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, an input of pipeline `main` not declared `trusted`"
-        XCTAssertEqual(trustedArgument("q"), ["9:24: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("\"A \" + q"), ["9:24: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("q | upper"), ["9:24: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("{v: q}.v"), ["9:24: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("[q, \"b\"] | join(\", \")"), ["9:24: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("\"Style: {q}\""), ["9:24: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("s", setup: "  s = \"plain\"\n  if len(q) > 3 { s = q }"), ["10:24: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("q"), ["9:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("\"A \" + q"), ["9:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("q | upper"), ["9:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("{v: q}.v"), ["9:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("[q, \"b\"] | join(\", \")"), ["9:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("\"Style: {q}\""), ["9:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("s", setup: "  s = \"plain\"\n  if len(q) > 3 { s = q }"), ["10:17: " + fromInput + help])
         XCTAssertEqual(trustedArgument("q | fenced | upper"), [
-            "9:24: untrusted text passed to the trusted parameter `style` of prompt `styled`: `upper` is applied after the fencing filter, and text computed from fenced text is not fenced" + help,
+            "9:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: `upper` is applied after the fencing filter, and text computed from fenced text is not fenced" + help,
         ])
     }
 
@@ -144,12 +144,12 @@ final class TrustFlowTests: XCTestCase {
         let prefix = "untrusted text passed to the trusted parameter"
         let help = " [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"
         XCTAssertEqual(diagnostics, [
-            "12:21: \(prefix) `style` of prompt `styled`: it comes from retrieved documents" + help,
-            "14:21: \(prefix) `style` of prompt `styled`: it comes from a model reply" + help,
-            "15:21: \(prefix) `style` of prompt `styled`: it comes from the result of pipeline `sub`" + help,
-            "16:16: \(prefix) `ctx` of pipeline `sub`: it comes from `q`, an input of pipeline `main` not declared `trusted`" + help,
-            "18:21: \(prefix) `style` of prompt `styled`: it comes from the conversation history" + help,
-            "19:39: \(prefix) `style` of prompt `styled`: it comes from retrieved documents" + help,
+            "12:14: \(prefix) `style` of prompt `styled`: it comes from retrieved documents" + help,
+            "14:14: \(prefix) `style` of prompt `styled`: it comes from a model reply" + help,
+            "15:14: \(prefix) `style` of prompt `styled`: it comes from the result of pipeline `sub`" + help,
+            "16:11: \(prefix) `ctx` of pipeline `sub`: it comes from `q`, an input of pipeline `main` not declared `trusted`" + help,
+            "18:14: \(prefix) `style` of prompt `styled`: it comes from the conversation history" + help,
+            "19:32: \(prefix) `style` of prompt `styled`: it comes from retrieved documents" + help,
         ])
     }
 
@@ -157,7 +157,7 @@ final class TrustFlowTests: XCTestCase {
         XCTAssertEqual(trustedArgument("acc", setup: """
           acc = "start"
           for w in lines(q) { acc = acc + w }
-        """), ["10:24: untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, an input of pipeline `main` not declared `trusted` [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"])
+        """), ["10:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, an input of pipeline `main` not declared `trusted` [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"])
         // Used before it is rebound in the same body: the second pass sees the untrusted value.
         let inBody = trustedArgument("\"done\"", setup: """
           acc = "start"
@@ -167,7 +167,7 @@ final class TrustFlowTests: XCTestCase {
           }
         """)
         XCTAssertEqual(inBody.count, 1)
-        XCTAssertTrue(inBody.first?.hasPrefix("10:23: untrusted text passed") == true, "\(inBody)")
+        XCTAssertTrue(inBody.first?.hasPrefix("10:16: untrusted text passed") == true, "\(inBody)")
         XCTAssertEqual(trustedArgument("\"done\"", setup: """
           for w in ["formal", "plain"] { x = styled(style: w, text: q) }
         """), [])
@@ -194,7 +194,7 @@ final class TrustFlowTests: XCTestCase {
         let result = Checker.checkStatementsAndLocals(parsed.statements, file: file, program: program,
                                                       locals: ["q": .string, "old": .any], trust: ["old": .trusted])
         XCTAssertEqual(summary(result.diagnostics), [
-            "3:19: untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, bound by an earlier input [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]",
+            "3:12: untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, bound by an earlier input [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]",
         ])
         XCTAssertEqual(result.trust["s"], .trusted)
         XCTAssertEqual(result.trust["u"], .untrusted)
