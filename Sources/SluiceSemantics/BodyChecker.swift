@@ -23,7 +23,7 @@ struct Facts {
     /// Made of several parts (a string's holes, a list's items, a record's fields, `+`, `??`):
     /// the worst trust wins, and the first untrusted part explains it.
     static func combining(_ parts: [Facts], into type: SluiceType) -> Facts {
-        let trust = parts.map(\.trust).max() ?? .trusted
+        let trust = parts.reduce(TrustLevel.trusted) { $0.combined(with: $1.trust) }
         return Facts(type, trust, taint: parts.first { $0.trust == .untrusted }?.taint)
     }
 

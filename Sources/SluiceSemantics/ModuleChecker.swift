@@ -528,7 +528,7 @@ final class ModuleChecker {
 
         var locals: [String: Facts] = [:]
         for param in sig.params where locals[param.name] == nil {
-            locals[param.name] = parameterFacts(param, of: "prompt `\(p.name.text)`")
+            locals[param.name] = parameterFacts(param, role: "a parameter of prompt `\(p.name.text)`")
         }
         let body = BodyChecker(self, mode: .prompt(p.name.text), locals: locals)
         for message in p.messages + p.examples.joined() {
@@ -550,12 +550,11 @@ final class ModuleChecker {
         }
     }
 
-    /// A parameter as its body sees it: trusted when declared `trusted` (the caller passes only
-    /// trusted or fenced text for it), untrusted otherwise.
-    private func parameterFacts(_ param: ParamInfo, of owner: String) -> Facts {
+    /// A parameter as its body sees it: trusted when declared `trusted` (callers pass only
+    /// trusted or fenced text for it), untrusted otherwise. `role` says what it is, for messages.
+    private func parameterFacts(_ param: ParamInfo, role: String) -> Facts {
         if param.trusted { return Facts(param.type) }
-        return Facts(param.type, .untrusted, taint: .source("`\(param.name)`, a parameter of \(owner) not declared `trusted`",
-                                                         parameter: param.name))
+        return Facts(param.type, .untrusted, taint: .source("`\(param.name)`, \(role) not declared `trusted`", parameter: param.name))
     }
 
     private func untrustedInSystemMessage(_ hole: Expr, _ taint: Taint?, _ body: BodyChecker, inferred: Bool) {
@@ -582,9 +581,7 @@ final class ModuleChecker {
         checkParams(p.params, sig, of: "pipeline `\(p.name.text)`")
         var locals: [String: Facts] = [:]
         for param in sig.params where locals[param.name] == nil {
-            locals[param.name] = param.trusted ? Facts(param.type)
-                : Facts(param.type, .untrusted, taint: .source("`\(param.name)`, an input of pipeline `\(p.name.text)` not declared `trusted`",
-                                                             parameter: param.name))
+            locals[param.name] = parameterFacts(param, role: "an input of pipeline `\(p.name.text)`")
         }
         let body = BodyChecker(self, mode: .pipeline(p.name.text, returns: sig.returns), locals: locals)
         body.prescan(p.body.statements)
