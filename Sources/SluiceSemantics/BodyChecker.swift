@@ -82,6 +82,10 @@ final class BodyChecker {
     var reported: Set<String> = []
     /// > 0 while loop bodies are checked muted, to find what their names hold on every pass.
     var loopPasses = 0
+    /// The pipeline whose body this is (for `session`, which stores the user's input).
+    var pipeline: PipelineDecl?
+    /// The first `session` statement of the body: a run keeps one conversation.
+    var session: Span?
 
     init(_ mc: ModuleChecker, mode: Mode, locals: [String: Facts]) {
         self.mc = mc; self.mode = mode; self.locals = locals
@@ -150,6 +154,7 @@ final class BodyChecker {
         case .returnValue: 6
         case .ifElse: 2
         case .forIn: 3
+        case .session: 7
         default: s.span.end - s.span.start
         }
         return Span(s.span.start, min(s.span.end, s.span.start + length))
@@ -173,10 +178,10 @@ final class BodyChecker {
                 if action != "block" && action != "flag" { mayRedact = true }
             }
             if mayRedact, case .name(let n) = subject.kind, let old = locals[n] {
-                // Redaction rewrites the text: trusted text stays trusted, fenced text is no longer whole.
-                let type: SluiceType = old.type == .string ? .string : .any
+                // Redaction rewrites every string in the value and keeps its shape (a reply stays
+                // a reply): trusted text stays trusted, fenced text is no longer whole.
                 let taint: Taint? = old.trust == .fenced ? .unfenced("redaction by a guard", at: stmt.span) : old.taint
-                locals[n] = Facts(type, old.trust.derived, taint: taint)
+                locals[n] = Facts(old.type, old.trust.derived, taint: taint, replyOf: old.replyOf)
             }
 
         case .validate(let name, let typeRef, let retries):
@@ -250,7 +255,7 @@ final class BodyChecker {
             mc.checkBudget(b)
 
         case .session(let name, let settings):
-            checkSessionSettings(settings)
+            checkSession(stmt, settings)
             locals[name.text] = Facts(.list(Builtins.historyMessage), .untrusted, taint: .source("the conversation history"))
 
         case .expression(let e):
@@ -502,6 +507,32 @@ func mismatch(_ value: SluiceType, _ expected: SluiceType) -> String? {
 }
 
 extension BodyChecker {
+    /// `session NAME with ...`: in a pipeline, once, knowing which input is the user's turn.
+    private func checkSession(_ stmt: Stmt, _ settings: [Field]) {
+        checkSessionSettings(settings)
+        guard case .pipeline(let name, _) = mode else {
+            error("`session` belongs in a pipeline", at: keywordSpan(stmt))
+            return
+        }
+        if let first = session {
+            error("a run has one session; this is a second `session` statement", at: keywordSpan(stmt),
+                  notes: [mc.note("the first one is here", first)])
+            return
+        }
+        session = keywordSpan(stmt)
+        // Without `user`, the first string (or untyped) input is the user's turn.
+        let hasUser = settings.contains { $0.name.text == "user" }
+        let stringInput = pipeline?.params.contains { param in
+            guard let type = param.type else { return true }
+            if case .named(let n) = type { return n.text == "string" }
+            return false
+        } ?? true
+        if !hasUser && !stringInput {
+            error("the session needs to know which input is the user's turn", at: keywordSpan(stmt),
+                  help: "add `with user INPUT`, naming a parameter of pipeline `\(name)`")
+        }
+    }
+
     /// `session NAME with keep 4, max_tokens 2k, summarize_every 8, summarize_over 3k, model M, user PARAM`.
     private func checkSessionSettings(_ settings: [Field]) {
         var seen: Set<String> = []

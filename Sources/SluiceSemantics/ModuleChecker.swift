@@ -584,6 +584,7 @@ final class ModuleChecker {
             locals[param.name] = parameterFacts(param, role: "an input of pipeline `\(p.name.text)`")
         }
         let body = BodyChecker(self, mode: .pipeline(p.name.text, returns: sig.returns), locals: locals)
+        body.pipeline = p
         body.prescan(p.body.statements)
         let returns = body.check(p.body.statements)
         if let declared = p.returnType, !returns {

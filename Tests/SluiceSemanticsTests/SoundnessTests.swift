@@ -300,6 +300,38 @@ final class SoundnessTests: XCTestCase {
         ])
     }
 
+    func testSessionsTheRuntimeRefuses() {
+        XCTAssertEqual(body("""
+          session turns
+          session again
+        """, params: "n: number"), [
+            "5:3: the session needs to know which input is the user's turn [add `with user INPUT`, naming a parameter of pipeline `main`]",
+            "6:3: a run has one session; this is a second `session` statement",
+        ])
+        XCTAssertEqual(body("  session turns with user n", params: "n: number"), [])
+        XCTAssertEqual(body("  session turns"), [])
+        let (program, _) = checkSource("use std.models.{gpt_4o_mini}")
+        let file = SourceFile(path: "<repl>", text: "session turns")
+        let parsed = Parser.parseReplInput(file)
+        XCTAssertEqual(summary(Checker.checkStatements(parsed.statements, file: file, program: program, locals: [:])),
+                       ["1:1: `session` belongs in a pipeline"])
+    }
+
+    func testARedactedReplyIsStillAReply() {
+        XCTAssertEqual(summary(checkSource("""
+        use std.models.{gpt_4o_mini}
+        use std.guards.{pii}
+        prompt text_reply(q: string) { model gpt_4o_mini  user "{q}" }
+        pipeline main(q: string) {
+          r = text_reply(q: q)
+          guard r with pii(redact)
+          return r.answer
+        }
+        """).diagnostics), [
+            "7:12: the reply of prompt `text_reply` is text, so it has no field `answer` [give prompt `text_reply` a `returns TYPE` to read fields of its JSON reply]",
+        ])
+    }
+
     // MARK: validate
 
     /// The advice in stdlib/std/prompts.sluice, as a script written from it would read.
