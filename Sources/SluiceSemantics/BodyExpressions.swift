@@ -484,11 +484,4 @@ extension BodyChecker {
         }
         return Facts(.list(.doc), .untrusted, taint: .source("retrieved documents"))
     }
-
-    func isNumeric(_ t: SluiceType) -> Bool {
-        switch t.nonOptional {
-        case .number, .int, .money: true
-        default: false
-        }
-    }
 }
