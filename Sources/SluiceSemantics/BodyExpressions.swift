@@ -364,8 +364,10 @@ extension BodyChecker {
             } else if param.trusted && !facts.trust.isSafeAsInstructions {
                 // Inside the callee a trusted parameter may reach a system message as it is.
                 let (reason, notes) = explain(facts.taint)
+                var help = "pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it"
+                if case .unfenced? = facts.taint { help = Self.fenceLastHelp }
                 error("untrusted text passed to the trusted parameter `\(label.text)` of \(what)\(reason)", at: arg.span,
-                      notes: notes, help: "pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it")
+                      notes: notes, help: help)
             }
         }
         guard !unlabelled else { return }
@@ -377,6 +379,8 @@ extension BodyChecker {
             error("missing arguments \(list) for \(what)", at: span)
         }
     }
+
+    static let fenceLastHelp = "make the fencing filter the last step, after every other filter and access"
 
     /// Why a value is untrusted, as the end of a message (": it comes from ...") and notes.
     func explain(_ taint: Taint?) -> (String, [Diagnostic.Note]) {

@@ -568,7 +568,7 @@ final class ModuleChecker {
         case .unfenced?:
             let (reason, notes) = body.explain(taint)
             error("untrusted text in a system message\(reason)", at: hole.span, notes: notes,
-                  help: "make the fencing filter the last step, after every other filter and access")
+                  help: BodyChecker.fenceLastHelp)
         default:
             let (reason, notes) = body.explain(taint)
             error("untrusted text in a system message\(reason)", at: hole.span, notes: notes,

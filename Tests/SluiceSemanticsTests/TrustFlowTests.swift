@@ -96,7 +96,7 @@ final class TrustFlowTests: XCTestCase {
         XCTAssertEqual(trustedArgument("\"Style: {q}\""), ["9:17: " + fromInput + help])
         XCTAssertEqual(trustedArgument("s", setup: "  s = \"plain\"\n  if len(q) > 3 { s = q }"), ["10:17: " + fromInput + help])
         XCTAssertEqual(trustedArgument("q | fenced | upper"), [
-            "9:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: `upper` is applied after the fencing filter, and text computed from fenced text is not fenced" + help,
+            "9:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: `upper` is applied after the fencing filter, and text computed from fenced text is not fenced [make the fencing filter the last step, after every other filter and access]",
         ])
     }
 
