@@ -303,6 +303,13 @@ extension BodyChecker {
                 error("`truncate` takes a whole number of characters, 0 or more", at: expr.span)
                 return false
             }
+        case "flagged" where inputs.count == 1:
+            // The runtime looks the guard up by name.
+            guard let name = literalString(inputs[0].expr) else { break }
+            if let entry = mc.lookup(name), entry.kind == .guardSet { break }
+            error("`flagged`: no guard named `\(name)`", at: inputs[0].expr.span,
+                  help: suggestion(name, mc.names(of: .guardSet)) ?? "`flagged(\"G\")` names a guard declared or imported here")
+            return false
         case "keys" where inputs.count == 1:
             let possible = kinds(inputs[0].facts.type)
             if !possible.contains(.record) && !possible.contains(.reply) {

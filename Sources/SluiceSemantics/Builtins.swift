@@ -6,6 +6,7 @@ public enum Builtins {
     /// Built-in functions and filters with the number of arguments they take, counting the
     /// piped value: `x | join(", ")` is `join(x, ", ")`, two arguments.
     public static let functions: [String: ClosedRange<Int>] = [
+        "flagged": 0...1,     // whether guard `G` (any guard without one) with action `flag` matched so far
         "len": 1...1,
         "upper": 1...1,
         "lower": 1...1,
@@ -97,7 +98,7 @@ public enum Builtins {
             if case .reply? = arguments.first { return .string }
             return arguments.first ?? .any
         case "lines", "keys": return .list(.string)
-        case "contains": return .bool
+        case "contains", "flagged": return .bool
         case "first", "last":
             switch arguments.first {
             case .list(let element)?: return element

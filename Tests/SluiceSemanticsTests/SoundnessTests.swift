@@ -290,6 +290,20 @@ final class SoundnessTests: XCTestCase {
         ])
     }
 
+    func testFlaggedNamesAGuard() {
+        let (program, diagnostics) = checkSource("""
+        use std.guards.{pii, injection}
+        pipeline main(q: string) -> bool {
+          guard q with injection(flag)
+          a = flagged("injection") or flagged()
+          b = flagged("injecton")
+          return a
+        }
+        """)
+        XCTAssertEqual(summary(diagnostics), ["5:15: `flagged`: no guard named `injecton` [did you mean `injection`?]"])
+        XCTAssertNotNil(program.guards["injection"])
+    }
+
     func testMetricArgumentsTheRuntimeRefuses() {
         XCTAssertEqual(body("""
           score q with length("a", 10), regex(r"(abc"), regex("ok+"), length(1, $2), length(1)
