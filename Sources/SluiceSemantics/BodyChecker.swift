@@ -177,7 +177,7 @@ final class BodyChecker {
                 let action = guardUse(use)
                 if action != "block" && action != "flag" { mayRedact = true }
             }
-            if mayRedact, case .name(let n) = subject.kind, let old = locals[n] {
+            if mayRedact, let n = rootName(of: subject), let old = locals[n] {
                 // Redaction rewrites every string in the value and keeps its shape (a reply stays
                 // a reply): trusted text stays trusted, fenced text is no longer whole.
                 let taint: Taint? = old.trust == .fenced ? .unfenced("redaction by a guard", at: stmt.span) : old.taint
@@ -266,6 +266,16 @@ final class BodyChecker {
             }
         }
         return false
+    }
+
+    /// The name a place (`q`, `ticket.body`, `items[0].text`) is part of: what a redacting guard
+    /// writes back to.
+    private func rootName(of place: Expr) -> String? {
+        switch place.kind {
+        case .name(let n): n
+        case .member(let base, _), .index(let base, _): rootName(of: base)
+        default: nil
+        }
     }
 
     /// What names hold after either of two paths. A name bound on one path only keeps what that

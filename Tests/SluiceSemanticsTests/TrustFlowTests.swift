@@ -73,6 +73,7 @@ final class TrustFlowTests: XCTestCase {
     private func trustedArgument(_ value: String, setup: String = "", params: String = "q: string") -> [String] {
         summary(checkSource("""
         use std.models.{gpt_4o_mini}
+        use std.guards.{pii}
         prompt styled(style: trusted string, text: string) {
           model gpt_4o_mini
           system "Write in this style: {style}"
@@ -88,15 +89,15 @@ final class TrustFlowTests: XCTestCase {
     func testTrustedArgumentsByEveryRoute() {
         let help = " [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"
         let fromInput = "untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, an input of pipeline `main` not declared `trusted`"
-        XCTAssertEqual(trustedArgument("q"), ["9:17: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("\"A \" + q"), ["9:17: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("q | upper"), ["9:17: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("{v: q}.v"), ["9:17: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("[q, \"b\"] | join(\", \")"), ["9:17: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("\"Style: {q}\""), ["9:17: " + fromInput + help])
-        XCTAssertEqual(trustedArgument("s", setup: "  s = \"plain\"\n  if len(q) > 3 { s = q }"), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("q"), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("\"A \" + q"), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("q | upper"), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("{v: q}.v"), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("[q, \"b\"] | join(\", \")"), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("\"Style: {q}\""), ["10:17: " + fromInput + help])
+        XCTAssertEqual(trustedArgument("s", setup: "  s = \"plain\"\n  if len(q) > 3 { s = q }"), ["11:17: " + fromInput + help])
         XCTAssertEqual(trustedArgument("q | fenced | upper"), [
-            "9:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: `upper` is applied after the fencing filter, and text computed from fenced text is not fenced [make the fencing filter the last step, after every other filter and access]",
+            "10:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: `upper` is applied after the fencing filter, and text computed from fenced text is not fenced [make the fencing filter the last step, after every other filter and access]",
         ])
     }
 
@@ -109,6 +110,14 @@ final class TrustFlowTests: XCTestCase {
         // A branch that returns leaves nothing behind.
         XCTAssertEqual(trustedArgument("s", setup: "  s = q\n  if len(q) > 3 { s = \"b\" } else { return \"short\" }"), [])
         XCTAssertEqual(trustedArgument("str(len(q))"), [])
+    }
+
+    func testRedactedFencedTextIsNotFenced() {
+        XCTAssertEqual(trustedArgument("s", setup: "  s = q | fenced\n  guard s with pii(redact)"), [
+            "11:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: redaction by a guard is applied after the fencing filter, and text computed from fenced text is not fenced [make the fencing filter the last step, after every other filter and access]",
+        ])
+        XCTAssertEqual(trustedArgument("s", setup: "  s = \"plain\"\n  guard s with pii(redact)"), [])
+        XCTAssertEqual(trustedArgument("t.s | fenced", setup: "  t = {s: q}\n  guard t.s with pii(redact)"), [])
     }
 
     func testTrustedPipelineParameter() {
@@ -157,7 +166,7 @@ final class TrustFlowTests: XCTestCase {
         XCTAssertEqual(trustedArgument("acc", setup: """
           acc = "start"
           for w in lines(q) { acc = acc + w }
-        """), ["10:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, an input of pipeline `main` not declared `trusted` [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"])
+        """), ["11:17: untrusted text passed to the trusted parameter `style` of prompt `styled`: it comes from `q`, an input of pipeline `main` not declared `trusted` [pass it through `| fenced` (marks it as data), or vouch for it with `| trusted` if the script author controls it]"])
         // Used before it is rebound in the same body: the second pass sees the untrusted value.
         let inBody = trustedArgument("\"done\"", setup: """
           acc = "start"
@@ -167,7 +176,7 @@ final class TrustFlowTests: XCTestCase {
           }
         """)
         XCTAssertEqual(inBody.count, 1)
-        XCTAssertTrue(inBody.first?.hasPrefix("10:16: untrusted text passed") == true, "\(inBody)")
+        XCTAssertTrue(inBody.first?.hasPrefix("11:16: untrusted text passed") == true, "\(inBody)")
         XCTAssertEqual(trustedArgument("\"done\"", setup: """
           for w in ["formal", "plain"] { x = styled(style: w, text: q) }
         """), [])
