@@ -301,7 +301,7 @@ extension ModuleChecker {
             }
         }
         return Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards,
-                       pipelines: pipelines, budget: budget, resolvedTypes: resolved, callTargets: calls)
+                       pipelines: pipelines, budget: budget, resolvedTypes: resolved, calls: calls)
     }
 
     /// Makes the declarations of an existing program visible (and redefinable) here: for the REPL.

@@ -50,10 +50,10 @@ public final class Program: Sendable {
                 prompts: [String: Declared<PromptDecl>], indexes: [String: Declared<IndexDecl>],
                 guards: [String: Declared<GuardDecl>], pipelines: [String: Declared<PipelineDecl>],
                 budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
-                callTargets: CallTable = CallTable()) {
+                calls: CallTable = CallTable()) {
         self.main = main; self.models = models; self.types = types; self.prompts = prompts; self.indexes = indexes
         self.guards = guards; self.pipelines = pipelines; self.budget = budget; self.resolvedTypes = resolvedTypes
-        self.callTargets = callTargets.targets; self.callExpressions = callTargets.expressions
+        self.callTargets = calls.targets; self.callExpressions = calls.expressions
     }
 
     /// The call table with its expressions, to extend (REPL declarations).
