@@ -1,8 +1,62 @@
 import SluiceSyntax
 
-/// Checks statements and expressions: names in scope, calls, stages, and light type inference
-/// (every expression gets a `SluiceType`; `any` when unknown). Reports only mismatches that are
-/// certain.
+/// What the checker knows about the value of an expression: its type and its trust.
+struct Facts {
+    var type: SluiceType
+    var trust: TrustLevel
+    /// Why an untrusted value is untrusted, for messages (nil when it is not untrusted).
+    var taint: Taint?
+    /// The prompt whose reply this is, for messages about replies.
+    var replyOf: String?
+
+    init(_ type: SluiceType, _ trust: TrustLevel = .trusted, taint: Taint? = nil, replyOf: String? = nil) {
+        self.type = type
+        // A value that cannot hold text is trusted whatever it was computed from.
+        self.trust = type.carriesText ? trust : .trusted
+        self.taint = self.trust == .untrusted ? taint : nil
+        self.replyOf = replyOf
+    }
+
+    /// After an error: `any` and trusted, so that one mistake gives one error.
+    static let unknown = Facts(.any)
+
+    /// Made of several parts (a string's holes, a list's items, a record's fields, `+`, `??`):
+    /// the worst trust wins, and the first untrusted part explains it.
+    static func combining(_ parts: [Facts], into type: SluiceType) -> Facts {
+        let trust = parts.reduce(TrustLevel.trusted) { $0.combined(with: $1.trust) }
+        return Facts(type, trust, taint: parts.first { $0.trust == .untrusted }?.taint)
+    }
+
+    /// Computed from `inputs` by `step` (a function or filter, indexing, member access): trusted
+    /// only when every input is; a piece of fenced text is not fenced.
+    static func derived(_ type: SluiceType, from inputs: [Facts], step: String, at span: Span) -> Facts {
+        guard let worst = inputs.max(by: { $0.trust < $1.trust }), worst.trust != .trusted else { return Facts(type) }
+        return Facts(type, .untrusted, taint: worst.trust == .fenced ? .unfenced(step, at: span) : worst.taint)
+    }
+
+    /// A value that may come from either of two places (branches, loop passes).
+    func joined(with other: Facts) -> Facts {
+        var joined = Facts.combining([self, other], into: SluiceType.join(type, other.type))
+        joined.replyOf = replyOf == other.replyOf ? replyOf : nil
+        return joined
+    }
+
+    /// Same type and trust: what the flow analysis compares to know it is done.
+    func same(as other: Facts) -> Bool { type == other.type && trust == other.trust }
+}
+
+/// Why a value is untrusted.
+enum Taint {
+    /// Where the text comes from, as a phrase: "`question`, an input of pipeline `support` not
+    /// declared `trusted`", "retrieved documents". `parameter` names the parameter when it is one.
+    case source(String, parameter: String? = nil)
+    /// Fenced text went through `step` (the fence is lost at `span`).
+    case unfenced(String, at: Span)
+}
+
+/// Checks statements and expressions: names in scope, calls, stages, light type inference
+/// (every expression gets a `SluiceType`; `any` when unknown) and the trust of every value.
+/// Reports only type mismatches that are certain.
 final class BodyChecker {
     enum Mode {
         case pipeline(String, returns: SluiceType?)
@@ -14,26 +68,37 @@ final class BodyChecker {
         case repl
     }
 
+    /// A loop body is checked again (muted) until what its names hold stops changing; the
+    /// trust lattice and the types are shallow, so this bound is never reached in practice.
+    static let maxLoopPasses = 16
+
     let mc: ModuleChecker
     let mode: Mode
-    /// Names bound at this point, with their types.
-    var locals: [String: SluiceType]
+    /// Names bound at this point, with what is known of their values.
+    var locals: [String: Facts]
     /// Names assigned somewhere in the body (for "used before it is assigned").
     var assigned: [String: Span] = [:]
     /// Unknown names already reported, so that one typo gives one error.
     var reported: Set<String> = []
-    /// > 0 inside `if` and `for` bodies, where a rebinding may or may not happen.
-    var conditional = 0
+    /// > 0 while loop bodies are checked muted, to find what their names hold on every pass.
+    var loopPasses = 0
+    /// The pipeline whose body this is (for `session`, which stores the user's input).
+    var pipeline: PipelineDecl?
+    /// The first `session` statement of the body: a run keeps one conversation.
+    var session: Span?
 
-    init(_ mc: ModuleChecker, mode: Mode, locals: [String: SluiceType]) {
+    init(_ mc: ModuleChecker, mode: Mode, locals: [String: Facts]) {
         self.mc = mc; self.mode = mode; self.locals = locals
     }
 
-    private func error(_ message: String, at span: Span, notes: [Diagnostic.Note] = [], help: String? = nil) {
+    func error(_ message: String, at span: Span, notes: [Diagnostic.Note] = [], help: String? = nil) {
         mc.error(message, at: span, notes: notes, help: help)
     }
 
-    private var isPrompt: Bool { if case .prompt = mode { true } else { false } }
+    var isPrompt: Bool { if case .prompt = mode { true } else { false } }
+
+    /// Records what a call or filter expression calls, for the interpreter.
+    func resolved(_ expr: Expr, _ target: CallTarget) { mc.session.calls.record(expr, target) }
 
     // MARK: Statements
 
@@ -51,99 +116,132 @@ final class BodyChecker {
         }
     }
 
-    func check(_ block: Block) {
-        for s in block.statements { check(s) }
+    /// Checks statements in order. Returns true when every path through them ends in `return`.
+    @discardableResult
+    func check(_ statements: [Stmt]) -> Bool {
+        var ended: Stmt?
+        var reportedUnreachable = false
+        for (position, statement) in statements.enumerated() {
+            if let ended, !reportedUnreachable {
+                reportedUnreachable = true
+                let why = if case .returnValue = ended.kind { "it comes after a `return`" } else {
+                    "every branch of the `if` before it returns"
+                }
+                error("unreachable statement: \(why)", at: statement.span, notes: [mc.note("returns here", keywordSpan(ended))],
+                      help: "remove it, or move it before the `return`")
+            }
+            var valueOnNextLine = false
+            if ended == nil, isBareReturn(statement), position + 1 < statements.count,
+               case .expression = statements[position + 1].kind {
+                // The parser ended the `return` at the line break: one error for this, not an
+                // "unreachable" one too.
+                valueOnNextLine = true
+                reportedUnreachable = true
+                error("this `return` gives no value: the expression on the next line is a statement of its own, never run",
+                      at: keywordSpan(statement), notes: [mc.note("never run", statements[position + 1].span)],
+                      help: "the value must start on the same line as `return`")
+            }
+            if check(statement, valueOnNextLine: valueOnNextLine), ended == nil { ended = statement }
+        }
+        return ended != nil
     }
 
-    private func bind(_ name: String, _ type: SluiceType) {
-        if conditional > 0, let old = locals[name] { locals[name] = SluiceType.join(old, type) } else { locals[name] = type }
+    private func isBareReturn(_ s: Stmt) -> Bool { if case .returnValue(nil) = s.kind { true } else { false } }
+
+    /// The keyword a statement starts with (`return`, `if`), for notes.
+    func keywordSpan(_ s: Stmt) -> Span {
+        let length = switch s.kind {
+        case .returnValue: 6
+        case .ifElse: 2
+        case .forIn: 3
+        case .session: 7
+        default: s.span.end - s.span.start
+        }
+        return Span(s.span.start, min(s.span.end, s.span.start + length))
     }
 
-    func check(_ stmt: Stmt) {
+    /// Checks one statement. Returns true when it always ends in `return`.
+    func check(_ stmt: Stmt, valueOnNextLine: Bool = false) -> Bool {
         switch stmt.kind {
         case .assign(let name, let value):
-            let type: SluiceType
             if case .cascade(let call, let steps) = value.kind {
-                type = cascade(value, call, steps, target: name.text)
+                locals[name.text] = cascade(value, call, steps, target: name.text)
             } else {
-                type = check(value)
+                locals[name.text] = check(value)
             }
-            bind(name.text, type)
 
         case .guardStage(let subject, let uses):
-            let type = check(subject)
+            _ = check(subject)
             var mayRedact = false
             for use in uses {
                 let action = guardUse(use)
                 if action != "block" && action != "flag" { mayRedact = true }
             }
-            if mayRedact, case .name(let n) = subject.kind, let old = locals[n], old != .string {
-                bind(n, type == .string ? .string : .any)
+            if mayRedact, let n = rootName(of: subject), let old = locals[n] {
+                // Redaction rewrites every string in the value and keeps its shape (a reply stays
+                // a reply): trusted text stays trusted, fenced text is no longer whole.
+                let taint: Taint? = old.trust == .fenced ? .unfenced("redaction by a guard", at: stmt.span) : old.taint
+                locals[n] = Facts(old.type, old.trust.derived, taint: taint, replyOf: old.replyOf)
             }
 
         case .validate(let name, let typeRef, let retries):
-            let current = value(name.text, at: name.span)
-            var target: SluiceType = .any
-            if let typeRef {
-                target = mc.resolve(typeRef)
-            } else if case .reply(let returns) = current {
-                if let returns {
-                    target = returns
-                } else {
-                    error("cannot validate `\(name.text)` without a type: the prompt it comes from has no `returns`", at: name.span,
-                          help: "write `validate \(name.text) as TYPE`, or give the prompt a `returns` type")
-                }
-            } else if case .record = current.nonOptional {
-                target = current
-            }
-            if let retries {
-                let t = check(retries)
-                if !isNumeric(t) && t != .any {
-                    error("`retries` must be a number", at: retries.span, help: "this is \(describe(t))")
-                } else if let n = literalNumber(retries), n < 0 || n != n.rounded() {
-                    error("`retries` must be a whole number, 0 or more", at: retries.span)
-                }
-            }
-            if locals[name.text] != nil { bind(name.text, target) }
+            validate(name, typeRef, retries)
 
         case .score(let subject, let uses):
             _ = check(subject)
             for use in uses { metric(use) }
 
         case .ifElse(let branches, let elseBody):
+            // Each branch starts from the state before the `if`; afterwards a name holds what
+            // any branch that does not return may have left in it.
+            let before = locals
+            var ends: [[String: Facts]] = []
             for branch in branches {
+                locals = before
                 _ = check(branch.condition)
-                conditional += 1
-                check(branch.body)
-                conditional -= 1
+                if !check(branch.body.statements) { ends.append(locals) }
             }
             if let elseBody {
-                conditional += 1
-                check(elseBody)
-                conditional -= 1
+                locals = before
+                if !check(elseBody.statements) { ends.append(locals) }
+            } else {
+                ends.append(before)
             }
+            locals = ends.dropFirst().reduce(ends.first ?? before, joinStates)
+            return ends.isEmpty
 
         case .forIn(let variable, let sequence, let body):
-            let t = check(sequence)
-            var element: SluiceType = .any
-            switch t.nonOptional {
-            case .list(let e): element = e
-            case .number, .int, .money, .bool, .string, .enumeration, .record, .reply(nil):
-                error("cannot loop over \(describe(t))", at: sequence.span,
-                      help: t.nonOptional == .string ? "`for` goes through the items of a list; `lines(x)` splits text into lines"
-                        : "`for` goes through the items of a list")
-            default: break
-            }
+            let list = check(sequence)
+            let element = Facts(elementType(of: list, sequence), list.trust, taint: list.taint)
             let saved = locals[variable.text]
+            var head = locals
+            if loopPasses == 0 {
+                // Find what every name holds at the top of the body on any pass; nested loops
+                // converge within these passes.
+                loopPasses += 1
+                mc.muted += 1
+                let savedReported = reported
+                for _ in 0..<Self.maxLoopPasses {
+                    locals = head
+                    locals[variable.text] = element
+                    _ = check(body.statements)
+                    let next = joinStates(head, locals)
+                    if sameState(next, head) { break }
+                    head = next
+                }
+                reported = savedReported
+                mc.muted -= 1
+                loopPasses -= 1
+            }
+            locals = head
             locals[variable.text] = element
-            conditional += 1
-            check(body)
-            conditional -= 1
+            _ = check(body.statements)
+            locals = joinStates(head, locals)   // the body may run zero times
             locals[variable.text] = saved
 
         case .returnValue(let value):
-            let t = value.map { check($0) } ?? .null
-            if case .pipeline(let name, let returns?) = mode, let why = mismatch(t, returns) {
+            let facts = value.map { check($0) } ?? Facts(.null)
+            if case .pipeline(let name, let returns?) = mode, !valueOnNextLine, let why = mismatch(facts.type, returns) {
                 if value == nil {
                     error("pipeline `\(name)` returns `\(returns)`, but this `return` gives no value", at: stmt.span,
                           help: "write `return VALUE`")
@@ -151,13 +249,14 @@ final class BodyChecker {
                     error("pipeline `\(name)` returns `\(returns)`, but this value \(why)", at: value?.span ?? stmt.span)
                 }
             }
+            return true
 
         case .budget(let b):
             mc.checkBudget(b)
 
         case .session(let name, let settings):
-            checkSessionSettings(settings)
-            bind(name.text, .list(Builtins.historyMessage))
+            checkSession(stmt, settings)
+            locals[name.text] = Facts(.list(Builtins.historyMessage), .untrusted, taint: .source("the conversation history"))
 
         case .expression(let e):
             if case .cascade(let call, let steps) = e.kind {
@@ -166,6 +265,100 @@ final class BodyChecker {
                 _ = check(e)
             }
         }
+        return false
+    }
+
+    /// The name a place (`q`, `ticket.body`, `items[0].text`) is part of: what a redacting guard
+    /// writes back to.
+    private func rootName(of place: Expr) -> String? {
+        switch place.kind {
+        case .name(let n): n
+        case .member(let base, _), .index(let base, _): rootName(of: base)
+        default: nil
+        }
+    }
+
+    /// What names hold after either of two paths. A name bound on one path only keeps what that
+    /// path bound.
+    private func joinStates(_ a: [String: Facts], _ b: [String: Facts]) -> [String: Facts] {
+        a.merging(b) { $0.joined(with: $1) }
+    }
+
+    private func sameState(_ a: [String: Facts], _ b: [String: Facts]) -> Bool {
+        a.count == b.count && a.allSatisfy { name, facts in b[name].map { facts.same(as: $0) } ?? false }
+    }
+
+    /// The type of a `for` variable; reports a sequence that is not a list.
+    private func elementType(of list: Facts, _ sequence: Expr) -> SluiceType {
+        switch list.type.nonOptional {
+        case .list(let e): return e
+        case .reply(nil):
+            error("cannot loop over a text reply", at: sequence.span,
+                  help: "give the prompt `returns [TYPE]` and validate the reply (`validate NAME`) to get a list")
+        case .reply(let inner?):
+            error("cannot loop over a reply before it is validated", at: sequence.span,
+                  help: "validate it first (`validate NAME`): then it is a `\(inner)`")
+        case .number, .int, .money, .bool, .string, .enumeration, .record:
+            error("cannot loop over \(describe(list.type))", at: sequence.span,
+                  help: list.type.nonOptional == .string ? "`for` goes through the items of a list; `lines(x)` splits text into lines"
+                    : "`for` goes through the items of a list")
+        default: break
+        }
+        return .any
+    }
+
+    /// `validate NAME [as TYPE] [retries N]`.
+    private func validate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?) {
+        let current = value(name.text, at: name.span)
+        var target: SluiceType = .any
+        if let typeRef {
+            target = mc.resolve(typeRef)
+            checkValidatable(name, current, as: target, typeRef)
+        } else if case .reply(let returns) = current.type {
+            if let returns {
+                target = returns
+            } else {
+                error("cannot validate `\(name.text)` without a type: the prompt it comes from has no `returns`", at: name.span,
+                      help: "write `validate \(name.text) as TYPE`, or give the prompt a `returns` type")
+            }
+        } else if case .record = current.type.nonOptional {
+            target = current.type
+        }
+        if let retries {
+            let t = check(retries).type
+            if !kinds(t).contains(.number) {
+                error("`retries` must be a number", at: retries.span, help: "this is \(describe(t))")
+            } else if let n = literalNumber(retries), n < 0 || n != n.rounded() {
+                error("`retries` must be a whole number, 0 or more", at: retries.span)
+            }
+        }
+        // The validated value is the reply's JSON: as untrusted as the reply.
+        if locals[name.text] != nil {
+            locals[name.text] = Facts(target, .untrusted, taint: current.taint ?? .source("a value checked by `validate`"))
+        }
+    }
+
+    /// A value whose shape is known (a reply of a prompt that `returns` a type, a record, a
+    /// list) that can never match the type it is validated against.
+    private func checkValidatable(_ name: Name, _ current: Facts, as target: SluiceType, _ typeRef: TypeRef) {
+        let shape: SluiceType
+        switch current.type {
+        case .reply(let returns?): shape = returns
+        case .record, .list: shape = current.type
+        default: return
+        }
+        guard target != .any, let why = mismatch(shape, target) else { return }
+        let origin = current.replyOf.map { "prompt `\($0)` asks the model for `\(shape)`" } ?? "it is `\(shape)`"
+        let detail = why.hasPrefix("is ") ? "" : ", which \(why)"
+        var help: String?
+        if case .enumeration = target.nonOptional, case .record(_, let fields) = shape,
+           let field = fields.first(where: { $0.type.nonOptional == .string }) {
+            let written = mc.file.slice(typeRef.span)
+            let body = fields.map { "\($0.name)\($0.optional ? "?" : ""): \($0.name == field.name ? written : "\($0.type)")" }
+            help = "to check its `\(field.name)` against the enum, validate a record whose field has the enum's type: "
+                + "`type Checked { \(body.joined(separator: "  ")) }` and `validate \(name.text) as Checked`"
+        }
+        error("`\(name.text)` can never match `\(mc.file.slice(typeRef.span))`: \(origin)\(detail)", at: typeRef.span, help: help)
     }
 
     /// Checks one `G` or `G(action)` of a guard statement; returns the action it takes (nil when unknown).
@@ -214,10 +407,17 @@ final class BodyChecker {
                 }
                 continue
             }
-            _ = check(arg.value)
+            let type = check(arg.value).type
             if let label = arg.label, !labelled {
                 labelled = true
                 error("metric arguments take no labels", at: label.span)
+            }
+            switch use.name.text {
+            case "length" where !kinds(type).contains(.number):
+                error("`length` takes numbers of characters, not \(describe(type))", at: arg.value.span)
+            case "regex" where position == 0 && !(literalString(arg.value) ?? "").isEmpty:
+                mc.checkPattern(arg.value)
+            default: break
             }
         }
         if let arity = Builtins.metrics[use.name.text] {
@@ -232,446 +432,42 @@ final class BodyChecker {
         if let condition = use.condition { _ = check(condition) }
     }
 
-    // MARK: Expressions
-
-    func check(_ expr: Expr) -> SluiceType {
-        if case .constant(let what) = mode {
-            switch expr.kind {
-            case .string, .number, .money, .bool, .null, .list, .record, .unary, .binary, .name: break
-            default:
-                error("\(what) must be a literal, like `0.7`, `\"text\"` or `$2.50 / 1M`", at: expr.span)
-                return .any
-            }
+    /// `history EXPR` in a prompt: a list of `{role, content}` messages.
+    func checkHistory(_ content: Expr) {
+        let facts = check(content)
+        let help = "a `session NAME` statement binds the conversation so far; or write a list like `[{role: \"user\", content: text}]`"
+        func fail(_ what: String) {
+            error("`history` needs a list of `{role, content}` messages, not \(what)", at: content.span, help: help)
         }
-        switch expr.kind {
-        case .string(let parts):
-            for case .hole(let hole) in parts { _ = check(hole) }
-            return .string
-        case .number: return .number
-        case .money: return .money
-        case .bool: return .bool
-        case .null: return .null
-        case .list(let items):
-            var type: SluiceType?
-            for item in items {
-                let t = check(item)
-                type = type.map { SluiceType.join($0, t) } ?? t
-            }
-            return .list(type ?? .any)
-        case .record(let fields):
-            var seen: [String: Span] = [:]
-            var out: [SluiceType.RecordField] = []
-            for field in fields {
-                let t = check(field.value)
-                if let first = seen[field.name.text] {
-                    error("field `\(field.name.text)` appears twice", at: field.name.span, notes: [mc.note("first here", first)])
-                    continue
-                }
-                seen[field.name.text] = field.name.span
-                out.append(.init(name: field.name.text, type: t, optional: false))
-            }
-            return .record(name: nil, fields: out)
-        case .name(let n):
-            return value(n, at: expr.span)
-        case .member(let base, let name):
-            return member(check(base), name, base: base)
-        case .index(let base, let index):
-            return subscripted(check(base), check(index), expr)
-        case .call(let callee, let args, let using):
-            return call(expr, callee, args, using: using)
-        case .unary(let op, let operand):
-            let t = check(operand)
-            switch op {
-            case .not: return .bool
-            case .negate:
-                if isNumeric(t) { return t.nonOptional }
-                if category(t) != .unknown { error("cannot negate \(describe(t))", at: expr.span) }
-                return .any
-            }
-        case .binary(let op, let left, let right):
-            return binary(op, check(left), check(right), expr)
-        case .filter(let subject, let name, let args):
-            return filter(check(subject), name, args, expr)
-        case .retrieve(let query, let index, let top, let order):
-            return retrieve(query, index, top, order, expr)
-        case .template(let inner):
-            if isPrompt {
-                error("`template` cannot be used inside a prompt", at: expr.span)
-                return .any
-            }
-            guard case .call(let callee, let args, let using) = inner.kind, case .name(let p) = callee.kind,
-                  let entry = mc.scope[p], entry.kind == .prompt else {
-                error("`template` needs a prompt call, like `template answer(question: q)`", at: inner.span)
-                _ = check(inner)
-                return .any
-            }
-            mc.current?.addDependency(entry)
-            if let using { mc.checkModelName(using) }
-            _ = promptCall(entry, args, span: inner.span)
-            return .list(.record(name: nil, fields: [
-                .init(name: "role", type: .string, optional: false), .init(name: "content", type: .string, optional: false),
-            ]))
-        case .cascade(let call, let steps):
-            return cascade(expr, call, steps, target: nil)
-        }
-    }
-
-    /// A name in value position.
-    func value(_ n: String, at span: Span) -> SluiceType {
-        if let t = locals[n] { return t }
-        if case .constant(let what) = mode {
-            error("`\(n)` is not a constant: \(what) must be a literal", at: span)
-            return .any
-        }
-        if reported.contains(n) || mc.poisoned.contains(n) { return .any }
-        reported.insert(n)
-        if let entry = mc.scope[n] {
-            let callable = entry.kind == .prompt || entry.kind == .pipeline
-            error("`\(n)` is \(entry.kind.article), not a value", at: span, help: callable ? "call it: `\(n)(...)`" : nil)
-            return .any
-        }
-        if Builtins.functions[n] != nil {
-            error("`\(n)` is a built-in function, not a value", at: span, help: "call it, `\(n)(x)`, or use it as a filter, `x | \(n)`")
-            return .any
-        }
-        if let later = assigned[n] {
-            error("`\(n)` is used before it is assigned", at: span, notes: [mc.note("assigned here", later)])
-            return .any
-        }
-        if case .prompt(let prompt) = mode {
-            error("unknown name `\(n)` in prompt `\(prompt)`", at: span,
-                  help: suggestion(n, locals.keys) ?? "add `\(n)` to the parameters of `\(prompt)`")
-            return .any
-        }
-        var help = suggestion(n, locals.keys)
-        if help == nil, n == "it" { help = "`it` names the candidate reply only inside a cascade's `accept` condition" }
-        error("unknown name `\(n)`", at: span, help: help)
-        return .any
-    }
-
-    private func member(_ type: SluiceType, _ name: Name, base: Expr) -> SluiceType {
-        switch type {
-        case .any, .reply(nil): return .any
-        case .optional(let inner): return member(inner, name, base: base)
-        case .reply(let inner?): return member(inner, name, base: base)
-        case .record(let recordName, let fields):
-            if let field = fields.first(where: { $0.name == name.text }) {
-                return field.optional ? .optional(field.type.nonOptional) : field.type
-            }
-            let what = recordName.map { "type `\($0)`" } ?? "this record"
-            error("\(what) has no field `\(name.text)`", at: name.span,
-                  help: suggestion(name.text, fields.map(\.name)) ?? "its fields: " + fields.map { "`\($0.name)`" }.joined(separator: ", "))
-            return .any
-        case .list:
-            error("\(describe(type)) has no field `\(name.text)`", at: name.span, help: "pick an item first, like `x[0].\(name.text)`, or loop with `for`")
-            return .any
-        default:
-            error("\(describe(type)) has no field `\(name.text)`", at: name.span)
-            return .any
-        }
-    }
-
-    private func subscripted(_ base: SluiceType, _ index: SluiceType, _ expr: Expr) -> SluiceType {
-        switch base.nonOptional {
+        switch facts.type.nonOptional {
+        case .any, .null: break
         case .list(let element):
-            if category(index) == .text || category(index) == .bool || category(index) == .list || category(index) == .record {
-                error("a list is indexed by a number, not \(describe(index))", at: expr.span)
-            }
-            return element
-        case .string: return .string
-        case .number, .int, .money, .bool:
-            error("cannot index \(describe(base))", at: expr.span)
-            return .any
-        default: return .any
-        }
-    }
-
-    // MARK: Calls
-
-    private func call(_ expr: Expr, _ callee: Expr, _ args: [Argument], using: Name?) -> SluiceType {
-        guard case .name(let f) = callee.kind else {
-            var help: String?
-            if case .member(let base, let method) = callee.kind {
-                _ = check(base)
-                if Builtins.functions[method.text] != nil {
-                    help = "call the built-in function as `\(method.text)(x, ...)` or use it as a filter: `x | \(method.text)`"
+            switch element.nonOptional {
+            case .any, .null: break
+            case .record(_, let fields):
+                let missing = ["role", "content"].filter { key in !fields.contains { $0.name == key } }
+                if !missing.isEmpty {
+                    fail("a list of records without " + missing.map { "`\($0)`" }.joined(separator: " and "))
                 }
-            } else {
-                _ = check(callee)
+            default: fail(describe(facts.type))
             }
-            error("only prompts, pipelines and built-in functions can be called", at: callee.span, help: help)
-            for arg in args { _ = check(arg.value) }
-            return .any
+        case .reply(nil): fail("a text reply")
+        case .reply(let inner?):
+            error("`history` needs a list of `{role, content}` messages, not a reply before it is validated", at: content.span,
+                  help: "validate it first (`validate NAME`): then it is a `\(inner)`")
+        default: fail(describe(facts.type))
         }
-        if let entry = mc.scope[f], entry.kind == .prompt || entry.kind == .pipeline {
-            if isPrompt {
-                error("a prompt's holes can call only built-in functions; `\(f)` is \(entry.kind.article)", at: callee.span)
-                for arg in args { _ = check(arg.value) }
-                return .any
+        // The runtime places each message in the user or assistant role; a literal says which.
+        if case .list(let items) = content.kind {
+            for item in items {
+                guard case .record(let fields) = item.kind, let role = fields.first(where: { $0.name.text == "role" }),
+                      let text = literalString(role.value), text != "user", text != "assistant" else { continue }
+                error("a `history` message's role is \"user\" or \"assistant\", not \(JSONValue.string(text).serialized())",
+                      at: role.value.span, help: suggestion(text, ["user", "assistant"])?.replacingOccurrencesOfBackticks()
+                        ?? "instructions go in `system` messages of the prompt itself")
             }
-            mc.current?.addDependency(entry)
-            if entry.kind == .prompt {
-                if let using {
-                    mc.checkModelName(using)
-                } else if case .prompt(let prompt) = entry.decl, !prompt.fields.contains(where: { $0.name.text == "model" }) {
-                    error("prompt `\(f)` names no model, so this call needs one", at: expr.span,
-                          help: "call it with `using MODEL`, give the prompt a `model` setting, or call it in a `cascade`")
-                }
-                return promptCall(entry, args, span: expr.span)
-            }
-            if let using {
-                error("`using` picks the model of a prompt call; `\(f)` is a pipeline", at: using.span)
-            }
-            return pipelineCall(entry, args, span: expr.span)
-        }
-        if let arity = Builtins.functions[f] {
-            if let using { error("`using` picks the model of a prompt call; `\(f)` is a built-in function", at: using.span) }
-            var types: [SluiceType] = []
-            var labelled = false
-            for arg in args {
-                types.append(check(arg.value))
-                if let label = arg.label, !labelled {
-                    labelled = true
-                    error("built-in function `\(f)` takes arguments without labels", at: label.span)
-                }
-            }
-            if !arity.contains(args.count) {
-                error("`\(f)` takes \(count(arity)), got \(args.count)", at: expr.span)
-            }
-            return Builtins.resultType(of: f, arguments: types)
-        }
-        for arg in args { _ = check(arg.value) }
-        if let entry = mc.scope[f] {
-            error("`\(f)` is \(entry.kind.article); it cannot be called", at: callee.span)
-        } else if locals[f] != nil {
-            error("`\(f)` is a value, not a function", at: callee.span)
-        } else if !mc.poisoned.contains(f) {
-            let candidates = isPrompt ? Array(Builtins.functions.keys)
-                : mc.names(of: .prompt) + mc.names(of: .pipeline) + Builtins.functions.keys.sorted()
-            error("unknown function `\(f)`", at: callee.span, help: suggestion(f, candidates))
-        }
-        return .any
-    }
-
-    /// Arguments of a prompt call: every parameter by name, nothing else. Returns the reply type.
-    func promptCall(_ entry: Entry, _ args: [Argument], span: Span) -> SluiceType {
-        let sig = mc.signature(of: entry)
-        checkArguments(args, sig, what: "prompt `\(entry.name.text)`", span: span)
-        return .reply(sig.returns)
-    }
-
-    private func pipelineCall(_ entry: Entry, _ args: [Argument], span: Span) -> SluiceType {
-        let sig = mc.signature(of: entry)
-        checkArguments(args, sig, what: "pipeline `\(entry.name.text)`", span: span)
-        return sig.returns ?? .any
-    }
-
-    private func checkArguments(_ args: [Argument], _ sig: Signature, what: String, span: Span) {
-        var given: Set<String> = []
-        var suggested: Set<String> = []
-        var unlabelled = false
-        for (position, arg) in args.enumerated() {
-            let t = check(arg.value)
-            guard let label = arg.label else {
-                unlabelled = true
-                var help = "write `name: value`"
-                let text = mc.file.slice(arg.value.span)
-                let shown = text.count <= 30 && !text.contains("\n") ? text : "..."
-                if case .name(let n) = arg.value.kind, sig.params.contains(where: { $0.name == n }) {
-                    help = "write `\(n): \(n)`"
-                } else if position < sig.params.count {
-                    help = "write `\(sig.params[position].name): \(shown)`"
-                }
-                error("arguments to \(what) need parameter names", at: arg.span, help: help)
-                continue
-            }
-            if !given.insert(label.text).inserted {
-                error("argument `\(label.text)` is given twice", at: label.span)
-                continue
-            }
-            guard let param = sig.params.first(where: { $0.name == label.text }) else {
-                let close = closestMatch(to: label.text, in: sig.params.map(\.name).filter { !given.contains($0) })
-                if let close { suggested.insert(close) }
-                error("\(what) has no parameter `\(label.text)`", at: label.span,
-                      help: close.map { "did you mean `\($0)`?" }
-                        ?? (sig.params.isEmpty ? "it takes no arguments"
-                            : "its parameters: " + sig.params.map { "`\($0.name)`" }.joined(separator: ", ")))
-                continue
-            }
-            if let why = mismatch(t, param.type) {
-                error("argument `\(label.text)` of \(what) must be `\(param.type)`, but this value \(why)", at: arg.value.span)
-            }
-        }
-        guard !unlabelled else { return }
-        let missing = sig.params.filter { !given.contains($0.name) && !$0.hasDefault && !suggested.contains($0.name) }.map(\.name)
-        if missing.count == 1 {
-            error("missing argument `\(missing[0])` for \(what)", at: span)
-        } else if missing.count > 1 {
-            let list = missing.dropLast().map { "`\($0)`" }.joined(separator: ", ") + " and `\(missing.last!)`"
-            error("missing arguments \(list) for \(what)", at: span)
         }
     }
-
-    private func cascade(_ expr: Expr, _ call: Expr, _ steps: [CascadeStep], target: String?) -> SluiceType {
-        if isPrompt {
-            error("`cascade` cannot be used inside a prompt", at: expr.span)
-            return .any
-        }
-        var reply: SluiceType = .any
-        if case .call(let callee, let args, let using) = call.kind, case .name(let p) = callee.kind,
-           let entry = mc.scope[p], entry.kind == .prompt {
-            mc.current?.addDependency(entry)
-            if let using {
-                error("a cascade picks the model itself; remove `using \(using.text)`", at: using.span)
-            }
-            reply = promptCall(entry, args, span: call.span)
-        } else {
-            var help: String?
-            if case .call(let callee, _, _) = call.kind, case .name(let p) = callee.kind, let entry = mc.scope[p] {
-                help = "`\(p)` is \(entry.kind.article)"
-            }
-            error("`cascade` needs a prompt call, like `cascade answer(question: q) { ... }`", at: call.span, help: help)
-            _ = check(call)
-        }
-        if steps.isEmpty { error("a cascade needs at least one model", at: expr.span) }
-        for step in steps {
-            mc.checkModelName(step.model)
-            guard let accept = step.accept else { continue }
-            let savedIt = locals["it"]
-            let savedTarget = target.flatMap { locals[$0] }
-            locals["it"] = reply
-            if let target { locals[target] = reply }
-            _ = check(accept)
-            locals["it"] = savedIt
-            if let target { locals[target] = savedTarget }
-        }
-        return reply
-    }
-
-    private func filter(_ subject: SluiceType, _ name: Name, _ args: [Argument], _ expr: Expr) -> SluiceType {
-        var types = [subject]
-        var labelled = false
-        for arg in args {
-            types.append(check(arg.value))
-            if let label = arg.label, !labelled {
-                labelled = true
-                error("filter arguments take no labels", at: label.span)
-            }
-        }
-        guard let arity = Builtins.functions[name.text] else {
-            if let entry = mc.scope[name.text] {
-                error("`\(name.text)` is \(entry.kind.article); only built-in functions can be filters", at: name.span)
-            } else {
-                error("unknown filter `\(name.text)`", at: name.span, help: suggestion(name.text, Builtins.functions.keys))
-            }
-            return .any
-        }
-        let written = max(0, arity.lowerBound - 1)...max(0, arity.upperBound - 1)
-        if !written.contains(args.count) {
-            error("filter `\(name.text)` takes \(count(written)), got \(args.count)", at: Span(name.span.start, max(expr.span.end, name.span.end)))
-        }
-        return Builtins.resultType(of: name.text, arguments: types)
-    }
-
-    private func retrieve(_ query: Expr, _ index: Name, _ top: Expr?, _ order: Name?, _ expr: Expr) -> SluiceType {
-        if isPrompt {
-            error("`retrieve` cannot be used inside a prompt", at: expr.span)
-            return .any
-        }
-        let q = check(query)
-        if [.numeric, .bool, .record].contains(category(q)) {
-            error("a retrieval query must be text, not \(describe(q))", at: query.span)
-        }
-        if let entry = mc.lookup(index.text) {
-            if entry.kind != .index {
-                error("`\(index.text)` is \(entry.kind.article), not an index", at: index.span, help: suggestion(index.text, mc.names(of: .index)))
-            }
-        } else if !mc.poisoned.contains(index.text) {
-            error("unknown index `\(index.text)`", at: index.span,
-                  help: suggestion(index.text, mc.names(of: .index)) ?? "declare it with `index \(index.text) { source \"docs/\" }`")
-        }
-        if let top {
-            let t = check(top)
-            if !isNumeric(t) && category(t) != .unknown {
-                error("`top` must be a number", at: top.span, help: "this is \(describe(t))")
-            } else if let n = literalNumber(top), n < 1 || n != n.rounded() {
-                error("`top` must be a whole number, at least 1", at: top.span)
-            }
-        }
-        if let order, !Builtins.retrieveOrders.contains(order.text) {
-            error("unknown order `\(order.text)`", at: order.span,
-                  help: suggestion(order.text, Builtins.retrieveOrders) ?? "`order` is `score` or `edges`")
-        }
-        return .list(.doc)
-    }
-
-    // MARK: Operators
-
-    private func binary(_ op: BinaryOp, _ l: SluiceType, _ r: SluiceType, _ expr: Expr) -> SluiceType {
-        let cl = category(l), cr = category(r)
-        func fail() -> SluiceType {
-            error("cannot apply `\(op.rawValue)` to \(describe(l)) and \(describe(r))", at: expr.span)
-            return .any
-        }
-        switch op {
-        case .add:
-            if cl == .unknown || cr == .unknown {
-                if [cl, cr].contains(where: { [.bool, .null, .record].contains($0) }) { return fail() }
-                return .any
-            }
-            switch (cl, cr) {
-            case (.numeric, .numeric): return arithmetic(op, l, r)
-            case (.text, .text): return .string
-            case (.text, .numeric), (.numeric, .text): return .string
-            case (.list, .list):
-                if case .list(let a) = l.nonOptional, case .list(let b) = r.nonOptional { return .list(SluiceType.join(a, b)) }
-                return .any
-            default: return fail()
-            }
-        case .subtract, .multiply, .divide, .remainder:
-            for c in [cl, cr] where c != .numeric && c != .unknown { return fail() }
-            if cl == .numeric && cr == .numeric { return arithmetic(op, l, r) }
-            return .any
-        case .equal, .notEqual:
-            return .bool
-        case .less, .lessEqual, .greater, .greaterEqual:
-            if cl != .unknown && cr != .unknown {
-                let orderable: Set<Category> = [.numeric, .text]
-                if cl != cr || !orderable.contains(cl) { _ = fail() }
-            } else if [cl, cr].contains(where: { [.bool, .null, .list, .record].contains($0) }) {
-                _ = fail()
-            }
-            return .bool
-        case .and, .or:
-            return l == .bool && r == .bool ? .bool : .any
-        case .coalesce:
-            return SluiceType.join(l.nonOptional, r)
-        }
-    }
-
-    private func arithmetic(_ op: BinaryOp, _ l: SluiceType, _ r: SluiceType) -> SluiceType {
-        let lm = l.nonOptional == .money, rm = r.nonOptional == .money
-        if lm && rm { return op == .divide ? .number : .money }
-        if lm || rm { return .money }
-        if l.nonOptional == .int && r.nonOptional == .int && op != .divide { return .int }
-        return .number
-    }
-
-    enum Category { case numeric, text, bool, null, list, record, unknown }
-
-    func category(_ t: SluiceType) -> Category {
-        switch t {
-        case .number, .int, .money: .numeric
-        case .string, .enumeration, .reply(nil): .text
-        case .bool: .bool
-        case .null: .null
-        case .list: .list
-        case .record: .record
-        case .any, .optional, .reply: .unknown
-        }
-    }
-
-    func isNumeric(_ t: SluiceType) -> Bool { category(t.nonOptional) == .numeric }
 }
 
 /// "1 argument", "1 to 2 arguments", "no arguments".
@@ -721,6 +517,32 @@ func mismatch(_ value: SluiceType, _ expected: SluiceType) -> String? {
 }
 
 extension BodyChecker {
+    /// `session NAME with ...`: in a pipeline, once, knowing which input is the user's turn.
+    private func checkSession(_ stmt: Stmt, _ settings: [Field]) {
+        checkSessionSettings(settings)
+        guard case .pipeline(let name, _) = mode else {
+            error("`session` belongs in a pipeline", at: keywordSpan(stmt))
+            return
+        }
+        if let first = session {
+            error("a run has one session; this is a second `session` statement", at: keywordSpan(stmt),
+                  notes: [mc.note("the first one is here", first)])
+            return
+        }
+        session = keywordSpan(stmt)
+        // Without `user`, the first string (or untyped) input is the user's turn.
+        let hasUser = settings.contains { $0.name.text == "user" }
+        let stringInput = pipeline?.params.contains { param in
+            guard let type = param.type else { return true }
+            if case .named(let n) = type { return n.text == "string" }
+            return false
+        } ?? true
+        if !hasUser && !stringInput {
+            error("the session needs to know which input is the user's turn", at: keywordSpan(stmt),
+                  help: "add `with user INPUT`, naming a parameter of pipeline `\(name)`")
+        }
+    }
+
     /// `session NAME with keep 4, max_tokens 2k, summarize_every 8, summarize_over 3k, model M, user PARAM`.
     private func checkSessionSettings(_ settings: [Field]) {
         var seen: Set<String> = []

@@ -6,6 +6,7 @@ public enum Builtins {
     /// Built-in functions and filters with the number of arguments they take, counting the
     /// piped value: `x | join(", ")` is `join(x, ", ")`, two arguments.
     public static let functions: [String: ClosedRange<Int>] = [
+        "flagged": 0...1,     // whether guard `G` (any guard without one) with action `flag` matched so far
         "len": 1...1,
         "upper": 1...1,
         "lower": 1...1,
@@ -38,14 +39,15 @@ public enum Builtins {
         "length": 1...2,      // maximum optional
     ]
 
-    /// Filters that mark a value as data (a fenced block or JSON): an untrusted value that ends
-    /// in one of these is safe anywhere, and is not fenced again in user/assistant messages.
+    /// Filters that mark a value as data (a fenced block or JSON): their result is `fenced`
+    /// (see `TrustLevel`), safe anywhere, and not fenced again in user/assistant messages.
     public static let fencingFilters: Set<String> = ["fenced", "json"]
 
-    /// The filter by which the script author vouches for a value.
+    /// The filter by which the script author vouches for a value: its result is trusted.
     public static let trustedFilter = "trusted"
 
-    /// What an untrusted hole in a `system` message must end with: a fencing filter or `trusted`.
+    /// The filters whose result may stand in a `system` message whatever their input: the
+    /// fencing filters and `trusted`. Any other function of untrusted or fenced text is untrusted.
     public static let systemSafeFilters: Set<String> = fencingFilters.union([trustedFilter])
 
     /// Actions a guard can take.
@@ -91,9 +93,12 @@ public enum Builtins {
         switch function {
         case "len", "num": return .number
         case "upper", "lower", "trim", "join", "numbered", "fenced", "json", "text", "str", "truncate": return .string
-        case "trusted": return arguments.first ?? .any
+        case "trusted":
+            // A reply vouched for is its text.
+            if case .reply? = arguments.first { return .string }
+            return arguments.first ?? .any
         case "lines", "keys": return .list(.string)
-        case "contains": return .bool
+        case "contains", "flagged": return .bool
         case "first", "last":
             switch arguments.first {
             case .list(let element)?: return element

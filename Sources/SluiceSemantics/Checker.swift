@@ -14,28 +14,37 @@ public enum Checker {
         session.stack.append((normalizedPath(module.file.path), normalizedPath(module.file.path)))
         checker.run(module)
         session.stack.removeLast()
-        let program = checker.makeProgram(main: module, budget: checker.budget)
+        let program = checker.makeProgram(main: module, budget: checker.budget, calls: session.calls)
         return (program, session.sortedDiagnostics())
     }
 
     /// Checks statements typed in the REPL against the declarations of `program` and the REPL's
     /// current locals (name → type).
     public static func checkStatements(_ statements: [Stmt], file: SourceFile, program: Program,
-                                       locals: [String: SluiceType]) -> [Diagnostic] {
-        checkStatementsAndLocals(statements, file: file, program: program, locals: locals).diagnostics
+                                       locals: [String: SluiceType], trust: [String: TrustLevel] = [:]) -> [Diagnostic] {
+        checkStatementsAndLocals(statements, file: file, program: program, locals: locals, trust: trust).diagnostics
     }
 
-    /// Like `checkStatements`, and also returns the locals (with their static types) after the
-    /// statements, so that the REPL can carry them to the next input.
+    /// Like `checkStatements`, and also returns the locals after the statements with their static
+    /// types and trust, so that the REPL can carry them to the next input, and what each call and
+    /// filter expression of the statements calls. A local missing from `trust` is untrusted (the
+    /// checker cannot know where its value came from).
     public static func checkStatementsAndLocals(_ statements: [Stmt], file: SourceFile, program: Program,
-                                                locals: [String: SluiceType]) -> (diagnostics: [Diagnostic], locals: [String: SluiceType]) {
+                                                locals: [String: SluiceType], trust: [String: TrustLevel] = [:])
+        -> (diagnostics: [Diagnostic], locals: [String: SluiceType], trust: [String: TrustLevel],
+            callTargets: [ObjectIdentifier: CallTarget]) {
         let session = Session(loader: NoModules())
         let checker = ModuleChecker(session: session, file: file, moduleName: file.path, isMain: true, depth: 0)
         checker.adopt(program)
-        let body = BodyChecker(checker, mode: .repl, locals: locals)
+        var facts: [String: Facts] = [:]
+        for (name, type) in locals {
+            facts[name] = Facts(type, trust[name] ?? .untrusted, taint: .source("`\(name)`, bound by an earlier input"))
+        }
+        let body = BodyChecker(checker, mode: .repl, locals: facts)
         body.prescan(statements)
-        for statement in statements { body.check(statement) }
-        return (session.sortedDiagnostics(), body.locals)
+        body.check(statements)
+        return (session.sortedDiagnostics(), body.locals.mapValues(\.type), body.locals.mapValues(\.trust),
+                session.calls.targets)
     }
 
     /// Checks declarations typed in the REPL (or any later chunk of declarations) on top of an
@@ -49,7 +58,9 @@ public enum Checker {
         session.stack.append((normalizedPath(file.path), file.path))
         checker.run(Module(file: file, decls: decls))
         session.stack.removeLast()
-        let extended = checker.makeProgram(main: program.main, budget: checker.budget ?? program.budget)
+        var calls = program.callTable
+        calls.merge(session.calls)
+        let extended = checker.makeProgram(main: program.main, budget: checker.budget ?? program.budget, calls: calls)
         return (extended, session.sortedDiagnostics())
     }
 }
@@ -154,6 +165,8 @@ final class Session {
     var diagnostics: [Diagnostic] = []
     var cache: [String: ModuleResult] = [:]
     var stack: [(key: String, display: String)] = []
+    /// What every checked call and filter expression calls, in every module of this check.
+    var calls = CallTable()
 
     init(loader: ModuleLoader) { self.loader = loader }
 
@@ -246,7 +259,7 @@ func suggestion(_ name: String, _ candidates: some Sequence<String>) -> String? 
 extension ModuleChecker {
     /// The tables of everything visible from this (main) module, plus the declarations that
     /// imported ones depend on (a prompt's model, a pipeline's prompts, ...), under their names.
-    func makeProgram(main: Module, budget: Declared<BudgetDecl>?) -> Program {
+    func makeProgram(main: Module, budget: Declared<BudgetDecl>?, calls: CallTable) -> Program {
         var table: [String: Entry] = [:]
         var names: [String] = []
         for name in order { if let e = scope[name], table[name] == nil { table[name] = e; names.append(name) } }
@@ -288,7 +301,7 @@ extension ModuleChecker {
             }
         }
         return Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards,
-                       pipelines: pipelines, budget: budget, resolvedTypes: resolved)
+                       pipelines: pipelines, budget: budget, resolvedTypes: resolved, calls: calls)
     }
 
     /// Makes the declarations of an existing program visible (and redefinable) here: for the REPL.

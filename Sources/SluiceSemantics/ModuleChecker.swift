@@ -323,7 +323,7 @@ final class ModuleChecker {
     }
 
     func constantType(_ expr: Expr, _ what: String) -> SluiceType {
-        BodyChecker(self, mode: .constant(what), locals: [:]).check(expr)
+        BodyChecker(self, mode: .constant(what), locals: [:]).check(expr).type
     }
 
     func checkModel(_ d: ModelDecl) {
@@ -526,17 +526,16 @@ final class ModuleChecker {
             error("prompt `\(p.name.text)` has no messages", at: p.name.span, help: "add a `user \"...\"` message")
         }
 
-        var locals: [String: SluiceType] = [:]
-        var params: [String: ParamInfo] = [:]
-        for param in sig.params where params[param.name] == nil {
-            params[param.name] = param
-            locals[param.name] = param.type
+        var locals: [String: Facts] = [:]
+        for param in sig.params where locals[param.name] == nil {
+            locals[param.name] = parameterFacts(param, role: "a parameter of prompt `\(p.name.text)`")
         }
         let body = BodyChecker(self, mode: .prompt(p.name.text), locals: locals)
-        let all = p.messages + p.examples.joined()
-        for message in all {
-            _ = body.check(message.content)
-            guard message.role == .system else { continue }
+        for message in p.messages + p.examples.joined() {
+            if message.isHistory {
+                body.checkHistory(message.content)
+                continue
+            }
             let holes: [Expr]
             if case .string(let parts) = message.content.kind {
                 holes = parts.compactMap { if case .hole(let e) = $0 { e } else { nil } }
@@ -544,26 +543,72 @@ final class ModuleChecker {
                 holes = [message.content]
             }
             for hole in holes {
-                if let name = firstUntrusted(in: hole, params: params) {
-                    error("untrusted `\(name)` in a system message: pass it through `| fenced` (marks it as data) or `| trusted`",
-                          at: hole.span,
-                          help: p.params == nil
-                            ? "a prompt without a parameter list has only untrusted parameters; declare `\(name): trusted string` if the script author supplies it"
-                            : "or declare the parameter as `\(name): trusted ...` if the script author supplies it")
-                }
+                let facts = body.check(hole)
+                guard message.role == .system, !facts.trust.isSafeAsInstructions else { continue }
+                untrustedInSystemMessage(hole, facts.taint, body, inferred: p.params == nil)
             }
+        }
+    }
+
+    /// A parameter as its body sees it: trusted when declared `trusted` (callers pass only
+    /// trusted or fenced text for it), untrusted otherwise. `role` says what it is, for messages.
+    private func parameterFacts(_ param: ParamInfo, role: String) -> Facts {
+        if param.trusted { return Facts(param.type) }
+        return Facts(param.type, .untrusted, taint: .source("`\(param.name)`, \(role) not declared `trusted`", parameter: param.name))
+    }
+
+    private func untrustedInSystemMessage(_ hole: Expr, _ taint: Taint?, _ body: BodyChecker, inferred: Bool) {
+        switch taint {
+        case .source(_, let name?)?:
+            error("untrusted `\(name)` in a system message: pass it through `| fenced` (marks it as data) or `| trusted`",
+                  at: hole.span,
+                  help: inferred
+                    ? "a prompt without a parameter list has only untrusted parameters; declare `\(name): trusted string` if the script author supplies it"
+                    : "or declare the parameter as `\(name): trusted ...` if the script author supplies it")
+        case .unfenced?:
+            let (reason, notes) = body.explain(taint)
+            error("untrusted text in a system message\(reason)", at: hole.span, notes: notes,
+                  help: BodyChecker.fenceLastHelp)
+        default:
+            let (reason, notes) = body.explain(taint)
+            error("untrusted text in a system message\(reason)", at: hole.span, notes: notes,
+                  help: "pass it through `| fenced` (marks it as data) or `| trusted`")
         }
     }
 
     func checkPipeline(_ p: PipelineDecl, _ entry: Entry) {
         let sig = signature(of: entry)
         checkParams(p.params, sig, of: "pipeline `\(p.name.text)`")
-        var locals: [String: SluiceType] = [:]
-        for param in sig.params where locals[param.name] == nil { locals[param.name] = param.type }
+        var locals: [String: Facts] = [:]
+        for param in sig.params where locals[param.name] == nil {
+            locals[param.name] = parameterFacts(param, role: "an input of pipeline `\(p.name.text)`")
+        }
         let body = BodyChecker(self, mode: .pipeline(p.name.text, returns: sig.returns), locals: locals)
+        body.pipeline = p
         body.prescan(p.body.statements)
-        body.check(p.body)
+        let returns = body.check(p.body.statements)
+        if let declared = p.returnType, !returns {
+            let closing = Span(max(p.body.span.start, p.body.span.end - 1), p.body.span.end)
+            var notes: [Diagnostic.Note] = []
+            if let last = p.body.statements.last, let why = fallThrough(last) {
+                notes.append(note(why, body.keywordSpan(last)))
+            }
+            error("pipeline `\(p.name.text)` returns `\(slice(declared.span))`, but it can end without `return`", at: closing,
+                  notes: notes, help: "end every path with `return VALUE`")
+        }
     }
+
+    /// Why a final statement that does not always return lets the pipeline reach its end.
+    private func fallThrough(_ last: Stmt) -> String? {
+        switch last.kind {
+        case .ifElse(_, nil): "this `if` has no `else`: when no condition holds, nothing is returned"
+        case .ifElse: "a branch of this `if` does not end in `return`"
+        case .forIn: "a `for` loop may run zero times"
+        default: nil
+        }
+    }
+
+    private func slice(_ span: Span) -> String { file.slice(span) }
 
     func checkParams(_ params: [Param], _ sig: Signature, of what: String) {
         var seen: [String: Span] = [:]
@@ -631,6 +676,8 @@ final class ModuleChecker {
 
 func describe(_ type: SluiceType) -> String {
     switch type {
+    case .reply(nil): "a text reply"
+    case .reply(let inner?): "a reply (`\(inner)`)"
     case .money: "money"
     case .null: "null"
     case .string: "a string"

@@ -38,13 +38,50 @@ public final class Program: Sendable {
     public let budget: Declared<BudgetDecl>?
     /// Every declared type, resolved (record fields, lists, optionals, enums).
     public let resolvedTypes: [String: SluiceType]
+    /// What each `.call` and `.filter` expression of every checked pipeline and prompt calls,
+    /// keyed by `ObjectIdentifier` of the expression: the interpreter follows this table instead
+    /// of looking names up again.
+    public let callTargets: [ObjectIdentifier: CallTarget]
+    /// The expressions `callTargets` is keyed by, kept alive so that no key is ever reused by
+    /// another expression (a REPL session drops redefined declarations but keeps the table).
+    private let callExpressions: [Expr]
 
     public init(main: Module, models: [String: Declared<ModelDecl>], types: [String: Declared<TypeDecl>],
                 prompts: [String: Declared<PromptDecl>], indexes: [String: Declared<IndexDecl>],
                 guards: [String: Declared<GuardDecl>], pipelines: [String: Declared<PipelineDecl>],
-                budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType]) {
+                budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
+                calls: CallTable = CallTable()) {
         self.main = main; self.models = models; self.types = types; self.prompts = prompts; self.indexes = indexes
         self.guards = guards; self.pipelines = pipelines; self.budget = budget; self.resolvedTypes = resolvedTypes
+        self.callTargets = calls.targets; self.callExpressions = calls.expressions
+    }
+
+    /// The call table with its expressions, to extend (REPL declarations).
+    var callTable: CallTable { CallTable(targets: callTargets, expressions: callExpressions) }
+}
+
+/// What a call or filter expression calls, as the checker resolved it.
+public enum CallTarget: Sendable, Hashable {
+    case prompt(String)
+    case pipeline(String)
+    case builtin(String)
+}
+
+/// Call targets keyed by expression, together with the expressions themselves (so that their
+/// `ObjectIdentifier`s stay unique while the table lives).
+public struct CallTable: Sendable {
+    public private(set) var targets: [ObjectIdentifier: CallTarget] = [:]
+    private(set) var expressions: [Expr] = []
+
+    public init() {}
+    init(targets: [ObjectIdentifier: CallTarget], expressions: [Expr]) { self.targets = targets; self.expressions = expressions }
+
+    mutating func record(_ expr: Expr, _ target: CallTarget) {
+        if targets.updateValue(target, forKey: ObjectIdentifier(expr)) == nil { expressions.append(expr) }
+    }
+
+    mutating func merge(_ other: CallTable) {
+        for expr in other.expressions { if let target = other.targets[ObjectIdentifier(expr)] { record(expr, target) } }
     }
 }
 

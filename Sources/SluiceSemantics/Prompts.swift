@@ -42,33 +42,3 @@ private func collectFreeNames(_ expr: Expr, _ seen: inout Set<String>, _ out: in
     case .cascade(let call, let steps): walk(call); steps.forEach { $0.accept.map(walk) }
     }
 }
-
-/// The first untrusted parameter whose value reaches the result of `expr` without passing
-/// through a fencing filter or `trusted` (nil when there is none).
-func firstUntrusted(in expr: Expr, params: [String: ParamInfo]) -> String? {
-    func walk(_ e: Expr) -> String? { firstUntrusted(in: e, params: params) }
-    switch expr.kind {
-    case .name(let n):
-        if let p = params[n], !p.trusted { return n }
-        return nil
-    case .filter(let subject, let name, let args):
-        if Builtins.systemSafeFilters.contains(name.text) { return nil }
-        return walk(subject) ?? args.lazy.compactMap { walk($0.value) }.first
-    case .call(let callee, let args, _):
-        if case .name(let f) = callee.kind, Builtins.systemSafeFilters.contains(f) { return nil }
-        return args.lazy.compactMap { walk($0.value) }.first
-    case .string(let parts):
-        for case .hole(let h) in parts { if let n = walk(h) { return n } }
-        return nil
-    case .number, .money, .bool, .null: return nil
-    case .list(let items): return items.lazy.compactMap(walk).first
-    case .record(let fields): return fields.lazy.compactMap { walk($0.value) }.first
-    case .member(let base, _): return walk(base)
-    case .index(let base, let index): return walk(base) ?? walk(index)
-    case .unary(_, let operand): return walk(operand)
-    case .binary(_, let l, let r): return walk(l) ?? walk(r)
-    case .retrieve(let query, _, let top, _): return walk(query) ?? top.flatMap(walk)
-    case .template(let call): return walk(call)
-    case .cascade(let call, _): return walk(call)
-    }
-}

@@ -370,8 +370,9 @@ type Judgement {
   verdict: "pass" | "fail"
 }
 
-# A label picked from a list the caller gives. Check it against your own enum with
-# `validate reply as MyLabels` when the set is fixed.
+# A label picked from a list the caller gives. When the set is fixed, check the label with a
+# record of the same shape whose label is your enum, and `validate reply as MyLabels`:
+#   type MyLabels { label: "billing" | "bug" | "other"  confidence: number }
 type Classification {
   label: string
   confidence: number      # 0..1

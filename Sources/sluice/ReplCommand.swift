@@ -144,7 +144,15 @@ struct ReplSession {
         }
         if parsed.statements.isEmpty { return }
         let types = locals.mapValues { _ in SluiceType.any }
-        let problems = Checker.checkStatements(parsed.statements, file: file, program: program, locals: types)
+        // The trust each value carries, so that the checker does not take every earlier name for untrusted.
+        let trust = locals.mapValues { value -> TrustLevel in
+            switch value.trust {
+            case .trusted: .trusted
+            case .fenced: .fenced
+            case .untrusted: .untrusted
+            }
+        }
+        let problems = Checker.checkStatements(parsed.statements, file: file, program: program, locals: types, trust: trust)
         if !problems.isEmpty {
             Terminal.error(DiagnosticRenderer.render(problems, color: Terminal.colorOnStderr))
             if problems.contains(where: { $0.severity == .error }) { return }
