@@ -156,9 +156,10 @@ extension RunContext {
                 return try interpreter.applyBinary(op, left, right, expr.span, frame.file)
             }
         case .filter(let input, let name, let args):
+            guard case .builtin(let function)? = callTarget(of: expr) else { throw unresolved(name.text, name.span, frame) }
             var values = [try await eval(input, &frame)]
             for arg in args { values.append(try await eval(arg.value, &frame)) }
-            return try callBuiltin(name.text, values, span: name.span, file: frame.file)
+            return try callBuiltin(function, values, span: name.span, file: frame.file)
         case .call(let callee, let args, let using):
             return try await evalCall(callee, args, using: using, expr: expr, &frame)
         case .retrieve(let query, let index, let top, let order):
@@ -249,31 +250,44 @@ extension RunContext {
     // MARK: Calls
 
     func evalCall(_ callee: Expr, _ args: [Argument], using: Name?, expr: Expr, _ frame: inout Frame) async throws -> Value {
-        guard case .name(let name) = callee.kind else {
-            throw RuntimeError(.script, "only prompts, pipelines and built-in functions can be called", file: frame.file, span: callee.span)
-        }
-        if let prompt = program.prompts[name] {
+        switch callTarget(of: expr) {
+        case .prompt(let name)?:
+            guard let prompt = program.prompts[name] else { throw unresolved(name, callee.span, frame) }
             let modelName = try using?.text ?? defaultModel(of: prompt, span: callee.span, frame.file)
             let rendered = try await renderPrompt(prompt, args, &frame)
             return try await tracer.span("prompt", name) { detail in
                 detail["model"] = .string(modelName)
+                if let version = prompt.decl.version { detail["version"] = .number(Double(version)) }
                 return .reply(try await callModel(modelName, rendered, span: expr.span, file: frame.file, budget: frame.budget, detail: &detail))
             }
-        }
-        if let pipeline = program.pipelines[name] {
+        case .pipeline(let name)?:
+            guard let pipeline = program.pipelines[name] else { throw unresolved(name, callee.span, frame) }
             var arguments: [String: Value] = [:]
             for arg in args {
                 guard let label = arg.label else {
                     throw RuntimeError(.script, "arguments to pipeline `\(name)` need names, as in `\(name)(x: ...)`", file: frame.file, span: arg.span)
                 }
-                arguments[label.text] = try await eval(arg.value, &frame)
+                var value = try await eval(arg.value, &frame)
+                // The checker let only trusted or fenced text reach a `trusted` parameter: inside, it is trusted.
+                if pipeline.decl.params.first(where: { $0.name.text == label.text })?.trusted == true { value = value.withTrust(.trusted) }
+                arguments[label.text] = value
             }
             return try await callPipeline(pipeline, arguments: arguments, budget: frame.budget, depth: frame.depth,
                                           callSite: (frame.file, expr.span))
+        case .builtin(let name)?:
+            var values: [Value] = []
+            for arg in args { values.append(try await eval(arg.value, &frame)) }
+            return try callBuiltin(name, values, span: callee.span, file: frame.file)
+        case nil:
+            throw unresolved(frame.file.slice(callee.span), callee.span, frame)
         }
-        var values: [Value] = []
-        for arg in args { values.append(try await eval(arg.value, &frame)) }
-        return try callBuiltin(name, values, span: callee.span, file: frame.file)
+    }
+
+    /// A call the checker did not resolve: only a checked program runs, so this is a bug of the
+    /// checker, reported as such rather than guessed at by name.
+    func unresolved(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {
+        RuntimeError(.script, "internal error: the checker did not resolve the call of `\(name)`", file: frame.file, span: span,
+                     help: "please report this script; `sluice check` should have accepted or refused it")
     }
 
     func defaultModel(of prompt: Declared<PromptDecl>, span: Span, _ file: SourceFile) throws -> String {

@@ -73,11 +73,13 @@ extension Interpreter {
             return .bool(args[0].text.contains(args[1].text))
         case "keys":
             try arity(1...1)
+            // Keys come from the data: they are as trusted as the record is (a reply's, not at all).
             guard case .record(let members) = args[0] else {
-                if case .reply(let r) = args[0], case .object(let o)? = r.json { return .list(o.map { .text($0.key) }) }
+                if case .reply(let r) = args[0], case .object(let o)? = r.json { return .list(o.map { .string($0.key, .untrusted) }) }
                 throw fail("needs a record, got \(args[0].typeName)")
             }
-            return .list(members.map { .text($0.key) })
+            let trust = args[0].trust
+            return .list(members.map { .string($0.key, trust) })
         case "default":
             try arity(2...2)
             if case .null = args[0] { return args[1] }

@@ -55,7 +55,7 @@ public final class Interpreter: Sendable {
     /// Model specs and compiled guards, resolved once and shared by every run.
     let declarations = DeclarationCache()
 
-    /// `program` must have checked without errors: a program with errors cannot be run.
+    /// A program whose check found errors is refused by every run (`Program.errors`).
     public init(program: Program, effects: RuntimeEffects) {
         self.program = program
         self.effects = effects
@@ -70,10 +70,12 @@ public final class Interpreter: Sendable {
         return try await run.execute(pipeline: name, inputs: inputs)
     }
 
-    /// Runs statements typed into the REPL against `locals`, which persist between calls.
-    /// Returns the value of a final expression or assignment.
-    public func evaluate(_ statements: [Stmt], file: SourceFile, locals: inout [String: Value]) async throws(RuntimeError) -> Value? {
-        let run = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil)
+    /// Runs statements typed into the REPL against `locals`, which persist between calls, with
+    /// the call targets the checker resolved for them. Returns the value of a final expression
+    /// or assignment.
+    public func evaluate(_ statements: [Stmt], file: SourceFile, locals: inout [String: Value],
+                         calls: [ObjectIdentifier: CallTarget]) async throws(RuntimeError) -> Value? {
+        let run = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil, extraCalls: calls)
         return try await run.evaluate(statements, file: file, locals: &locals)
     }
 }

@@ -28,8 +28,13 @@ final class RunContext: @unchecked Sendable {
     private var session: ActiveSession?
     private var streamedCalls = 0
 
-    init(interpreter: Interpreter, sessionId: String?, onText: (@Sendable (String, String) -> Void)?, estimate: EstimationPath?) {
+    /// Call targets of REPL statements, checked on their own.
+    private let extraCalls: [ObjectIdentifier: CallTarget]
+
+    init(interpreter: Interpreter, sessionId: String?, onText: (@Sendable (String, String) -> Void)?, estimate: EstimationPath?,
+         extraCalls: [ObjectIdentifier: CallTarget] = [:]) {
         self.interpreter = interpreter
+        self.extraCalls = extraCalls
         self.sessionId = sessionId
         self.onText = onText
         self.estimate = estimate
@@ -37,6 +42,11 @@ final class RunContext: @unchecked Sendable {
         self.ledger = BudgetLedger(enforcing: estimate == nil)
         self.tracer = Tracer(sink: interpreter.effects.trace, clock: interpreter.effects.clock, random: interpreter.effects.random,
                              redactions: redactions)
+    }
+
+    /// What the checker resolved a call or filter expression to.
+    func callTarget(of expr: Expr) -> CallTarget? {
+        program.callTargets[ObjectIdentifier(expr)] ?? extraCalls[ObjectIdentifier(expr)]
     }
 
     // MARK: Shared run state
@@ -85,6 +95,11 @@ final class RunContext: @unchecked Sendable {
         if let declared { learnSensitiveInputs(declared.decl, inputs) }
         tracer.startRun(pipeline: name, file: file.path, inputs: .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
         do {
+            if let first = program.errors.first {
+                throw RuntimeError(.script, "the program has \(program.errors.count) check error\(program.errors.count == 1 ? "" : "s") "
+                                   + "and cannot run; the first: \(first.message)", file: first.file, span: first.span,
+                                   help: "`sluice check \(file.path)` lists them all")
+            }
             guard let declared else {
                 let known = program.pipelines.keys.sorted()
                 throw RuntimeError(.script, "no pipeline named `\(name)` in \(file.path)", file: nil, span: .none,

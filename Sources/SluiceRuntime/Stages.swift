@@ -158,9 +158,9 @@ extension RunContext {
 
     /// `template P(args)`: the rendered messages, without a model call; traced with them.
     func runTemplate(_ call: Expr, _ frame: inout Frame) async throws -> Value {
-        guard case .call(let callee, let args, _) = call.kind, case .name(let promptName) = callee.kind,
+        guard case .call(_, let args, _) = call.kind, case .prompt(let promptName)? = callTarget(of: call),
               let prompt = program.prompts[promptName] else {
-            throw RuntimeError(.script, "`template` needs a prompt call such as `template answer(question: q)`", file: frame.file, span: call.span)
+            throw unresolved(frame.file.slice(call.span), call.span, frame)
         }
         let rendered = try await renderPrompt(prompt, args, &frame)
         return try await tracer.span("template", promptName) { detail in
@@ -173,10 +173,9 @@ extension RunContext {
     // MARK: cascade
 
     func runCascade(_ call: Expr, _ steps: [CascadeStep], bindingName: String?, _ frame: inout Frame) async throws -> Value {
-        guard case .call(let callee, let args, _) = call.kind, case .name(let promptName) = callee.kind,
+        guard case .call(_, let args, _) = call.kind, case .prompt(let promptName)? = callTarget(of: call),
               let prompt = program.prompts[promptName] else {
-            throw RuntimeError(.script, "`cascade` needs a prompt call such as `cascade answer(question: q) { ... }`",
-                               file: frame.file, span: call.span)
+            throw unresolved(frame.file.slice(call.span), call.span, frame)
         }
         let rendered = try await renderPrompt(prompt, args, &frame)
         // A dry run takes the path's choice of the model that answers; those before it are called and rejected.
@@ -300,7 +299,12 @@ extension RunContext {
         let json: JSONValue?
         switch value {
         case .reply(let reply): json = reply.json ?? parseReplyJSON(reply.text)
-        case .string(let s, _): json = parseReplyJSON(s)
+        case .string(let s, _):
+            // Text checked against a text type is that text; against anything else, JSON to parse.
+            switch type.nonOptional {
+            case .string, .enumeration: json = .string(s)
+            default: json = parseReplyJSON(s)
+            }
         default: json = value.json
         }
         guard let json else { return (nil, ["the reply is not valid JSON"]) }

@@ -15,7 +15,8 @@ public enum Checker {
         checker.run(module)
         session.stack.removeLast()
         let program = checker.makeProgram(main: module, budget: checker.budget, calls: session.calls)
-        return (program, session.sortedDiagnostics())
+        let diagnostics = session.sortedDiagnostics()
+        return (program.with(errors: diagnostics.filter { $0.severity == .error }), diagnostics)
     }
 
     /// Checks statements typed in the REPL against the declarations of `program` and the REPL's
@@ -61,7 +62,8 @@ public enum Checker {
         var calls = program.callTable
         calls.merge(session.calls)
         let extended = checker.makeProgram(main: program.main, budget: checker.budget ?? program.budget, calls: calls)
-        return (extended, session.sortedDiagnostics())
+        let diagnostics = session.sortedDiagnostics()
+        return (extended.with(errors: diagnostics.filter { $0.severity == .error }), diagnostics)
     }
 }
 

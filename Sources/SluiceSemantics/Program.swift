@@ -45,15 +45,23 @@ public final class Program: Sendable {
     /// The expressions `callTargets` is keyed by, kept alive so that no key is ever reused by
     /// another expression (a REPL session drops redefined declarations but keeps the table).
     private let callExpressions: [Expr]
+    /// The errors the checker found. A program with any cannot be run: the interpreter refuses it.
+    public let errors: [Diagnostic]
 
     public init(main: Module, models: [String: Declared<ModelDecl>], types: [String: Declared<TypeDecl>],
                 prompts: [String: Declared<PromptDecl>], indexes: [String: Declared<IndexDecl>],
                 guards: [String: Declared<GuardDecl>], pipelines: [String: Declared<PipelineDecl>],
                 budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
-                calls: CallTable = CallTable()) {
+                calls: CallTable = CallTable(), errors: [Diagnostic] = []) {
         self.main = main; self.models = models; self.types = types; self.prompts = prompts; self.indexes = indexes
         self.guards = guards; self.pipelines = pipelines; self.budget = budget; self.resolvedTypes = resolvedTypes
-        self.callTargets = calls.targets; self.callExpressions = calls.expressions
+        self.callTargets = calls.targets; self.callExpressions = calls.expressions; self.errors = errors
+    }
+
+    /// The same program, knowing the errors its check found.
+    func with(errors: [Diagnostic]) -> Program {
+        Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards, pipelines: pipelines,
+                budget: budget, resolvedTypes: resolvedTypes, calls: callTable, errors: errors)
     }
 
     /// The call table with its expressions, to extend (REPL declarations).

@@ -152,7 +152,8 @@ struct ReplSession {
             case .untrusted: .untrusted
             }
         }
-        let problems = Checker.checkStatements(parsed.statements, file: file, program: program, locals: types, trust: trust)
+        let checked = Checker.checkStatementsAndLocals(parsed.statements, file: file, program: program, locals: types, trust: trust)
+        let problems = checked.diagnostics
         if !problems.isEmpty {
             Terminal.error(DiagnosticRenderer.render(problems, color: Terminal.colorOnStderr))
             if problems.contains(where: { $0.severity == .error }) { return }
@@ -161,7 +162,7 @@ struct ReplSession {
             provider: provider, retrieval: store, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider))
         do {
-            if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals) {
+            if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals, calls: checked.callTargets) {
                 Terminal.out(RunReport.humanOutput(value))
             }
         } catch {

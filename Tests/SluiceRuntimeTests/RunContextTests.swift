@@ -446,3 +446,55 @@ final class MemoryTrace: TraceSink, @unchecked Sendable {
     func spans(of runId: String) -> [TraceSpan] { lock.withLock { spanRows.filter { $0.runId == runId } } }
     func calls(of runId: String) -> [TraceModelCall] { lock.withLock { callRows.filter { $0.runId == runId } } }
 }
+
+final class CheckedProgramTests: XCTestCase {
+    func testAProgramWithCheckErrorsIsRefused() async throws {
+        let file = SourceFile(path: "bad.sluice", text: """
+            pipeline main(q: string) {
+              x = $0.10 + 5
+              return q
+            }
+            """)
+        let (program, diagnostics) = Checker.check(Parser.parse(file).module, loader: NoFiles())
+        XCTAssertFalse(diagnostics.isEmpty)
+        XCTAssertEqual(program.errors.count, diagnostics.filter { $0.severity == .error }.count)
+        let interpreter = Interpreter(program: program, effects: RuntimeEffects(
+            provider: EchoProvider(), retrieval: MemoryRetrieval(documents: [:]), trace: MemoryTrace(), clock: FixedClock(),
+            random: LockedRandom(), tokens: EstimatingTokenCounter()))
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["q": .string("hi")])
+            XCTFail("a program with check errors never runs")
+        } catch {
+            XCTAssertTrue(error.error.message.hasPrefix("the program has 1 check error and cannot run"), error.error.message)
+        }
+    }
+
+    func testValidatingTextAgainstAnEnumChecksTheTextItself() async throws {
+        let file = SourceFile(path: "labels.sluice", text: """
+            type Label = "bug" | "praise"
+            pipeline main(q: string) -> Label {
+              label = q
+              validate label as Label
+              return label
+            }
+            """)
+        let (program, diagnostics) = Checker.check(Parser.parse(file).module, loader: NoFiles())
+        XCTAssertTrue(diagnostics.filter { $0.severity == .error }.isEmpty, DiagnosticRenderer.render(diagnostics))
+        let interpreter = Interpreter(program: program, effects: RuntimeEffects(
+            provider: EchoProvider(), retrieval: MemoryRetrieval(documents: [:]), trace: MemoryTrace(), clock: FixedClock(),
+            random: LockedRandom(), tokens: EstimatingTokenCounter()))
+        let ok = try await interpreter.run(pipeline: "main", inputs: ["q": .string("bug")])
+        XCTAssertEqual(ok.output.json, .string("bug"))
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["q": .string("bugs")])
+            XCTFail("not a case of the enum")
+        } catch {
+            XCTAssertEqual(error.error.kind, .validation)
+        }
+    }
+}
+
+private struct NoFiles: ModuleLoader {
+    func loadModule(_ path: [String]) -> SourceFile? { nil }
+    func loadFile(_ path: String, relativeTo importer: SourceFile) throws -> SourceFile { throw ProviderError(.configuration, "no files") }
+}
