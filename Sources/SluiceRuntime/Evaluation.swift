@@ -171,26 +171,6 @@ extension RunContext {
         }
     }
 
-    /// A built-in function, or one that needs the run (`flagged`). Trust flows through every
-    /// function: only a fencing step (`fenced`, `json`) or `trusted` as the last one makes text
-    /// safe for instructions; anything else made from fenced text is untrusted again (a piece or a
-    /// transformation of a fenced block is no longer fenced).
-    func callBuiltin(_ name: String, _ values: [Value], span: Span, file: SourceFile) throws -> Value {
-        if name == "flagged" {
-            guard values.count <= 1 else {
-                throw RuntimeError(.script, "`flagged` takes at most one guard name", file: file, span: span)
-            }
-            guard let guardName = values.first?.text else { return .bool(anyFlag) }
-            guard program.guards[guardName] != nil else {
-                throw RuntimeError(.script, "`flagged`: no guard named `\(guardName)`", file: file, span: span,
-                                   help: closestMatch(to: guardName, in: program.guards.keys).map { "did you mean `\($0)`?" })
-            }
-            return .bool(hasFlag(guardName: guardName))
-        }
-        let result = try interpreter.callBuiltin(name, values, span: span, file: file)
-        return Builtins.systemSafeFilters.contains(name) ? result : result.demotingFenced
-    }
-
     func unknownName(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {
         RuntimeError(.script, "unknown name `\(name)`", file: frame.file, span: span,
                      help: closestMatch(to: name, in: frame.locals.keys).map { "did you mean `\($0)`?" })
@@ -285,8 +265,10 @@ extension RunContext {
 
     /// A call the checker did not resolve: only a checked program runs, so this is a bug of the
     /// checker, reported as such rather than guessed at by name.
-    func unresolved(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {
-        RuntimeError(.script, "internal error: the checker did not resolve the call of `\(name)`", file: frame.file, span: span,
+    func unresolved(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError { unresolved(name, span, frame.file) }
+
+    func unresolved(_ name: String, _ span: Span, _ file: SourceFile) -> RuntimeError {
+        RuntimeError(.script, "internal error: the checker did not resolve the call of `\(name)`", file: file, span: span,
                      help: "please report this script; `sluice check` should have accepted or refused it")
     }
 

@@ -2,96 +2,92 @@ import Foundation
 import SluiceSemantics
 import SluiceSyntax
 
-extension Interpreter {
-    /// Built-in functions and filters. `x | f(a)` arrives here as `f(x, a)`.
+extension RunContext {
+    /// A built-in function or filter; `x | f(a)` arrives here as `f(x, a)`. One case per entry of
+    /// `BuiltinFunction`, the table the checker uses. Trust flows through every function: only
+    /// a fencing step (`fenced`, `json`) or `trusted` as the last one makes text safe for
+    /// instructions; anything else made from fenced text is untrusted again (a piece or a
+    /// transformation of a fenced block is no longer fenced).
     func callBuiltin(_ name: String, _ args: [Value], span: Span, file: SourceFile) throws -> Value {
+        guard let function = BuiltinFunction(rawValue: name) else { throw unresolved(name, span, file) }
         func fail(_ message: String) -> RuntimeError { RuntimeError(.script, "`\(name)`: \(message)", file: file, span: span) }
-        func arity(_ range: ClosedRange<Int>) throws {
-            guard range.contains(args.count) else {
-                let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-                throw fail("takes \(expected) argument\(range.upperBound == 1 ? "" : "s"), got \(args.count)")
-            }
+        guard function.arity.contains(args.count) else {
+            let range = function.arity
+            let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+            throw fail("takes \(expected) argument\(range.upperBound == 1 ? "" : "s"), got \(args.count)")
         }
-        func mapText(_ transform: (String) -> String) throws -> Value {
-            try arity(1...1)
-            return .string(transform(args[0].text), args[0].trust)
-        }
+        func mapText(_ transform: (String) -> String) -> Value { .string(transform(args[0].text), args[0].trust) }
         func whole(_ value: Value) throws -> Int {
-            guard case .number(let n) = value, n == n.rounded(), n >= 0 else { throw fail("needs a whole number, got \(value.typeName)") }
-            return Int(n)
+            guard case .number(let n) = value else { throw fail("needs a whole number, got \(value.typeName)") }
+            guard let count = exactInt(n), count >= 0 else { throw fail("needs a whole number, got \(JSONValue.formatNumber(n))") }
+            return count
         }
-        switch name {
-        case "len":
-            try arity(1...1)
-            switch args[0] {
-            case .string(let s, _): return .number(Double(s.count))
-            case .list(let items): return .number(Double(items.count))
-            case .record(let members): return .number(Double(members.count))
-            case .null: return .number(0)
-            case let other: return .number(Double(other.text.count))
+        let result: Value
+        switch function {
+        case .flagged:
+            guard let guardName = args.first?.text else { return .bool(anyFlag) }
+            guard program.guards[guardName] != nil else {
+                throw fail("no guard named `\(guardName)`")
             }
-        case "upper": return try mapText { $0.uppercased() }
-        case "lower": return try mapText { $0.lowercased() }
-        case "trim": return try mapText { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        case "text", "str": return try mapText { $0 }
-        case "join":
-            try arity(1...2)
+            return .bool(hasFlag(guardName: guardName))
+        case .len:
+            switch args[0] {
+            case .string(let s, _): result = .number(Double(s.count))
+            case .list(let items): result = .number(Double(items.count))
+            case .record(let members): result = .number(Double(members.count))
+            case .null: result = .number(0)
+            case let other: result = .number(Double(other.text.count))
+            }
+        case .upper: result = mapText { $0.uppercased() }
+        case .lower: result = mapText { $0.lowercased() }
+        case .trim: result = mapText { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        case .text, .str: result = mapText { $0 }
+        case .join:
             let separator = args.count > 1 ? args[1].text : "\n"
-            return .string(items(args[0]).map(\.text).joined(separator: separator), args[0].trust)
-        case "numbered":
-            try arity(1...1)
+            result = .string(items(args[0]).map(\.text).joined(separator: separator), args[0].trust.combined(with: args.count > 1 ? args[1].trust : .trusted))
+        case .numbered:
             let lines = items(args[0]).enumerated().map { i, item in
                 if let source = item.member("source"), item.member("text") != nil { "[\(i + 1)] (\(source.text)) \(item.text)" }
                 else { "\(i + 1). \(item.text)" }
             }
-            return .string(lines.joined(separator: "\n"), args[0].trust)
-        case "fenced":
-            try arity(1...1)
+            result = .string(lines.joined(separator: "\n"), args[0].trust)
+        case .fenced:
             return .string(fence(args[0].text), args[0].trust == .trusted ? .trusted : .fenced)
-        case "json":
-            try arity(1...1)
+        case .json:
             return .string(args[0].json.serialized(), args[0].trust == .trusted ? .trusted : .fenced)
-        case "trusted":
-            try arity(1...1)
+        case .trusted:
             return args[0].withTrust(.trusted)
-        case "lines":
-            try arity(1...1)
+        case .lines:
             let trust = args[0].trust
-            return .list(args[0].text.split(separator: "\n", omittingEmptySubsequences: false).map { .string(String($0), trust) })
-        case "first", "last":
-            try arity(1...1)
+            result = .list(args[0].text.split(separator: "\n", omittingEmptySubsequences: false).map { .string(String($0), trust) })
+        case .first, .last:
             let list = items(args[0])
-            return (name == "first" ? list.first : list.last) ?? .null
-        case "num":
-            try arity(1...1)
+            result = (function == .first ? list.first : list.last) ?? .null
+        case .num:
             if case .number = args[0] { return args[0] }
-            guard let n = Double(args[0].text.trimmingCharacters(in: .whitespaces)) else { throw fail("\"\(args[0].text)\" is not a number") }
+            guard let n = Double(args[0].text.trimmingCharacters(in: .whitespaces)), n.isFinite else {
+                throw fail("\"\(args[0].text)\" is not a number")
+            }
             return .number(n)
-        case "contains":
-            try arity(2...2)
+        case .contains:
             if case .list(let list) = args[0] { return .bool(list.contains { valuesEqual($0, args[1]) }) }
             return .bool(args[0].text.contains(args[1].text))
-        case "keys":
-            try arity(1...1)
+        case .keys:
             // Keys come from the data: they are as trusted as the record is (a reply's, not at all).
             guard case .record(let members) = args[0] else {
                 if case .reply(let r) = args[0], case .object(let o)? = r.json { return .list(o.map { .string($0.key, .untrusted) }) }
                 throw fail("needs a record, got \(args[0].typeName)")
             }
             let trust = args[0].trust
-            return .list(members.map { .string($0.key, trust) })
-        case "default":
-            try arity(2...2)
+            result = .list(members.map { .string($0.key, trust) })
+        case .default:
             if case .null = args[0] { return args[1] }
             return args[0]
-        case "truncate":
-            try arity(2...2)
+        case .truncate:
             let n = try whole(args[1])
-            return .string(String(args[0].text.prefix(n)), args[0].trust)
-        default:
-            throw RuntimeError(.script, "unknown function `\(name)`", file: file, span: span,
-                               help: closestMatch(to: name, in: Builtins.functions.keys).map { "did you mean `\($0)`?" })
+            result = .string(String(args[0].text.prefix(n)), args[0].trust)
         }
+        return result.demotingFenced
     }
 
     private func items(_ value: Value) -> [Value] {
@@ -102,28 +98,31 @@ extension Interpreter {
         }
     }
 
-    /// Built-in metrics, each a number in 0...1.
-    func metric(_ name: String, _ value: Value, _ args: [Value], span: Span, file: SourceFile) throws -> Double {
-        func fail(_ message: String) -> RuntimeError { RuntimeError(.script, "metric `\(name)`: \(message)", file: file, span: span) }
+    /// A built-in metric, a number in 0...1: one case per entry of `BuiltinMetric`.
+    func metric(_ metric: BuiltinMetric, _ value: Value, _ use: StageUse, _ frame: inout Frame) async throws -> Double {
+        let file = frame.file, span = use.span
+        func fail(_ message: String) -> RuntimeError { RuntimeError(.script, "metric `\(metric.rawValue)`: \(message)", file: file, span: span) }
+        guard metric.arity.contains(use.args.count) else { throw fail("takes \(metric.arity.lowerBound) to \(metric.arity.upperBound) arguments") }
+        // `similarity`'s second argument names a model: it is not a value to evaluate.
+        var args: [Value] = []
+        for arg in metric == .similarity ? [] : use.args { args.append(try await eval(arg.value, &frame)) }
         let text = value.text
-        switch name {
-        case "exact":
-            guard args.count == 1 else { throw fail("takes the expected text") }
+        switch metric {
+        case .similarity:
+            return try await similarity(value, expected: try await eval(use.args[0].value, &frame).text, use, file: file, budget: frame.budget)
+        case .exact:
             return text.trimmingCharacters(in: .whitespacesAndNewlines) == args[0].text.trimmingCharacters(in: .whitespacesAndNewlines) ? 1 : 0
-        case "contains":
-            guard args.count == 1 else { throw fail("takes the text to look for") }
+        case .contains:
             return text.contains(args[0].text) ? 1 : 0
-        case "regex":
-            guard args.count == 1 else { throw fail("takes a regular expression") }
+        case .regex:
             guard let regex = try? NSRegularExpression(pattern: args[0].text) else { throw fail("`\(args[0].text)` is not a valid regular expression") }
             return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil ? 0 : 1
-        case "json_valid":
-            guard args.isEmpty else { throw fail("takes no arguments") }
+        case .json_valid:
             if case .reply(let r) = value { return parseReplyJSON(r.text) == nil ? 0 : 1 }
             if case .string(let s, _) = value { return parseReplyJSON(s) == nil ? 0 : 1 }
             return 1
-        case "length":
-            guard (1...2).contains(args.count), case .number(let low) = args[0] else { throw fail("takes a minimum and an optional maximum length") }
+        case .length:
+            guard case .number(let low) = args[0] else { throw fail("takes a minimum and an optional maximum length") }
             var high = Double.infinity
             if args.count == 2 {
                 guard case .number(let h) = args[1] else { throw fail("the maximum must be a number") }
@@ -131,9 +130,6 @@ extension Interpreter {
             }
             let length = Double(text.count)
             return length >= low && length <= high ? 1 : 0
-        default:
-            throw RuntimeError(.script, "unknown metric `\(name)`", file: file, span: span,
-                               help: closestMatch(to: name, in: Builtins.metrics.keys).map { "did you mean `\($0)`?" })
         }
     }
 }

@@ -234,28 +234,32 @@ extension RunContext {
                 }
                 return whole
             }
-            switch (field.name.text, value) {
-            case ("provider", .string(let s, _)): spec.provider = s
-            case ("id", .string(let s, _)): spec.id = s
-            case ("context", .number(let n)): spec.contextWindow = try whole(n)
-            case ("max_output", .number(let n)): spec.maxOutput = try whole(n)
-            case ("input", .money(let m)): spec.inputPrice = m
-            case ("output", .money(let m)): spec.outputPrice = m
-            case ("cached", .money(let m)): spec.cachedPrice = m
-            case ("tokenizer", .string(let s, _)): spec.tokenizer = s
-            case ("base_url", .string(let s, _)): spec.baseURL = s
-            case ("api_key_env", .string(let s, _)): spec.apiKeyEnv = s
-            case ("temperature", .number(let n)): spec.temperature = n
-            case ("timeout", .number(let n)): spec.timeout = n
-            case ("retries", .number(let n)): spec.reliability.retries = try whole(n)
-            case ("backoff", .number(let n)): spec.reliability.backoff = n
-            case ("max_backoff", .number(let n)): spec.reliability.maxBackoff = n
-            case ("connect_timeout", .number(let n)): spec.reliability.connectTimeout = n
-            case ("breaker_failures", .number(let n)): spec.reliability.breakerFailures = try whole(n)
-            case ("breaker_cooldown", .number(let n)): spec.reliability.breakerCooldown = n
-            case ("rpm", .number(let n)): spec.reliability.requestsPerMinute = try whole(n)
-            case ("tpm", .number(let n)): spec.reliability.tokensPerMinute = try whole(n)
-            default: throw fail()
+            guard let key = ModelField(rawValue: field.name.text) else { throw fail() }
+            // Values of the kind `ModelField.kind` names, as the checker made sure.
+            func text() throws -> String { if case .string(let s, _) = value { return s }; throw fail() }
+            func number() throws -> Double { if case .number(let n) = value { return n }; throw fail() }
+            func price() throws -> Double { if case .money(let m) = value { return m }; throw fail() }
+            switch key {
+            case .provider: spec.provider = try text()
+            case .id: spec.id = try text()
+            case .context: spec.contextWindow = try whole(try number())
+            case .max_output: spec.maxOutput = try whole(try number())
+            case .input: spec.inputPrice = try price()
+            case .output: spec.outputPrice = try price()
+            case .cached: spec.cachedPrice = try price()
+            case .tokenizer: spec.tokenizer = try text()
+            case .base_url: spec.baseURL = try text()
+            case .api_key_env: spec.apiKeyEnv = try text()
+            case .temperature: spec.temperature = try number()
+            case .timeout: spec.timeout = try number()
+            case .retries: spec.reliability.retries = try whole(try number())
+            case .backoff: spec.reliability.backoff = try number()
+            case .max_backoff: spec.reliability.maxBackoff = try number()
+            case .connect_timeout: spec.reliability.connectTimeout = try number()
+            case .breaker_failures: spec.reliability.breakerFailures = try whole(try number())
+            case .breaker_cooldown: spec.reliability.breakerCooldown = try number()
+            case .rpm: spec.reliability.requestsPerMinute = try whole(try number())
+            case .tpm: spec.reliability.tokensPerMinute = try whole(try number())
             }
         }
         return spec

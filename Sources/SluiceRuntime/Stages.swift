@@ -412,21 +412,11 @@ extension RunContext {
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
-            var args: [Value] = []
-            if use.name.text != "similarity" {
-                for arg in use.args { args.append(try await eval(arg.value, &frame)) }
-            }
-            let expected = use.name.text == "similarity" && !use.args.isEmpty ? try await eval(use.args[0].value, &frame).text : ""
-            let budget = frame.budget
-            let file = frame.file
+            guard let metric = BuiltinMetric(rawValue: use.name.text) else { throw unresolved(use.name.text, use.name.span, frame) }
+            var scoreFrame = frame
             try await addScore(use.name.text) { name in
                 try await tracer.span("score", name) { detail in
-                    let score: Double
-                    if use.name.text == "similarity" {
-                        score = try await similarity(value, expected: expected, use, file: file, budget: budget)
-                    } else {
-                        score = try interpreter.metric(use.name.text, value, args, span: use.span, file: file)
-                    }
+                    let score = try await self.metric(metric, value, use, &scoreFrame)
                     detail["value"] = .number(score)
                     tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
                     return score

@@ -1,43 +1,98 @@
 import SluiceSyntax
 
-/// The one table of built-in functions, filters and metrics, shared by the checker and the
-/// interpreter so that both agree on names and arities.
-public enum Builtins {
-    /// Built-in functions and filters with the number of arguments they take, counting the
-    /// piped value: `x | join(", ")` is `join(x, ", ")`, two arguments.
-    public static let functions: [String: ClosedRange<Int>] = [
-        "flagged": 0...1,     // whether guard `G` (any guard without one) with action `flag` matched so far
-        "len": 1...1,
-        "upper": 1...1,
-        "lower": 1...1,
-        "trim": 1...1,
-        "join": 1...2,        // separator defaults to a line break
-        "numbered": 1...1,
-        "fenced": 1...1,
-        "json": 1...1,
-        "trusted": 1...1,
-        "lines": 1...1,
-        "first": 1...1,
-        "last": 1...1,
-        "text": 1...1,
-        "str": 1...1,
-        "num": 1...1,
-        "contains": 2...2,
-        "keys": 1...1,
-        "default": 2...2,
-        "truncate": 2...2,
-    ]
+/// A built-in function or filter. This enum is the one table of them: the checker takes names,
+/// arities and result types from it, and the interpreter implements each case in an exhaustive
+/// switch, so a function the checker accepts always exists at run time.
+public enum BuiltinFunction: String, CaseIterable, Sendable {
+    case flagged, len, upper, lower, trim, join, numbered, fenced, json, trusted, lines, first, last, text, str, num
+    case contains, keys, `default`, truncate
 
-    /// Built-in metrics for `score`, with the number of arguments written in the call (the scored
-    /// value is passed implicitly and not counted): `exact(expected)`, `length(min, max)`.
-    public static let metrics: [String: ClosedRange<Int>] = [
-        "exact": 1...1,
-        "contains": 1...1,
-        "regex": 1...1,
-        "json_valid": 0...0,
-        "similarity": 2...2,
-        "length": 1...2,      // maximum optional
-    ]
+    /// The number of arguments, counting the piped value: `x | join(", ")` is `join(x, ", ")`.
+    public var arity: ClosedRange<Int> {
+        switch self {
+        case .flagged: 0...1          // whether guard `G` (any guard without one) with action `flag` matched so far
+        case .join: 1...2             // the separator defaults to a line break
+        case .contains, .default, .truncate: 2...2
+        case .len, .upper, .lower, .trim, .numbered, .fenced, .json, .trusted, .lines, .first, .last, .text, .str, .num, .keys: 1...1
+        }
+    }
+
+    /// The static type of the result given the argument types (best effort).
+    public func resultType(_ arguments: [SluiceType]) -> SluiceType {
+        switch self {
+        case .len, .num: return .number
+        case .upper, .lower, .trim, .join, .numbered, .fenced, .json, .text, .str, .truncate: return .string
+        case .trusted:
+            // A reply vouched for is its text.
+            if case .reply? = arguments.first { return .string }
+            return arguments.first ?? .any
+        case .lines, .keys: return .list(.string)
+        case .contains, .flagged: return .bool
+        case .first, .last:
+            switch arguments.first {
+            case .list(let element)?: return element
+            case .string?: return .string
+            default: return .any
+            }
+        case .default:
+            guard arguments.count == 2 else { return .any }
+            return SluiceType.join(arguments[0].nonOptional, arguments[1])
+        }
+    }
+}
+
+/// A built-in metric of `score`: the one table of them, as `BuiltinFunction` is of functions.
+public enum BuiltinMetric: String, CaseIterable, Sendable {
+    case exact, contains, regex, json_valid, similarity, length
+
+    /// The arguments written in the call (the scored value is passed implicitly, not counted).
+    public var arity: ClosedRange<Int> {
+        switch self {
+        case .exact, .contains, .regex: 1...1
+        case .json_valid: 0...0
+        case .similarity: 2...2
+        case .length: 1...2           // the maximum is optional
+        }
+    }
+}
+
+/// A field of a `model` declaration and the kind of value it takes: the checker validates by
+/// `kind`, and the interpreter sets each case in an exhaustive switch.
+public enum ModelField: String, CaseIterable, Sendable {
+    case provider, id, context, max_output, input, output, cached, tokenizer, base_url, api_key_env, temperature, timeout
+    case retries, backoff, max_backoff, connect_timeout, breaker_failures, breaker_cooldown, rpm, tpm
+
+    public enum Kind: Sendable, Equatable {
+        case text(oneOf: [String]?)
+        case wholeNumber(example: String)
+        case number(example: String)
+        /// Money per token, like `$2.50 / 1M`.
+        case price
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .provider: .text(oneOf: Builtins.providers)
+        case .tokenizer: .text(oneOf: Builtins.tokenizers)
+        case .id, .base_url, .api_key_env: .text(oneOf: nil)
+        case .context, .max_output, .tpm: .wholeNumber(example: "128k")
+        case .retries, .breaker_failures, .rpm: .wholeNumber(example: "3")
+        case .temperature: .number(example: "0.7")
+        case .timeout, .backoff, .max_backoff, .connect_timeout, .breaker_cooldown: .number(example: "30")
+        case .input, .output, .cached: .price
+        }
+    }
+}
+
+/// Names and settings the checker and the interpreter share.
+public enum Builtins {
+    /// Built-in functions and filters by name, with the number of arguments they take.
+    public static let functions: [String: ClosedRange<Int>] =
+        Dictionary(uniqueKeysWithValues: BuiltinFunction.allCases.map { ($0.rawValue, $0.arity) })
+
+    /// Built-in metrics for `score` by name, with the number of arguments written in the call.
+    public static let metrics: [String: ClosedRange<Int>] =
+        Dictionary(uniqueKeysWithValues: BuiltinMetric.allCases.map { ($0.rawValue, $0.arity) })
 
     /// Filters that mark a value as data (a fenced block or JSON): their result is `fenced`
     /// (see `TrustLevel`), safe anywhere, and not fenced again in user/assistant messages.
@@ -63,11 +118,7 @@ public enum Builtins {
     ]
 
     /// Keys of a `model` declaration.
-    public static let modelFields: [String] = [
-        "provider", "id", "context", "max_output", "input", "output", "cached", "tokenizer", "base_url",
-        "api_key_env", "temperature", "timeout", "retries", "backoff", "max_backoff", "connect_timeout",
-        "breaker_failures", "breaker_cooldown", "rpm", "tpm",
-    ]
+    public static let modelFields: [String] = ModelField.allCases.map(\.rawValue)
     public static let providers: [String] = ["openai", "anthropic", "scripted"]
     public static let tokenizers: [String] = ["o200k_base", "cl100k_base", "estimate"]
     /// Keys of an `index` declaration.
@@ -90,26 +141,7 @@ public enum Builtins {
 
     /// The static type of a built-in function's result given its argument types (best effort).
     public static func resultType(of function: String, arguments: [SluiceType]) -> SluiceType {
-        switch function {
-        case "len", "num": return .number
-        case "upper", "lower", "trim", "join", "numbered", "fenced", "json", "text", "str", "truncate": return .string
-        case "trusted":
-            // A reply vouched for is its text.
-            if case .reply? = arguments.first { return .string }
-            return arguments.first ?? .any
-        case "lines", "keys": return .list(.string)
-        case "contains", "flagged": return .bool
-        case "first", "last":
-            switch arguments.first {
-            case .list(let element)?: return element
-            case .string?: return .string
-            default: return .any
-            }
-        case "default":
-            guard arguments.count == 2 else { return .any }
-            return SluiceType.join(arguments[0].nonOptional, arguments[1])
-        default: return .any
-        }
+        BuiltinFunction(rawValue: function)?.resultType(arguments) ?? .any
     }
 }
 

@@ -331,23 +331,19 @@ final class ModuleChecker {
         for field in d.fields {
             guard firstTime(field, &seen, in: "model `\(d.name.text)`") else { continue }
             let key = field.name.text
-            guard Builtins.modelFields.contains(key) else {
+            guard let modelField = ModelField(rawValue: key) else {
                 error("unknown model field `\(key)`", at: field.name.span,
                       help: suggestion(key, Builtins.modelFields) ?? "model fields: " + Builtins.modelFields.joined(separator: ", "))
                 _ = constantType(field.value, "a model field")
                 continue
             }
             let type = constantType(field.value, "a model field")
-            switch key {
-            case "provider": expectString(field, type, oneOf: Builtins.providers, kind: "provider")
-            case "tokenizer": expectString(field, type, oneOf: Builtins.tokenizers, kind: "tokenizer")
-            case "id", "base_url", "api_key_env": expectString(field, type)
-            case "context", "max_output", "tpm": expectNumber(field, type, whole: true, example: "128k")
-            case "retries", "breaker_failures", "rpm": expectNumber(field, type, whole: true, example: "3")
-            case "temperature", "timeout", "backoff", "max_backoff", "connect_timeout", "breaker_cooldown":
-                expectNumber(field, type, whole: false, example: key == "temperature" ? "0.7" : "30")
-            case "input", "output", "cached": expectMoney(field, type, example: "$2.50 / 1M")
-            default: break
+            switch modelField.kind {
+            case .text(let choices?): expectString(field, type, oneOf: choices, kind: key)
+            case .text(nil): expectString(field, type)
+            case .wholeNumber(let example): expectNumber(field, type, whole: true, example: example)
+            case .number(let example): expectNumber(field, type, whole: false, example: example)
+            case .price: expectMoney(field, type, example: "$2.50 / 1M")
             }
         }
     }
