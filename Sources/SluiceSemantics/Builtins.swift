@@ -84,6 +84,13 @@ public enum ModelField: String, CaseIterable, Sendable {
     }
 }
 
+/// The providers a model can name (`provider "anthropic"`): the one table of them. Services
+/// builds each in an exhaustive switch (`ProviderCatalog`), so a new provider is a case here, its
+/// own file, and its line there.
+public enum ProviderKind: String, CaseIterable, Sendable {
+    case openai, anthropic, scripted
+}
+
 /// Names and settings the checker and the interpreter share.
 public enum Builtins {
     /// Built-in functions and filters by name, with the number of arguments they take.
@@ -119,7 +126,7 @@ public enum Builtins {
 
     /// Keys of a `model` declaration.
     public static let modelFields: [String] = ModelField.allCases.map(\.rawValue)
-    public static let providers: [String] = ["openai", "anthropic", "scripted"]
+    public static let providers: [String] = ProviderKind.allCases.map(\.rawValue)
     public static let tokenizers: [String] = ["o200k_base", "cl100k_base", "estimate"]
     /// Keys of an `index` declaration.
     public static let indexFields: [String] = ["store", "source", "chunk", "overlap", "embed"]

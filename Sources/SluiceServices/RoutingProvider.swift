@@ -1,19 +1,28 @@
 import SluiceRuntime
+import SluiceSemantics
 
 /// Sends each request to the provider its model declares (`ModelSpec.provider`: "openai",
 /// "anthropic", "scripted"), or, in override mode, sends every request to one provider (the CLI's
 /// `--replies FILE` makes a scripted provider answer for every model).
 public struct RoutingProvider: ModelProvider, EndpointNaming {
     enum Mode: Sendable {
-        case byProvider(openAI: any ModelProvider, anthropic: (any ModelProvider)?, scripted: (any ModelProvider)?)
+        case byProvider([ProviderKind: any ModelProvider])
         case everyModel(any ModelProvider)
     }
 
     let mode: Mode
 
+    /// Routes each model to the provider of its kind.
+    public init(providers: [ProviderKind: any ModelProvider]) {
+        mode = .byProvider(providers)
+    }
+
     /// Routes "openai" models to `openAI`, "anthropic" models to `anthropic` and "scripted" models to `scripted`.
     public init(openAI: any ModelProvider, anthropic: (any ModelProvider)? = nil, scripted: (any ModelProvider)? = nil) {
-        mode = .byProvider(openAI: openAI, anthropic: anthropic, scripted: scripted)
+        var providers: [ProviderKind: any ModelProvider] = [.openai: openAI]
+        providers[.anthropic] = anthropic
+        providers[.scripted] = scripted
+        mode = .byProvider(providers)
     }
 
     /// Lets `provider` answer for every model, whatever provider the model declares.
@@ -61,11 +70,10 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
 
     static func real(environment: [String: String], clock: any Clock, random: any RandomSource, counter: any TokenCounter,
                      memory: (any FeatureMemory)? = nil) -> RoutingProvider {
-        RoutingProvider(
-            openAI: ReliableProvider(OpenAICompatibleProvider(environment: environment, counter: counter, clock: clock, memory: memory),
-                                     clock: clock, random: random, counter: counter),
-            anthropic: ReliableProvider(AnthropicProvider(environment: environment, counter: counter, clock: clock, memory: memory),
-                                        clock: clock, random: random, counter: counter))
+        let setting = ProviderCatalog.Setting(environment: environment, clock: clock, random: random, counter: counter, memory: memory)
+        var providers: [ProviderKind: any ModelProvider] = [:]
+        for kind in ProviderKind.allCases { providers[kind] = ProviderCatalog.make(kind, setting) }
+        return RoutingProvider(providers: providers)
     }
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
@@ -81,23 +89,16 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
         switch mode {
         case .everyModel(let provider):
             return provider
-        case .byProvider(let openAI, let anthropic, let scripted):
-            switch model.provider {
-            case "openai":
-                return openAI
-            case "anthropic":
-                guard let anthropic else {
-                    throw ProviderError(.configuration, "model '\(model.name)' uses the anthropic provider, but none is configured")
-                }
-                return anthropic
-            case "scripted":
-                guard let scripted else {
-                    throw ProviderError(.configuration, "model '\(model.name)' uses the scripted provider, but no replies file was given (pass --replies FILE)")
-                }
-                return scripted
-            default:
-                throw ProviderError(.configuration, "model '\(model.name)' names an unknown provider '\(model.provider)' (known: openai, anthropic, scripted)")
+        case .byProvider(let providers):
+            guard let kind = ProviderKind(rawValue: model.provider) else {
+                throw ProviderError(.configuration, "model '\(model.name)' names an unknown provider '\(model.provider)' (known: "
+                                    + Builtins.providers.joined(separator: ", ") + ")")
             }
+            guard let provider = providers[kind] else {
+                throw ProviderError(.configuration, "model '\(model.name)' uses the \(kind.rawValue) provider, but "
+                                    + (ProviderCatalog.missingHint(kind) ?? "none is configured"))
+            }
+            return provider
         }
     }
 }
