@@ -3,9 +3,11 @@ import SluiceRuntime
 @testable import SluiceServices
 import XCTest
 
-/// Both wire formats against a real local model (llama.cpp's `llama-server`, see LOCAL_MODEL.md).
-/// Skipped unless `SLUICE_LOCAL_LLM` names the server, e.g. `SLUICE_LOCAL_LLM=http://127.0.0.1:PORT`;
-/// never run beside a compile on the same cores (the model slows 10–40×).
+/// Both wire formats and the embeddings endpoint against a real local model (llama.cpp's
+/// `llama-server` as `scripts/local-model start` runs it: chat and embeddings on one server).
+/// Skipped unless `SLUICE_LOCAL_LLM` names the server, e.g. `SLUICE_LOCAL_LLM=http://127.0.0.1:PORT`
+/// (`scripts/ci-integration` sets it); never run beside a compile on the same cores (the model
+/// slows 10–40×).
 final class LocalModelTests: XCTestCase {
     private func server() throws -> String {
         guard let root = ProcessInfo.processInfo.environment["SLUICE_LOCAL_LLM"], !root.isEmpty else {
@@ -63,5 +65,25 @@ final class LocalModelTests: XCTestCase {
         // llama-server accepts the forced tool but answers in text; the text is the reply.
         let structured = try await provider.complete(request(model, schema: true))
         XCTAssertNotNil(try? JSONValue.parse(structured.text), structured.text)
+    }
+
+    func testEmbeddingsComeBackInOrderWithOneDimension() async throws {
+        let model = ModelSpec(name: "local_embed", id: "text-embedding-3-small", baseURL: try server() + "/v1", timeout: 60)
+        // Two requests of two texts each, so the batching and the reassembly by index are exercised.
+        let provider = ReliableProvider(OpenAICompatibleProvider(environment: [:], embeddingBatchSize: 2))
+        let texts = ["How do I rotate an API key?", "Webhook deliveries fail with 401.", "Refunds on yearly plans.",
+                     "How do I rotate an API key?"]
+        let vectors = try await provider.embed(texts, model: model)
+        XCTAssertEqual(vectors.count, texts.count)
+        let dimensions = try XCTUnwrap(vectors.first?.count)
+        XCTAssertGreaterThan(dimensions, 100)
+        for vector in vectors {
+            XCTAssertEqual(vector.count, dimensions)
+            XCTAssertTrue(vector.allSatisfy(\.isFinite))
+            XCTAssertTrue(vector.contains { $0 != 0 }, "an all-zero embedding")
+        }
+        // The same text in the first and the second request: the same vector, so the order held.
+        for (a, b) in zip(vectors[0], vectors[3]) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        XCTAssertNotEqual(vectors[0], vectors[1])
     }
 }
