@@ -97,6 +97,8 @@ extension RunContext {
             try await runValidate(name, typeRef, retries, &frame)
         case .score(let target, let uses):
             try await runScores(target, uses, &frame)
+        case .parallel(let settings, let body):
+            try await runParallel(settings, body, &frame)
         }
         return .normal
     }
@@ -168,6 +170,18 @@ extension RunContext {
             return try await runTemplate(call, &frame)
         case .cascade(let call, let steps):
             return try await runCascade(call, steps, bindingName: bindingName, &frame)
+        case .parallelMap(let body, let variable, let sequence, let settings):
+            return try await runParallelMap(body, variable, sequence, settings, &frame)
+        case .fallback(let value, let fallback):
+            do {
+                return try await eval(value, &frame)
+            } catch let error as RuntimeError {
+                // The failure stays in the trace (the failed calls and spans are recorded); the run goes on.
+                return try await tracer.span("catch", frame.file.slice(value.span)) { detail in
+                    detail["error"] = .string(error.message)
+                    return try await eval(fallback, &frame)
+                }
+            }
         }
     }
 

@@ -1,4 +1,6 @@
 import Foundation
+import SluiceSemantics
+import SluiceSyntax
 
 /// What a `parallel` form does when one of its branches fails.
 enum ParallelFailurePolicy: String, Sendable, CaseIterable {
@@ -47,6 +49,86 @@ extension RunContext {
             }
             if let firstFailure { throw firstFailure }
             return results.compactMap { $0 }
+        }
+    }
+}
+
+extension RunContext {
+    /// The branch limit and failure policy a `parallel` form declares.
+    func parallelSettings(_ settings: ParallelSettings, branches: Int, _ frame: inout Frame) async throws -> (Int, ParallelFailurePolicy) {
+        var limit = max(1, branches)
+        if let expr = settings.limit {
+            guard case .number(let n) = try await eval(expr, &frame), let whole = exactInt(n), whole >= 1 else {
+                throw RuntimeError(.script, "`limit` needs a whole number of at least 1", file: frame.file, span: expr.span)
+            }
+            limit = whole
+        }
+        let policy = settings.onFailure.flatMap { ParallelFailurePolicy(rawValue: $0.text) } ?? .cancel
+        return (limit, policy)
+    }
+
+    /// `parallel { ... }`: every statement of the block a branch, each on its own copy of the
+    /// frame; afterwards the names each branch bound hold what it bound (the checker makes sure
+    /// no branch reads or binds what another binds).
+    func runParallel(_ settings: ParallelSettings, _ body: Block, _ frame: inout Frame) async throws {
+        let (limit, policy) = try await parallelSettings(settings, branches: body.statements.count, &frame)
+        let start = frame
+        let line = frame.file.location(of: body.span.start).line
+        let frames = try await tracer.span("parallel", "line \(line)") { detail in
+            detail["branches"] = .number(Double(body.statements.count))
+            detail["limit"] = .number(Double(limit))
+            return try await concurrently(body.statements.count, limit: limit, onFailure: policy, label: "branch") { index in
+                var branch = start
+                _ = try await self.execute(body.statements[index], &branch)
+                return branch
+            }
+        }
+        for (statement, branch) in zip(body.statements, frames) {
+            for name in boundNames(statement) { frame.locals[name] = branch.locals[name] }
+        }
+    }
+
+    /// `parallel EXPR for NAME in LIST`: EXPR for each item, at most `limit` at a time.
+    func runParallelMap(_ body: Expr, _ variable: Name, _ sequence: Expr, _ settings: ParallelSettings,
+                        _ frame: inout Frame) async throws -> Value {
+        let items: [Value]
+        switch try await eval(sequence, &frame) {
+        case .list(let list): items = list
+        case .null: items = []
+        case let other:
+            throw RuntimeError(.script, "`parallel ... for` needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
+        }
+        let (limit, policy) = try await parallelSettings(settings, branches: items.count, &frame)
+        let start = frame
+        let results = try await tracer.span("parallel", "\(variable.text) in \(frame.file.slice(sequence.span))") { detail in
+            detail["items"] = .number(Double(items.count))
+            detail["limit"] = .number(Double(limit))
+            return try await concurrently(items.count, limit: limit, onFailure: policy, label: variable.text) { index in
+                var branch = start
+                branch.locals[variable.text] = items[index]
+                return try await self.eval(body, &branch)
+            }
+        }
+        return .list(results)
+    }
+
+    /// The names a statement binds in its frame (as the checker's `namesBound`).
+    private func boundNames(_ statement: Stmt) -> [String] {
+        switch statement.kind {
+        case .assign(let name, _), .validate(let name, _, _): return [name.text]
+        case .guardStage(let subject, _):
+            var node = subject
+            while true {
+                switch node.kind {
+                case .name(let n): return [n]
+                case .member(let base, _), .index(let base, _): node = base
+                default: return []
+                }
+            }
+        case .ifElse(let branches, let elseBody):
+            return (branches.map(\.body) + (elseBody.map { [$0] } ?? [])).flatMap(\.statements).flatMap(boundNames)
+        case .forIn(_, _, let body), .parallel(_, let body): return body.statements.flatMap(boundNames)
+        default: return []
         }
     }
 }

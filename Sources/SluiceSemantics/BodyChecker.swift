@@ -111,6 +111,7 @@ final class BodyChecker {
                 for b in branches { prescan(b.body.statements) }
                 if let elseBody { prescan(elseBody.statements) }
             case .forIn(_, _, let body): prescan(body.statements)
+            case .parallel(_, let body): prescan(body.statements)
             default: break
             }
         }
@@ -155,6 +156,7 @@ final class BodyChecker {
         case .ifElse: 2
         case .forIn: 3
         case .session: 7
+        case .parallel: 8
         default: s.span.end - s.span.start
         }
         return Span(s.span.start, min(s.span.end, s.span.start + length))
@@ -264,13 +266,16 @@ final class BodyChecker {
             } else {
                 _ = check(e)
             }
+
+        case .parallel(let settings, let body):
+            checkParallel(settings, body)
         }
         return false
     }
 
     /// The name a place (`q`, `ticket.body`, `items[0].text`) is part of: what a redacting guard
     /// writes back to.
-    private func rootName(of place: Expr) -> String? {
+    func rootName(of place: Expr) -> String? {
         switch place.kind {
         case .name(let n): n
         case .member(let base, _), .index(let base, _): rootName(of: base)
@@ -289,7 +294,7 @@ final class BodyChecker {
     }
 
     /// The type of a `for` variable; reports a sequence that is not a list.
-    private func elementType(of list: Facts, _ sequence: Expr) -> SluiceType {
+    func elementType(of list: Facts, _ sequence: Expr) -> SluiceType {
         switch list.type.nonOptional {
         case .list(let e): return e
         case .reply(nil):

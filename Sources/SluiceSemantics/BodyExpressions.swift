@@ -92,6 +92,15 @@ extension BodyChecker {
             ])), .fenced)
         case .cascade(let call, let steps):
             return cascade(expr, call, steps, target: nil)
+        case .parallelMap(let body, let variable, let sequence, let settings):
+            return parallelMap(expr, body, variable, sequence, settings)
+        case .fallback(let value, let fallback):
+            if isPrompt {
+                error("`catch` cannot be used inside a prompt", at: expr.span)
+                return .unknown
+            }
+            let tried = check(value), instead = check(fallback)
+            return .combining([tried, instead], into: SluiceType.join(tried.type, instead.type))
         }
     }
 

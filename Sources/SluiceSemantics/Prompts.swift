@@ -40,5 +40,7 @@ private func collectFreeNames(_ expr: Expr, _ seen: inout Set<String>, _ out: in
     case .retrieve(let query, _, let top, _): walk(query); top.map(walk)
     case .template(let call): walk(call)
     case .cascade(let call, let steps): walk(call); steps.forEach { $0.accept.map(walk) }
+    case .parallelMap(let body, _, let sequence, let settings): walk(body); walk(sequence); settings.limit.map(walk)
+    case .fallback(let value, let fallback): walk(value); walk(fallback)
     }
 }

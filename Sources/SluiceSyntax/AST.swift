@@ -248,6 +248,9 @@ public struct Stmt: Sendable {
         case budget(BudgetDecl)
         /// `session NAME [with key value, ...]`: NAME is bound to the conversation so far.
         case session(Name, [Field])
+        /// `parallel [limit N] [on_failure cancel|finish] { ... }`: each statement of the block
+        /// is a branch, and the branches run at the same time.
+        case parallel(ParallelSettings, Block)
         case expression(Expr)
     }
     public var kind: Kind
@@ -274,6 +277,14 @@ public enum BinaryOp: String, Sendable {
 public enum StringPart: Sendable {
     case text(String)
     case hole(Expr)
+}
+
+/// How a `parallel` form runs: at most `limit` branches at once (default: all), and what the
+/// first failure does (`on_failure cancel`, the default, or `finish`).
+public struct ParallelSettings: Sendable {
+    public var limit: Expr?
+    public var onFailure: Name?
+    public init(limit: Expr? = nil, onFailure: Name? = nil) { self.limit = limit; self.onFailure = onFailure }
 }
 
 public struct CascadeStep: Sendable {
@@ -309,6 +320,11 @@ public final class Expr: Sendable {
         case template(Expr)
         /// `cascade P(args) { model [accept cond] ... }`.
         case cascade(Expr, [CascadeStep])
+        /// `parallel EXPR for NAME in LIST [limit N] [on_failure cancel|finish]`: EXPR for every
+        /// item at the same time, the results as a list in the items' order.
+        case parallelMap(Expr, variable: Name, sequence: Expr, ParallelSettings)
+        /// `EXPR catch FALLBACK`: the fallback's value when EXPR fails at run time.
+        case fallback(Expr, Expr)
     }
     public let kind: Kind
     public let span: Span

@@ -163,6 +163,8 @@ private struct ASTDumper {
             line(text + ")")
         case .session(let name, let settings):
             line("(session \(name)" + settings.map { " (\($0.name) \(Self.expression($0.value)))" }.joined() + ")")
+        case .parallel(let settings, let body):
+            node("parallel" + Self.settings(settings)) { dumper in dumper.block(body) }
         case .score(let subject, let metrics):
             line("(score \(Self.expression(subject))" + metrics.map { " " + Self.stageUse($0) }.joined() + ")")
         case .ifElse(let branches, let elseBody):
@@ -239,7 +241,15 @@ private struct ASTDumper {
             return "(cascade \(self.expression(call))" + steps.map { step in
                 " (\(step.model)" + (step.accept.map { " (accept \(self.expression($0)))" } ?? "") + ")"
             }.joined() + ")"
+        case .parallelMap(let body, let variable, let sequence, let settings):
+            return "(parallel \(self.expression(body)) (for \(variable) \(self.expression(sequence)))\(self.settings(settings)))"
+        case .fallback(let value, let fallback):
+            return "(catch \(self.expression(value)) \(self.expression(fallback)))"
         }
+    }
+
+    static func settings(_ settings: ParallelSettings) -> String {
+        (settings.limit.map { " (limit \(expression($0)))" } ?? "") + (settings.onFailure.map { " (on_failure \($0))" } ?? "")
     }
 
     /// A record key: bare when it reads as a name, quoted otherwise.

@@ -2,7 +2,8 @@
 // unary `-`, postfix, primary. Binary operators continue an expression across a line break.
 
 extension SyntaxParser {
-    // expression = coalesce { "|" name [ arguments ] }
+    // expression = filtered [ "catch" expression ]
+    // filtered = coalesce { "|" name [ arguments ] }
     mutating func parseExpression() throws(ParseFailure) -> Expr {
         try enterNesting()
         defer { leaveNesting() }
@@ -12,6 +13,12 @@ extension SyntaxParser {
             var arguments: [Argument] = []
             if check(.leftParen) { arguments = try parseArguments(opener: advance()) }
             value = Expr(.filter(value, filter, arguments), span: value.span.to(spanFrom(filter.span.start)))
+        }
+        // `catch` is a word only here, after a whole expression on the same line.
+        if onCurrentLine, current.kind == .identifier, text(of: current) == "catch" {
+            advance()
+            let fallback = try parseRequiredExpression("a fallback value after `catch`")
+            value = Expr(.fallback(value, fallback), span: value.span.to(fallback.span))
         }
         return value
     }
@@ -183,6 +190,8 @@ extension SyntaxParser {
         case .keyword(.null):
             advance()
             return Expr(.null, span: token.span)
+        case .identifier where text(of: token) == "parallel" && startsExpression(peek()):
+            return try parseParallelMap()
         case .identifier:
             advance()
             return Expr(.name(text(of: token)), span: token.span)
@@ -211,6 +220,31 @@ extension SyntaxParser {
         default:
             throw expected("an expression")
         }
+    }
+
+    /// Whether `token`, on the current line, can begin an expression (so `parallel` before it
+    /// is the parallel form, not a name).
+    private func startsExpression(_ token: Token) -> Bool {
+        guard !token.isAtLineStart else { return false }
+        switch token.kind {
+        case .identifier, .number, .money, .string, .leftBracket, .leftParen, .leftBrace,
+             .keyword(.retrieve), .keyword(.template), .keyword(.cascade), .keyword(.true), .keyword(.false), .keyword(.null):
+            return true
+        default:
+            return false
+        }
+    }
+
+    // parallel_map = "parallel" expression "for" name "in" expression parallel_settings
+    private mutating func parseParallelMap() throws(ParseFailure) -> Expr {
+        let start = advance().span.start
+        let body = try parseRequiredExpression("an expression after `parallel`")
+        try expect(.keyword(.for), "after the expression of `parallel` (as in `parallel f(x: d) for d in docs`)")
+        let variable = try expectName("a loop variable after `for`")
+        try expect(.keyword(.in), "after the loop variable")
+        let sequence = try parseRequiredExpression("a list after `in`")
+        let settings = try parseParallelSettings()
+        return Expr(.parallelMap(body, variable: variable, sequence: sequence, settings), span: spanFrom(start))
     }
 
     // list = "[" [ expression { "," expression } [ "," ] ] "]"

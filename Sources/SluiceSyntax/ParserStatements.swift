@@ -35,6 +35,9 @@ extension SyntaxParser {
             return try parseAssignment()
         case .identifier where text(of: current) == "session" && peek().kind == .identifier && !peek().isAtLineStart:
             return try parseSession()
+        case .identifier where text(of: current) == "parallel" && !peek().isAtLineStart
+                && (peek().kind == .leftBrace || ["limit", "on_failure"].contains(text(of: peek()))):
+            return try parseParallel()
         default:
             let expression = try parseExpression()
             if check(.assign) {
@@ -57,8 +60,35 @@ extension SyntaxParser {
         case .returnValue: "the `return` statement"
         case .budget: "the `budget` statement"
         case .session: "the `session` statement"
+        case .parallel: "a `parallel` block"
         case .expression: "the expression"
         }
+    }
+
+    // parallel_stmt = "parallel" parallel_settings block
+    private mutating func parseParallel() throws(ParseFailure) -> Stmt {
+        let start = advance().span.start
+        let settings = try parseParallelSettings()
+        let body = try parseBlock(after: "`parallel`")
+        return Stmt(.parallel(settings, body), span: spanFrom(start))
+    }
+
+    // parallel_settings = [ "limit" expression ] [ "on_failure" name ]
+    mutating func parseParallelSettings() throws(ParseFailure) -> ParallelSettings {
+        var settings = ParallelSettings()
+        while onCurrentLine, current.kind == .identifier {
+            switch text(of: current) {
+            case "limit" where settings.limit == nil:
+                advance()
+                settings.limit = try parseRequiredExpression("the most branches at once after `limit`", beforeBlock: true)
+            case "on_failure" where settings.onFailure == nil:
+                advance()
+                settings.onFailure = try expectName("`cancel` or `finish` after `on_failure`")
+            default:
+                return settings
+            }
+        }
+        return settings
     }
 
     // session_stmt = "session" name [ "with" field { "," field } ]

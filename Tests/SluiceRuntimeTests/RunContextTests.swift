@@ -330,22 +330,28 @@ final class RunContextTests: XCTestCase {
         XCTAssertEqual(path.retrievals.map(\.documents), [2], "top 2 of a reranked index is 2 documents")
     }
 
-    // MARK: Helpers
-
-    func checked(_ source: String, file: String = #filePath, line: UInt = #line) throws -> Program {
-        let sourceFile = SourceFile(path: "test.sluice", text: source)
-        let (module, parseDiagnostics) = Parser.parse(sourceFile)
-        let (program, checkDiagnostics) = Checker.check(module, loader: StdlibLoader())
-        let errors = (parseDiagnostics + checkDiagnostics).filter { $0.severity == .error }
-        if !errors.isEmpty { XCTFail(DiagnosticRenderer.render(errors)) }
-        return program
-    }
+    func checked(_ source: String) throws -> Program { try checkedProgram(source) }
 
     func effects(provider: ModelProvider, trace: TraceSink, sessions: SessionStore? = nil,
                  documents: [String: [(source: String, text: String)]] = [:]) -> RuntimeEffects {
-        RuntimeEffects(provider: provider, retrieval: MemoryRetrieval(documents: documents), trace: trace, clock: FixedClock(),
-                       random: LockedRandom(), tokens: EstimatingTokenCounter(), sessions: sessions, embeddings: LetterEmbedder())
+        testEffects(provider: provider, trace: trace, sessions: sessions, documents: documents)
     }
+}
+
+/// A program checked against the embedded standard library; fails the test on any error.
+func checkedProgram(_ source: String, file: StaticString = #filePath, line: UInt = #line) throws -> Program {
+    let sourceFile = SourceFile(path: "test.sluice", text: source)
+    let (module, parseDiagnostics) = Parser.parse(sourceFile)
+    let (program, checkDiagnostics) = Checker.check(module, loader: StdlibLoader())
+    let errors = (parseDiagnostics + checkDiagnostics).filter { $0.severity == .error }
+    if !errors.isEmpty { XCTFail(DiagnosticRenderer.render(errors), file: file, line: line) }
+    return program
+}
+
+func testEffects(provider: ModelProvider, trace: TraceSink, sessions: SessionStore? = nil,
+                 documents: [String: [(source: String, text: String)]] = [:]) -> RuntimeEffects {
+    RuntimeEffects(provider: provider, retrieval: MemoryRetrieval(documents: documents), trace: trace, clock: FixedClock(),
+                   random: LockedRandom(), tokens: EstimatingTokenCounter(), sessions: sessions, embeddings: LetterEmbedder())
 }
 
 private struct StdlibLoader: ModuleLoader {
