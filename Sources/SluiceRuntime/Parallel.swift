@@ -16,11 +16,12 @@ extension RunContext {
     /// order. Branches share the run: one budget ledger (every reservation is atomic) and one
     /// trace, each branch a span of its own. A dry run takes the branches one after another,
     /// so that its decisions come in a fixed order.
-    func concurrently<T: Sendable>(_ count: Int, limit: Int, onFailure policy: ParallelFailurePolicy, label: String,
+    func concurrently<T: Sendable>(_ count: Int, limit: Int, onFailure policy: ParallelFailurePolicy,
+                                   name: @escaping @Sendable (Int) -> String,
                                    _ branch: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
         let width = estimate == nil ? max(1, min(limit, count)) : 1
         @Sendable func traced(_ index: Int) async throws -> T {
-            try await tracer.span("branch", "\(label) \(index + 1)") { _ in try await branch(index) }
+            try await tracer.span("branch", name(index)) { _ in try await branch(index) }
         }
         return try await withThrowingTaskGroup(of: (Int, Result<T, Error>).self) { group in
             var results = [T?](repeating: nil, count: count)
@@ -77,7 +78,12 @@ extension RunContext {
         let frames = try await tracer.span("parallel", "line \(line)") { detail in
             detail["branches"] = .number(Double(body.statements.count))
             detail["limit"] = .number(Double(limit))
-            return try await concurrently(body.statements.count, limit: limit, onFailure: policy, label: "branch") { index in
+            let file = start.file, statements = body.statements
+            // A branch is named by its first line: `docs = retrieve question from kb top 5`.
+            let names: @Sendable (Int) -> String = { index in
+                String(file.slice(statements[index].span).prefix { $0 != "\n" }.prefix(60))
+            }
+            return try await concurrently(body.statements.count, limit: limit, onFailure: policy, name: names) { index in
                 var branch = start
                 _ = try await self.execute(body.statements[index], &branch)
                 return branch
@@ -103,7 +109,8 @@ extension RunContext {
         let results = try await tracer.span("parallel", "\(variable.text) in \(frame.file.slice(sequence.span))") { detail in
             detail["items"] = .number(Double(items.count))
             detail["limit"] = .number(Double(limit))
-            return try await concurrently(items.count, limit: limit, onFailure: policy, label: variable.text) { index in
+            let variableName = variable.text
+            return try await concurrently(items.count, limit: limit, onFailure: policy, name: { "\(variableName) #\($0 + 1)" }) { index in
                 var branch = start
                 branch.locals[variable.text] = items[index]
                 return try await self.eval(body, &branch)
