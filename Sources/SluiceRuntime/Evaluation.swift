@@ -72,7 +72,8 @@ extension RunContext {
                 throw RuntimeError(.script, "`for` needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
             }
             let callsBefore = estimate?.callCount ?? 0
-            for item in items {
+            // A dry run's list may be a synthetic reply's, empty: it still counts one item's cost.
+            for item in items.isEmpty && estimate != nil ? [Value.null] : items {
                 frame.locals[name.text] = item
                 if case .returned(let value) = try await execute(body, &frame) { return .returned(value) }
             }
