@@ -64,13 +64,7 @@ extension RunContext {
             }
             if let elseBody { return try await execute(elseBody, &frame) }
         case .forIn(let name, let sequence, let body):
-            let items: [Value]
-            switch try await eval(sequence, &frame) {
-            case .list(let list): items = list
-            case .null: items = []
-            case let other:
-                throw RuntimeError(.script, "`for` needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
-            }
+            let items = try await listItems(sequence, what: "`for`", &frame)
             let callsBefore = estimate?.callCount ?? 0
             // A dry run's list may be a synthetic reply's, empty: it still counts one item's cost.
             for item in items.isEmpty && estimate != nil ? [Value.null] : items {
@@ -183,6 +177,16 @@ extension RunContext {
                     return try await eval(fallback, &frame)
                 }
             }
+        }
+    }
+
+    /// The items of the list `sequence` evaluates to (none for null), for a loop.
+    func listItems(_ sequence: Expr, what: String, _ frame: inout Frame) async throws -> [Value] {
+        switch try await eval(sequence, &frame) {
+        case .list(let list): return list
+        case .null: return []
+        case let other:
+            throw RuntimeError(.script, "\(what) needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
         }
     }
 

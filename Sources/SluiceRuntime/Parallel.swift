@@ -97,13 +97,7 @@ extension RunContext {
     /// `parallel EXPR for NAME in LIST`: EXPR for each item, at most `limit` at a time.
     func runParallelMap(_ body: Expr, _ variable: Name, _ sequence: Expr, _ settings: ParallelSettings,
                         _ frame: inout Frame) async throws -> Value {
-        let items: [Value]
-        switch try await eval(sequence, &frame) {
-        case .list(let list): items = list
-        case .null: items = []
-        case let other:
-            throw RuntimeError(.script, "`parallel ... for` needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
-        }
+        let items = try await listItems(sequence, what: "`parallel ... for`", &frame)
         let (limit, policy) = try await parallelSettings(settings, branches: items.count, &frame)
         let start = frame
         let callsBefore = estimate?.callCount ?? 0
