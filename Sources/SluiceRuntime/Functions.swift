@@ -19,7 +19,7 @@ extension RunContext {
         func mapText(_ transform: (String) -> String) -> Value { .string(transform(args[0].text), args[0].trust) }
         func whole(_ value: Value) throws -> Int {
             guard case .number(let n) = value else { throw fail("needs a whole number, got \(value.typeName)") }
-            guard let count = exactInt(n), count >= 0 else { throw fail("needs a whole number, got \(JSONValue.formatNumber(n))") }
+            guard let count = exactInt(n), count >= 0 else { throw fail("needs a whole number, got \(displayNumber(n))") }
             return count
         }
         let result: Value

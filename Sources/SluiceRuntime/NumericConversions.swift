@@ -4,3 +4,11 @@ func exactInt(_ value: Double) -> Int? {
     guard value.isFinite, value == value.rounded(), abs(value) < 9_007_199_254_740_992 else { return nil }
     return Int(value)
 }
+
+/// A number as messages show it: like JSON, but NaN and the infinities by name (JSON has no
+/// spelling for them, and `formatNumber` prints them as `null`).
+func displayNumber(_ value: Double) -> String {
+    if value.isNaN { return "nan" }
+    if value.isInfinite { return value < 0 ? "-infinity" : "infinity" }
+    return JSONValue.formatNumber(value)
+}

@@ -328,5 +328,36 @@ public final class Expr: Sendable {
     }
     public let kind: Kind
     public let span: Span
-    public init(_ kind: Kind, span: Span) { self.kind = kind; self.span = span }
+    /// The number of nodes on the longest path from this node down to a leaf (a leaf is 1).
+    /// Computed from the children, so it costs nothing to ask; the parser refuses trees
+    /// higher than `Parser.maximumExpressionHeight`, which is what keeps every recursive walk
+    /// over an expression (checker, interpreter, dumps, deallocation) within the stack.
+    public let height: Int
+
+    public init(_ kind: Kind, span: Span) {
+        self.kind = kind
+        self.span = span
+        self.height = 1 + kind.children.reduce(0) { max($0, $1.height) }
+    }
+}
+
+extension Expr.Kind {
+    /// The direct subexpressions, in source order.
+    public var children: [Expr] {
+        switch self {
+        case .number, .money, .bool, .null, .name: []
+        case .string(let parts): parts.compactMap { if case .hole(let e) = $0 { e } else { nil } }
+        case .list(let items): items
+        case .record(let fields): fields.map(\.value)
+        case .member(let base, _): [base]
+        case .index(let base, let index): [base, index]
+        case .call(let callee, let args, _): [callee] + args.map(\.value)
+        case .unary(_, let operand): [operand]
+        case .binary(_, let left, let right): [left, right]
+        case .filter(let input, _, let args): [input] + args.map(\.value)
+        case .retrieve(let query, _, let top, _): [query] + (top.map { [$0] } ?? [])
+        case .template(let call): [call]
+        case .cascade(let call, let steps): [call] + steps.compactMap(\.accept)
+        }
+    }
 }

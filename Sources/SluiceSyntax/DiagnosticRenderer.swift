@@ -11,6 +11,7 @@
 // with a span prints as its own `note: …` block with a snippet. A span over several lines is
 // underlined on its first line; an empty span gets a single `^`. Tabs are expanded to tab stops
 // of 4 both in the source line and under it. The gutter is as wide as the largest line number.
+// A line longer than 120 columns is shown as a window around the underline, cut with `…`.
 
 public enum DiagnosticRenderer {
     public static func render(_ diagnostic: Diagnostic, color: Bool = false) -> String {
@@ -74,10 +75,11 @@ public enum DiagnosticRenderer {
         let underlined = String(decoding: bytes[min(start, lineEnd)..<underlineEnd], as: UTF8.self)
         let rest = String(decoding: bytes[underlineEnd..<max(underlineEnd, lineEnd)], as: UTF8.self)
         var expander = TabExpander()
-        let shownPrefix = expander.expand(prefix)
-        let shownUnderlined = expander.expand(underlined)
-        let shownLine = shownPrefix + shownUnderlined + expander.expand(rest)
-        let caretCount = max(1, shownUnderlined.unicodeScalars.count)
+        let window = LineWindow(prefix: expander.expand(prefix), underlined: expander.expand(underlined),
+                                rest: expander.expand(rest))
+        let shownPrefix = window.prefix
+        let shownLine = window.prefix + window.underlined + window.rest
+        let caretCount = max(1, window.underlined.unicodeScalars.count)
 
         let pad = String(repeating: " ", count: gutterWidth)
         let number = String(line)
@@ -89,6 +91,39 @@ public enum DiagnosticRenderer {
             pad + " " + style.blue("|") + " " + String(repeating: " ", count: shownPrefix.unicodeScalars.count)
                 + caretStyle(String(repeating: "^", count: caretCount)),
         ]
+    }
+}
+
+/// The part of a source line that is shown: the whole line when it fits in `width` columns;
+/// otherwise at most `context` columns before the underlined text and `width` in all, cut ends
+/// marked with `…`, so a generated line of thousands of columns still renders readably.
+private struct LineWindow {
+    static let context = 40
+    static let width = 120
+
+    var prefix: String
+    var underlined: String
+    var rest: String
+
+    init(prefix: String, underlined: String, rest: String) {
+        var prefixScalars = Array(prefix.unicodeScalars)
+        guard prefixScalars.count + underlined.unicodeScalars.count + rest.unicodeScalars.count > Self.width else {
+            (self.prefix, self.underlined, self.rest) = (prefix, underlined, rest)
+            return
+        }
+        if prefixScalars.count > Self.context + 1 {
+            prefixScalars = ["…"] + prefixScalars.suffix(Self.context)
+        }
+        var underlinedScalars = Array(underlined.unicodeScalars)
+        let underlineRoom = max(1, Self.width - prefixScalars.count)
+        if underlinedScalars.count > underlineRoom { underlinedScalars = Array(underlinedScalars.prefix(underlineRoom)) }
+        var restScalars = Array(rest.unicodeScalars)
+        let restRoom = max(0, Self.width - prefixScalars.count - underlinedScalars.count)
+        if restScalars.count > restRoom + 1 { restScalars = Array(restScalars.prefix(restRoom)) + ["…"] }
+        func text(_ scalars: [Unicode.Scalar]) -> String { String(String.UnicodeScalarView(scalars)) }
+        self.prefix = text(prefixScalars)
+        self.underlined = text(underlinedScalars)
+        self.rest = text(restScalars)
     }
 }
 

@@ -91,6 +91,26 @@ public struct Lexer {
         }
     }
 
+    /// Whether the decimal literal `digits` (digits and at most one `.`) times 10^`suffixZeros`
+    /// is above 2^53 = 9007199254740992, past which not every integer has a Double, so the
+    /// literal could silently change value. Decided on the digits, not on the rounded Double
+    /// (9007199254740993 rounds down to 2^53).
+    static func exceedsLargestExactNumber(digits: [UInt8], suffixZeros: Int) -> Bool {
+        var integer = digits, fraction: [UInt8] = []
+        if let dot = digits.firstIndex(of: .dot) {
+            integer = Array(digits[..<dot])
+            fraction = Array(digits[(dot + 1)...])
+        }
+        let shifted = min(suffixZeros, fraction.count)
+        integer += fraction.prefix(shifted) + Array(repeating: UInt8(ascii: "0"), count: suffixZeros - shifted)
+        fraction.removeFirst(shifted)
+        let significant = Array(integer.drop { $0 == UInt8(ascii: "0") })
+        let largest = Array("9007199254740992".utf8)
+        if significant.count != largest.count { return significant.count > largest.count }
+        if significant != largest { return significant.lexicographicallyPrecedes(largest) == false }
+        return fraction.contains { $0 != UInt8(ascii: "0") }
+    }
+
     // number = digit { digit | "_" } [ "." digit { digit | "_" } ] [ "k" | "M" ]
     private mutating func lexNumber(kind: TokenKind, start: Int) {
         let digitsStart = position
@@ -109,6 +129,7 @@ public struct Lexer {
             scanDigits(&self)
         }
         var value = Double(String(decoding: digits, as: UTF8.self)) ?? 0
+        var suffixZeros = 0
         if bytes[position - 1] == .underscore {
             error("a number cannot end with `_`", Span(digitsStart, position))
         }
@@ -117,12 +138,16 @@ public struct Lexer {
             while position < end, bytes[position].isIdentifierPart { position += 1 }
             let suffix = String(decoding: bytes[suffixStart..<position], as: UTF8.self)
             switch suffix {
-            case "k": value *= 1_000
-            case "M": value *= 1_000_000
+            case "k": value *= 1_000; suffixZeros = 3
+            case "M": value *= 1_000_000; suffixZeros = 6
             default:
                 error("unknown number suffix `\(suffix)`", Span(suffixStart, position),
                       help: "the suffixes are `k` (×1 000) and `M` (×1 000 000)")
             }
+        }
+        if Self.exceedsLargestExactNumber(digits: digits, suffixZeros: suffixZeros) {
+            error("number too large", Span(start, position),
+                  help: "numbers are exact only up to 9007199254740992 (2^53)")
         }
         emit(kind, from: start, value: .number(value))
     }

@@ -33,8 +33,17 @@ public enum Parser {
             .map(\.element)
     }
 
-    /// How deep expressions and blocks may nest.
+    /// How deep brackets, blocks, string holes and type references may nest: this caps the
+    /// parser's own recursion.
     public static let maximumNestingDepth = 128
+
+    /// How high an expression tree may be (`Expr.height`). Operator chains, filter chains and
+    /// postfix chains (`.a`, `[0]`, `(…)`) are parsed by loops, but the trees they build are
+    /// as deep as they are long, and the checker and the interpreter walk them recursively: this
+    /// cap keeps those walks within the stack (measured by `DeepExpressionTests`, with
+    /// `maximumNestingDepth` blocks around the expression, in a debug build on a Swift
+    /// concurrency thread). Far beyond any hand-written expression.
+    public static let maximumExpressionHeight = 1000
 }
 
 /// Thrown after a diagnostic has been recorded, to unwind to the nearest recovery point.
@@ -228,6 +237,19 @@ struct SyntaxParser {
 
     mutating func leaveNesting() { depth -= 1 }
 
+    /// Builds an expression node, refusing one higher than `Parser.maximumExpressionHeight`.
+    /// `token` is where the node's extra level comes from (an operator, `.`, `[`, `(`, a filter
+    /// name), which is where the caret goes.
+    mutating func node(_ kind: Expr.Kind, span: Span, at token: Span) throws(ParseFailure) -> Expr {
+        let expression = Expr(kind, span: span)
+        guard expression.height <= Parser.maximumExpressionHeight else {
+            report("expression deeper than \(Parser.maximumExpressionHeight) levels", at: token,
+                   help: "split the expression with intermediate names")
+            throw ParseFailure(nestingTooDeep: true)
+        }
+        return expression
+    }
+
     /// Runs `body` with newlines ignored (inside `( )` and `[ ]`) or significant (inside `{ }`).
     mutating func withNewlines<T>(ignored: Bool, _ body: (inout SyntaxParser) throws(ParseFailure) -> T) throws(ParseFailure) -> T {
         let saved = newlinesIgnored
@@ -239,9 +261,10 @@ struct SyntaxParser {
     // MARK: Recovery
 
     /// Skips the rest of a line item after `failure`: to the next line start, or to a `}`
-    /// closing the enclosing block, stepping over bracketed groups, but never past a
-    /// declaration keyword in column 1. After a nesting overflow it first skips to the end of
-    /// every group opened since the item started. Always makes progress.
+    /// closing the enclosing block, stepping over bracketed groups and lines that start with a
+    /// binary operator (they continue the item), but never past a declaration keyword in
+    /// column 1. After a nesting overflow it first skips to the end of every group opened since
+    /// the item started. Always makes progress.
     mutating func skipToNextLine(from itemStartPosition: Int, after failure: ParseFailure = ParseFailure()) {
         if failure.nestingTooDeep {
             var open = tokens[itemStartPosition..<position].reduce(0) { $0 + $1.kind.bracketBalance }
@@ -251,7 +274,8 @@ struct SyntaxParser {
         var balance = 0
         while current.kind != .endOfFile {
             if position != itemStartPosition {
-                if balance == 0 && (current.isAtLineStart || current.kind == .rightBrace) { return }
+                if balance == 0 && current.kind == .rightBrace { return }
+                if balance == 0 && current.isAtLineStart && !current.kind.continuesExpression { return }
                 if atDeclarationInFirstColumn { return }
             }
             balance = max(0, balance + advance().kind.bracketBalance)
@@ -271,6 +295,15 @@ struct SyntaxParser {
 }
 
 extension TokenKind {
+    /// A binary operator, which continues the expression of the line before when it starts a line.
+    var continuesExpression: Bool {
+        switch self {
+        case .pipe, .coalesce, .keyword(.or), .keyword(.and), .plus, .minus, .star, .slash, .percent,
+             .equalEqual, .notEqual, .less, .lessEqual, .greater, .greaterEqual: true
+        default: false
+        }
+    }
+
     /// +1 for an opening bracket, -1 for a closing one, 0 otherwise.
     var bracketBalance: Int {
         switch self {

@@ -244,7 +244,15 @@ extension SyntaxParser {
         } else {
             throw expected("a type (such as `string`, `[Doc]`, `number?` or `\"a\" | \"b\"`)")
         }
-        while accept(.question) { type = .optional(type, spanFrom(start)) }
+        // Each `?` wraps the type once more, so a run of them counts towards the nesting limit.
+        var optionals = 0
+        defer { depth -= optionals }
+        while check(.question) {
+            try enterNesting()
+            optionals += 1
+            advance()
+            type = .optional(type, spanFrom(start))
+        }
         return type
     }
 

@@ -12,7 +12,7 @@ extension SyntaxParser {
             let filter = try expectName("a filter name after `|`")
             var arguments: [Argument] = []
             if check(.leftParen) { arguments = try parseArguments(opener: advance()) }
-            value = Expr(.filter(value, filter, arguments), span: value.span.to(spanFrom(filter.span.start)))
+            value = try node(.filter(value, filter, arguments), span: value.span.to(spanFrom(filter.span.start)), at: filter.span)
         }
         // `catch` is a word only here, after a whole expression on the same line.
         if onCurrentLine, current.kind == .identifier, text(of: current) == "catch" {
@@ -30,9 +30,9 @@ extension SyntaxParser {
     ) throws(ParseFailure) -> Expr {
         var left = try operand(&self)
         while let op = binaryOperator(current.kind) {
-            advance()
+            let operatorToken = advance()
             let right = try operand(&self)
-            left = Expr(.binary(op, left, right), span: left.span.to(right.span))
+            left = try node(.binary(op, left, right), span: left.span.to(right.span), at: operatorToken.span)
         }
         return left
     }
@@ -57,7 +57,7 @@ extension SyntaxParser {
         var nots: [Token] = []
         while check(.not) { nots.append(advance()) }
         var value = try parseComparison()
-        for not in nots.reversed() { value = Expr(.unary(.not, value), span: not.span.to(value.span)) }
+        for not in nots.reversed() { value = try node(.unary(.not, value), span: not.span.to(value.span), at: not.span) }
         return value
     }
 
@@ -65,14 +65,14 @@ extension SyntaxParser {
     private mutating func parseComparison() throws(ParseFailure) -> Expr {
         let left = try parseAdditive()
         guard let op = comparisonOperator(current.kind) else { return left }
-        advance()
+        let operatorToken = advance()
         let right = try parseAdditive()
         if comparisonOperator(current.kind) != nil {
             report("comparisons cannot be chained", at: current.span,
                    help: "combine two comparisons with `and`, as in `a < b and b < c`")
             throw ParseFailure()
         }
-        return Expr(.binary(op, left, right), span: left.span.to(right.span))
+        return try node(.binary(op, left, right), span: left.span.to(right.span), at: operatorToken.span)
     }
 
     private func comparisonOperator(_ kind: TokenKind) -> BinaryOp? {
@@ -115,7 +115,7 @@ extension SyntaxParser {
         var minuses: [Token] = []
         while check(.minus) { minuses.append(advance()) }
         var value = try parsePostfix()
-        for minus in minuses.reversed() { value = Expr(.unary(.negate, value), span: minus.span.to(value.span)) }
+        for minus in minuses.reversed() { value = try node(.unary(.negate, value), span: minus.span.to(value.span), at: minus.span) }
         return value
     }
 
@@ -125,17 +125,18 @@ extension SyntaxParser {
         var value = try parsePrimary()
         while true {
             if check(.dot) {
-                advance()
+                let dot = advance()
                 let member = try expectWord("a member name after `.`")
-                value = Expr(.member(value, member), span: value.span.to(member.span))
+                value = try node(.member(value, member), span: value.span.to(member.span), at: dot.span.to(member.span))
             } else if check(.leftParen) {
-                let arguments = try parseArguments(opener: advance())
+                let opener = advance()
+                let arguments = try parseArguments(opener: opener)
                 var model: Name?
                 if check(.using) {
                     advance()
                     model = try expectName("a model name after `using`")
                 }
-                value = Expr(.call(value, arguments, using: model), span: value.span.to(spanFrom(value.span.start)))
+                value = try node(.call(value, arguments, using: model), span: value.span.to(spanFrom(value.span.start)), at: opener.span)
             } else if check(.leftBracket) {
                 let opener = advance()
                 let index = try withNewlines(ignored: true) { (parser: inout SyntaxParser) throws(ParseFailure) -> Expr in
@@ -143,7 +144,7 @@ extension SyntaxParser {
                     try parser.expectClosing(.rightBracket, opener: opener, what: "index")
                     return index
                 }
-                value = Expr(.index(value, index), span: value.span.to(spanFrom(value.span.start)))
+                value = try node(.index(value, index), span: value.span.to(spanFrom(value.span.start)), at: opener.span)
             } else {
                 return value
             }
@@ -183,7 +184,7 @@ extension SyntaxParser {
             return Expr(.money(token.numberValue), span: token.span)
         case .string:
             advance()
-            return parseStringLiteral(token)
+            return try parseStringLiteral(token)
         case .keyword(.true), .keyword(.false):
             advance()
             return Expr(.bool(token.kind == .keyword(.true)), span: token.span)
@@ -259,7 +260,7 @@ extension SyntaxParser {
             try parser.expectClosing(.rightBracket, opener: opener, what: "list")
             return elements
         }
-        return Expr(.list(elements), span: spanFrom(opener.span.start))
+        return try node(.list(elements), span: spanFrom(opener.span.start), at: opener.span)
     }
 
     // record = "{" [ record_entry { ( "," | NEWLINE ) record_entry } [ "," ] ] "}"
@@ -292,12 +293,13 @@ extension SyntaxParser {
             try parser.expectClosing(.rightBrace, opener: opener, what: "record")
             return entries
         }
-        return Expr(.record(entries), span: spanFrom(opener.span.start))
+        return try node(.record(entries), span: spanFrom(opener.span.start), at: opener.span)
     }
 
     // retrieve = "retrieve" expression "from" name [ "top" unary ] [ "order" word ]
     private mutating func parseRetrieve() throws(ParseFailure) -> Expr {
-        let start = advance().span.start
+        let keyword = advance().span
+        let start = keyword.start
         let query = try parseRequiredExpression("a query after `retrieve`")
         try expect(.keyword(.from), "after the query (as in `retrieve question from kb`)")
         let index = try expectName("an index name after `from`")
@@ -311,20 +313,21 @@ extension SyntaxParser {
             advance()
             order = try expectWord("`score` or `edges` after `order`")
         }
-        return Expr(.retrieve(query: query, index: index, top: top, order: order), span: spanFrom(start))
+        return try node(.retrieve(query: query, index: index, top: top, order: order), span: spanFrom(start), at: keyword)
     }
 
     // template = "template" postfix        (the postfix expression is a call)
     private mutating func parseTemplate() throws(ParseFailure) -> Expr {
-        let start = advance().span.start
+        let keyword = advance().span
         let call = try parsePromptCall(after: "template")
-        return Expr(.template(call), span: spanFrom(start))
+        return try node(.template(call), span: spanFrom(keyword.start), at: keyword)
     }
 
     // cascade = "cascade" postfix "{" { cascade_step NEWLINE } "}"
     // cascade_step = name [ "accept" expression ]
     private mutating func parseCascade() throws(ParseFailure) -> Expr {
-        let start = advance().span.start
+        let keyword = advance().span
+        let start = keyword.start
         let call = try parsePromptCall(after: "cascade")
         let opener = try expectBodyOpener(after: "the cascade's prompt call")
         var steps: [CascadeStep] = []
@@ -338,7 +341,7 @@ extension SyntaxParser {
             steps.append(CascadeStep(model: model, accept: accept, span: parser.spanFrom(model.span.start)))
             try parser.expectLineEnd(after: "the cascade step")
         }
-        return Expr(.cascade(call, steps), span: spanFrom(start))
+        return try node(.cascade(call, steps), span: spanFrom(start), at: keyword)
     }
 
     private mutating func parsePromptCall(after keyword: String) throws(ParseFailure) -> Expr {
@@ -359,7 +362,7 @@ extension SyntaxParser {
 
     // string = STRING, whose holes are parsed here: each hole's bytes are lexed and parsed
     // again in place, so spans inside holes stay absolute in the file.
-    private mutating func parseStringLiteral(_ token: Token) -> Expr {
+    private mutating func parseStringLiteral(_ token: Token) throws(ParseFailure) -> Expr {
         var parts: [StringPart] = []
         for segment in token.stringSegments {
             switch segment {
@@ -369,7 +372,7 @@ extension SyntaxParser {
                 if let expression = parseHole(span) { parts.append(.hole(expression)) }
             }
         }
-        return Expr(.string(parts), span: token.span)
+        return try node(.string(parts), span: token.span, at: token.span)
     }
 
     /// Parses the expression in a string hole whose contents are at `span`; nil (after a

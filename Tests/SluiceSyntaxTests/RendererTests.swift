@@ -30,6 +30,25 @@ final class RendererTests: XCTestCase {
         """)
     }
 
+    func testALongLineIsShownAsAWindowAroundTheCaret() {
+        let line = "  x = " + Array(repeating: "1", count: 400).joined(separator: "+")
+        let source = file([line])
+        let start = 6 + 2 * 200   // the `1` after 200 `+`
+        let rendered = DiagnosticRenderer.render(Diagnostic.error("here", in: source, at: Span(start, start + 3)))
+        let before = String(repeating: "1+", count: 20), after = String(repeating: "+1", count: 38)
+        XCTAssertEqual(rendered, """
+        error: here
+         --> pipelines/support.sluice:1:\(start + 1)
+          |
+        1 | …\(before)1+1\(after)…
+          |                                          ^^^
+        """)
+        // A line that fits is shown whole, however far the caret is.
+        let fits = String(repeating: "a", count: 110) + " b"
+        let short = DiagnosticRenderer.render(Diagnostic.error("here", in: file([fits]), at: Span(111, 112)))
+        XCTAssertTrue(short.contains("1 | " + fits + "\n"), short)
+    }
+
     func testNotesZeroWidthSpansAndGutterWidth() {
         let source = file(["pipeline p() {", "  x = 1"] + Array(repeating: "", count: 8))
         let opener = offset(of: "{", line: 1, in: source)
