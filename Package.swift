@@ -37,7 +37,7 @@ let package = Package(
         ]),
         .testTarget(name: "SluiceSyntaxTests", dependencies: ["SluiceSyntax"], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceSemanticsTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceStdlib"], exclude: ["Fixtures"]),
-        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib"], exclude: ["Scripts"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib"], exclude: ["Scripts", "Fixtures"]),
         .testTarget(name: "SluiceServicesTests", dependencies: ["SluiceRuntime", "SluiceServices"]),
         .testTarget(name: "SluiceCLITests", dependencies: [], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceTokenizersTests", dependencies: ["SluiceTokenizers"], exclude: ["Fixtures"]),
