@@ -1,3 +1,5 @@
+import SluiceSyntax
+
 /// The one checked conversion from a number to an index, a count or a size: nil for nan,
 /// infinities, fractions and values outside `Int`'s range (where `Int(_:)` would trap).
 func exactInt(_ value: Double) -> Int? {

@@ -53,10 +53,16 @@ final class DeepInputCLITests: SluiceCLITestCase {
     func testNumbersThatFitNoIndexAreRuntimeErrors() throws {
         let replies = try write("replies.jsonl", "")
         let path = try write("index.sluice", "pipeline p(n: number) {\n  xs = [1, 2]\n  return xs[n] + \"abc\"[n]\n}\n")
-        for input in ["1e300", "-1e300", "nan", "inf", "-9223372036854775808", "1.5"] {
+        for input in ["1e300", "-1e300", "-9223372036854775808", "9007199254740993", "1.5"] {
             let result = try sluice(["run", path, "--replies", replies, "--db", db, "--input", "n=\(input)"], timeLimit: 60)
             XCTAssertEqual(result.code, 1, "n=\(input): \(result.stderr.prefix(2000))")
             XCTAssertTrue(result.stderr.contains("is out of range for a list of 2"), "n=\(input): \(result.stderr.prefix(2000))")
+        }
+        // Not numbers at all: refused as inputs.
+        for input in ["nan", "inf", "-inf"] {
+            let result = try sluice(["run", path, "--replies", replies, "--db", db, "--input", "n=\(input)"], timeLimit: 60)
+            XCTAssertEqual(result.code, 1, "n=\(input): \(result.stderr.prefix(2000))")
+            XCTAssertTrue(result.stderr.contains("error: input `n` must be a number"), "n=\(input): \(result.stderr.prefix(2000))")
         }
     }
 }
