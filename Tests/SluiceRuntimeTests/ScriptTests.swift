@@ -1,4 +1,5 @@
 import Foundation
+import GoldenSupport
 import SluiceSemantics
 import SluiceStdlib
 import SluiceSyntax
@@ -19,21 +20,10 @@ import XCTest
 final class ScriptTests: XCTestCase {
     static let scriptsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
 
-    func testScripts() async throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: Self.scriptsFolder.path)
-            .filter { $0.hasSuffix(".sluice") }.sorted()
-        XCTAssertFalse(names.isEmpty, "no scripts found in \(Self.scriptsFolder.path)")
-        let update = ProcessInfo.processInfo.environment["SLUICE_UPDATE_GOLDENS"] != nil
-        for name in names {
-            let path = Self.scriptsFolder.appendingPathComponent(name)
-            let transcript = await Self.transcript(of: path)
-            let golden = path.deletingPathExtension().appendingPathExtension("out")
-            if update {
-                try transcript.write(to: golden, atomically: true, encoding: .utf8)
-                continue
-            }
-            let expected = (try? String(contentsOf: golden, encoding: .utf8)) ?? "<missing \(golden.lastPathComponent)>"
-            XCTAssertEqual(transcript, expected, "\(name): transcript differs from \(golden.lastPathComponent)")
+    func testScripts() async {
+        await Golden.forEach(Golden.fixtures(in: Self.scriptsFolder, suffix: "sluice")) { url in
+            let transcript = await Self.transcript(of: url)
+            Golden.check(transcript, against: url.deletingPathExtension().appendingPathExtension("out"), for: url)
         }
     }
 

@@ -1,61 +1,47 @@
 import Foundation
+import GoldenSupport
 import XCTest
 @testable import SluiceSyntax
 
-/// Golden tests: each `Fixtures/parse/NAME.sluice` must parse without diagnostics to the tree
-/// in `NAME.ast`; each `Fixtures/errors/NAME.sluice` must give the diagnostics in `NAME.diag`.
-/// `SLUICE_UPDATE_GOLDENS=1 swift test --filter SluiceSyntaxTests` rewrites the golden files.
+/// Parse goldens: each example in `grammar/examples/` (read where it lives, no copies) and each
+/// extra `Fixtures/parse/NAME.sluice` must parse without diagnostics to the tree in
+/// `Fixtures/parse/NAME.ast`. Error goldens: each `Fixtures/errors/NAME.sluice` must render
+/// exactly the diagnostics in `NAME.diag` (these keep the rendered snippets and carets under
+/// test). `SLUICE_UPDATE_GOLDENS=1 swift test --filter GoldenTests` rewrites the goldens.
 final class GoldenTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let updating = ProcessInfo.processInfo.environment["SLUICE_UPDATE_GOLDENS"] == "1"
+    static let examples = Golden.repository.appendingPathComponent("grammar/examples")
 
-    func testParseGoldens() throws {
-        try forEachFixture(in: "parse", goldenExtension: "ast") { file in
+    func testParseGoldens() {
+        let sources = Golden.fixtures(in: Self.examples, suffix: "sluice")
+            + Golden.fixtures(in: Self.fixtures.appendingPathComponent("parse"), suffix: "sluice")
+        Golden.forEach(sources) { url in
+            let file = SourceFile(path: Golden.relativePath(url), bytes: Array(try Data(contentsOf: url)))
             let (module, diagnostics) = Parser.parse(file)
             XCTAssertEqual(DiagnosticRenderer.render(diagnostics), "", "\(file.path) should parse without errors")
-            return dumpAST(module)
+            let golden = Self.fixtures.appendingPathComponent("parse").appendingPathComponent(url.lastPathComponent)
+                .deletingPathExtension().appendingPathExtension("ast")
+            Golden.check(dumpAST(module), against: golden, for: url)
         }
     }
 
-    func testErrorGoldens() throws {
-        try forEachFixture(in: "errors", goldenExtension: "diag") { file in
+    func testEveryParseGoldenHasItsSource() {
+        let parse = Self.fixtures.appendingPathComponent("parse")
+        for golden in Golden.fixtures(in: parse, suffix: "ast") {
+            let name = golden.deletingPathExtension().appendingPathExtension("sluice").lastPathComponent
+            let exists = [Self.examples, parse].contains { FileManager.default.fileExists(atPath: $0.appendingPathComponent(name).path) }
+            XCTAssertTrue(exists, "\(Golden.relativePath(golden)) has no \(name) in grammar/examples or Fixtures/parse")
+        }
+    }
+
+    func testErrorGoldens() {
+        let directory = Self.fixtures.appendingPathComponent("errors")
+        Golden.forEach(Golden.fixtures(in: directory, suffix: "sluice")) { url in
+            let file = SourceFile(path: "errors/\(url.lastPathComponent)", bytes: Array(try Data(contentsOf: url)))
             let diagnostics = Parser.parse(file).diagnostics
             XCTAssertFalse(diagnostics.isEmpty, "\(file.path) should report errors")
-            return DiagnosticRenderer.render(diagnostics) + "\n"
+            Golden.check(DiagnosticRenderer.render(diagnostics) + "\n",
+                         against: url.deletingPathExtension().appendingPathExtension("diag"), for: url)
         }
-    }
-
-    private func forEachFixture(in folder: String, goldenExtension: String,
-                                produce: (SourceFile) throws -> String) throws {
-        let directory = Self.fixtures.appendingPathComponent(folder)
-        let sources = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            .filter { $0.hasSuffix(".sluice") }.sorted()
-        XCTAssertFalse(sources.isEmpty, "no fixtures in \(directory.path)")
-        for source in sources {
-            let url = directory.appendingPathComponent(source)
-            let file = SourceFile(path: "\(folder)/\(source)", bytes: Array(try Data(contentsOf: url)))
-            let actual = try produce(file)
-            let goldenURL = url.deletingPathExtension().appendingPathExtension(goldenExtension)
-            if Self.updating {
-                try actual.write(to: goldenURL, atomically: true, encoding: .utf8)
-                continue
-            }
-            guard let expected = try? String(contentsOf: goldenURL, encoding: .utf8) else {
-                XCTFail("missing golden \(goldenURL.lastPathComponent); run with SLUICE_UPDATE_GOLDENS=1")
-                continue
-            }
-            XCTAssertEqual(actual, expected, "\(file.path) differs from \(goldenURL.lastPathComponent)\n\(firstDifference(actual, expected))")
-        }
-    }
-
-    private func firstDifference(_ actual: String, _ expected: String) -> String {
-        let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false)
-        let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
-        for index in 0..<max(actualLines.count, expectedLines.count) {
-            let a = index < actualLines.count ? String(actualLines[index]) : "<end>"
-            let e = index < expectedLines.count ? String(expectedLines[index]) : "<end>"
-            if a != e { return "line \(index + 1):\n  actual:   \(a)\n  expected: \(e)" }
-        }
-        return ""
     }
 }
