@@ -386,7 +386,15 @@ struct ProgramGenerator {
             default: return typedReplies.isEmpty ? "xs" : "\(random.pick(typedReplies)).tags"
             }
         case .any:
-            switch random.below(6) {
+            switch random.below(7) {
+            case 6:
+                // Any built-in with an arity it accepts, on arguments of any kind: new built-ins are
+                // covered as soon as they are in the table.
+                let name = random.pick(Builtins.functions.keys.sorted())
+                let arity = Builtins.functions[name]!
+                let count = arity.lowerBound + random.below(arity.count)
+                let arguments = (0..<count).map { _ in expression(random.pick(Kind.allCases), depth: d) }
+                return "\(name)(\(arguments.joined(separator: ", ")))"
             case 0: return "\(expression(.any, depth: d)).\(random.pick(["k", "s", "answer", "x"]))"
             case 1: return "\(expression(.any, depth: d))[\(random.pick([expression(.number, depth: d), "\"k\"", "\"s\""]))]"
             case 2: return "{first: \(expression(random.pick(Kind.allCases), depth: d)), second: \(expression(.any, depth: d))}"
