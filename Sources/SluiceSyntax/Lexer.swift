@@ -107,7 +107,7 @@ public struct Lexer {
         let significant = Array(integer.drop { $0 == UInt8(ascii: "0") })
         let largest = Array("9007199254740992".utf8)
         if significant.count != largest.count { return significant.count > largest.count }
-        if significant != largest { return significant.lexicographicallyPrecedes(largest) == false }
+        if significant != largest { return largest.lexicographicallyPrecedes(significant) }
         return fraction.contains { $0 != UInt8(ascii: "0") }
     }
 
