@@ -15,11 +15,12 @@ final class StdlibGuardCorpusTests: XCTestCase {
     func testPII() throws { try checkCorpus(of: "pii") }
     func testLeak() throws { try checkCorpus(of: "leak") }
     func testProfanity() throws { try checkCorpus(of: "profanity") }
+    func testSecrets() throws { try checkCorpus(of: "secrets") }
 
     func testEveryGuardWithACorpusHasATest() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path)
         let guarded = Set(files.filter { $0.hasSuffix(".match") || $0.hasSuffix(".pass") }.map { String($0.split(separator: ".")[0]) })
-        XCTAssertEqual(guarded, ["injection", "pii", "leak", "profanity"])
+        XCTAssertEqual(guarded, ["injection", "pii", "leak", "profanity", "secrets"])
     }
 
     /// The guard as the runtime compiles it, from the embedded standard library.
