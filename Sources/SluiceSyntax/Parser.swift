@@ -13,7 +13,7 @@ public enum Parser {
     public static func parse(_ file: SourceFile) -> (module: Module, diagnostics: [Diagnostic]) {
         var parser = SyntaxParser(file: file, range: 0..<file.bytes.count, depth: 0)
         let decls = parser.parseModule()
-        return (Module(file: file, decls: decls), inSourceOrder(parser.diagnostics))
+        return (Module(file: file, decls: decls), limited(inSourceOrder(parser.diagnostics), in: file))
     }
 
     /// For the REPL: a line is either declarations or pipeline statements. Input may mix
@@ -23,8 +23,23 @@ public enum Parser {
     public static func parseReplInput(_ file: SourceFile) -> (decls: [Decl], statements: [Stmt], diagnostics: [Diagnostic]) {
         var parser = SyntaxParser(file: file, range: 0..<file.bytes.count, depth: 0)
         let (decls, statements) = parser.parseReplItems()
-        return (decls, statements, inSourceOrder(parser.diagnostics))
+        return (decls, statements, limited(inSourceOrder(parser.diagnostics), in: file))
     }
+
+    /// At most `maximumErrorCount` diagnostics, then one saying how many more there are: past
+    /// that, more errors (often consequences of the first) help nobody, and rendering thousands
+    /// of them from one generated line would take longer than fixing the first.
+    private static func limited(_ diagnostics: [Diagnostic], in file: SourceFile) -> [Diagnostic] {
+        guard diagnostics.count > maximumErrorCount else { return diagnostics }
+        let rest = diagnostics.count - maximumErrorCount
+        return Array(diagnostics.prefix(maximumErrorCount)) + [
+            Diagnostic(.error, "too many syntax errors: \(rest) more not shown", file: file,
+                       span: diagnostics[maximumErrorCount].span, help: "fix the errors above and check again"),
+        ]
+    }
+
+    /// How many syntax errors of one file are shown.
+    public static let maximumErrorCount = 100
 
     /// Lexer and parser diagnostics merged by position (stable for equal positions).
     private static func inSourceOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
@@ -67,8 +82,8 @@ struct SyntaxParser {
 
     /// True when parsing the inside of a string hole, whose end is the hole's `}`.
     let isHole: Bool
-    /// Offsets of the starts of lines with a lexical error: syntax errors on those lines are
-    /// most likely consequences of it, so they are not reported.
+    /// Lines (1-based) with a lexical error: syntax errors on those lines are most likely
+    /// consequences of it, so they are not reported.
     let linesWithLexicalErrors: Set<Int>
 
     init(file: SourceFile, range: Range<Int>, depth: Int, isHole: Bool = false) {
@@ -78,13 +93,7 @@ struct SyntaxParser {
         self.diagnostics = diagnostics
         self.depth = depth
         self.isHole = isHole
-        self.linesWithLexicalErrors = Set(diagnostics.map { Self.lineStart(of: $0.span.start, in: file.bytes) })
-    }
-
-    private static func lineStart(of offset: Int, in bytes: [UInt8]) -> Int {
-        var start = min(offset, bytes.count)
-        while start > 0, bytes[start - 1] != .newline { start -= 1 }
-        return start
+        self.linesWithLexicalErrors = Set(diagnostics.map { file.line(of: $0.span.start) })
     }
 
     // MARK: Token access
@@ -159,7 +168,7 @@ struct SyntaxParser {
     // MARK: Errors
 
     mutating func report(_ message: String, at span: Span, help: String? = nil, notes: [Diagnostic.Note] = []) {
-        if linesWithLexicalErrors.contains(Self.lineStart(of: span.start, in: file.bytes)) { return }
+        if linesWithLexicalErrors.contains(file.line(of: span.start)) { return }
         diagnostics.append(Diagnostic(.error, message, file: file, span: span, notes: notes, help: help))
     }
 

@@ -306,7 +306,8 @@ extension SyntaxParser {
         var top: Expr?
         if checkWord("top") {
             advance()
-            top = try parseUnary()
+            // `top` takes a unary expression, which may be another `retrieve`: that recursion counts.
+            top = try withNesting { (parser: inout SyntaxParser) throws(ParseFailure) in try parser.parseUnary() }
         }
         var order: Name?
         if checkWord("order") {

@@ -28,16 +28,22 @@ public final class SourceFile: Sendable {
 
     /// 1-based line and column (column counted in Unicode scalars, for display).
     public func location(of offset: Int) -> (line: Int, column: Int) {
+        let line = line(of: offset)
+        let lineStart = lineStarts[line - 1]
+        let end = max(lineStart, min(offset, bytes.count))
+        let column = bytes[lineStart..<end].reduce(0) { $0 + (($1 & 0xC0) == 0x80 ? 0 : 1) }
+        return (line, column + 1)
+    }
+
+    /// The 1-based line of `offset`, by binary search: no scan of the line itself.
+    public func line(of offset: Int) -> Int {
         let starts = lineStarts
         var lo = 0, hi = starts.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
             if starts[mid] <= offset { lo = mid } else { hi = mid - 1 }
         }
-        let lineStart = starts[lo]
-        let end = max(lineStart, min(offset, bytes.count))
-        let column = bytes[lineStart..<end].reduce(0) { $0 + (($1 & 0xC0) == 0x80 ? 0 : 1) }
-        return (lo + 1, column + 1)
+        return lo + 1
     }
 
     /// The text of the 1-based line `line`, without its line break.

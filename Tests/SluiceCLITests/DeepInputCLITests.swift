@@ -39,6 +39,14 @@ final class DeepInputCLITests: SluiceCLITestCase {
         }
     }
 
+    func testRetrieveChainsInTopAreANestingError() throws {
+        let path = try write("retrieve.sluice", "pipeline p(q: string) {\n  return "
+                             + String(repeating: "retrieve q from kb top ", count: 50_000) + "1\n}\n")
+        let result = try sluice(["check", path], timeLimit: 60)
+        XCTAssertEqual(result.code, 1, result.stderr.prefix(2000).description)
+        XCTAssertTrue((result.stdout + result.stderr).contains("error: nesting deeper than 128 levels"))
+    }
+
     func testANumberLiteralPastTwoToTheFiftyThirdIsASyntaxError() throws {
         let path = try write("big.sluice", "pipeline p() {\n  xs = [1]\n  return xs[99999999999999999999M]\n}\n")
         let result = try sluice(["check", path])

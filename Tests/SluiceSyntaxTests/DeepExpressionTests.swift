@@ -100,6 +100,26 @@ final class DeepExpressionTests: XCTestCase {
         XCTAssertEqual(value.height, 6)
     }
 
+    func testThousandsOfErrorsOnOneLineAreCappedAndQuick() {
+        let started = Date()
+        let text = "pipeline p(x: any) {\n  y = " + String(repeating: "x.}x | ", count: 20_000) + "\n}\n"
+        let diagnostics = parse(text).diagnostics
+        XCTAssertEqual(diagnostics.count, Parser.maximumErrorCount + 1)
+        XCTAssertEqual(diagnostics.last?.message, "too many syntax errors: 19902 more not shown")
+        // Rendering them stays quick too: each snippet is a window of the long line.
+        XCTAssertLessThan(DiagnosticRenderer.render(diagnostics).utf8.count, 60_000)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+    }
+
+    func testRetrieveInsideTopCountsAsNesting() {
+        let chain = String(repeating: "retrieve q from kb top ", count: 50_000) + "1"
+        let (module, diagnostics) = parse("pipeline p(q: string) {\n  y = \(chain)\n  z = 2\n}\n")
+        XCTAssertEqual(diagnostics.map(\.message), ["nesting deeper than \(Parser.maximumNestingDepth) levels"])
+        if case .pipeline(let p)? = module.decls.first {
+            XCTAssertEqual(p.body.statements.map(dumpStatement), ["(= z 2)"])
+        }
+    }
+
     func testARunOfQuestionMarksCountsAsNesting() {
         let text = "type T { a: string" + String(repeating: " ?", count: 10_000) + " }\ntype U = string\n"
         let (module, diagnostics) = parse(text)
