@@ -58,7 +58,7 @@ public enum Parser {
     /// cap keeps those walks within the stack (measured by `DeepExpressionTests`, with
     /// `maximumNestingDepth` blocks around the expression, in a debug build on a Swift
     /// concurrency thread). Far beyond any hand-written expression.
-    public static let maximumExpressionHeight = 1000
+    public static let maximumExpressionHeight = 256
 }
 
 /// Thrown after a diagnostic has been recorded, to unwind to the nearest recovery point.

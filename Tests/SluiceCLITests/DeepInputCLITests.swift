@@ -29,7 +29,7 @@ final class DeepInputCLITests: SluiceCLITestCase {
                 let result = try sluice(args, timeLimit: 60)
                 XCTAssertEqual(result.code, 1, "\(kind) \(args[0]): \(result.stderr.prefix(2000))")
                 let output = result.stdout + result.stderr
-                XCTAssertTrue(output.contains("error: expression deeper than 1000 levels"), "\(kind) \(args[0]): \(output.prefix(2000))")
+                XCTAssertTrue(output.contains("error: expression deeper than 256 levels"), "\(kind) \(args[0]): \(output.prefix(2000))")
                 XCTAssertTrue(output.contains("\(kind).sluice:2:"), "\(kind) \(args[0]): no location")
                 XCTAssertTrue(output.contains("^"), "\(kind) \(args[0]): no caret")
                 // One diagnostic, and the snippet is a window, not the whole generated line.
