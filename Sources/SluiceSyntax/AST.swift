@@ -358,6 +358,8 @@ extension Expr.Kind {
         case .retrieve(let query, _, let top, _): [query] + (top.map { [$0] } ?? [])
         case .template(let call): [call]
         case .cascade(let call, let steps): [call] + steps.compactMap(\.accept)
+        case .parallelMap(let body, _, let sequence, let settings): [body, sequence] + (settings.limit.map { [$0] } ?? [])
+        case .fallback(let value, let fallback): [value, fallback]
         }
     }
 }

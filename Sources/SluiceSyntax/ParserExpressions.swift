@@ -16,9 +16,9 @@ extension SyntaxParser {
         }
         // `catch` is a word only here, after a whole expression on the same line.
         if onCurrentLine, current.kind == .identifier, text(of: current) == "catch" {
-            advance()
+            let keyword = advance()
             let fallback = try parseRequiredExpression("a fallback value after `catch`")
-            value = Expr(.fallback(value, fallback), span: value.span.to(fallback.span))
+            value = try node(.fallback(value, fallback), span: value.span.to(fallback.span), at: keyword.span)
         }
         return value
     }
@@ -238,14 +238,15 @@ extension SyntaxParser {
 
     // parallel_map = "parallel" expression "for" name "in" expression parallel_settings
     private mutating func parseParallelMap() throws(ParseFailure) -> Expr {
-        let start = advance().span.start
+        let keyword = advance().span
+        let start = keyword.start
         let body = try parseRequiredExpression("an expression after `parallel`")
         try expect(.keyword(.for), "after the expression of `parallel` (as in `parallel f(x: d) for d in docs`)")
         let variable = try expectName("a loop variable after `for`")
         try expect(.keyword(.in), "after the loop variable")
         let sequence = try parseRequiredExpression("a list after `in`")
         let settings = try parseParallelSettings()
-        return Expr(.parallelMap(body, variable: variable, sequence: sequence, settings), span: spanFrom(start))
+        return try node(.parallelMap(body, variable: variable, sequence: sequence, settings), span: spanFrom(start), at: keyword)
     }
 
     // list = "[" [ expression { "," expression } [ "," ] ] "]"

@@ -386,8 +386,8 @@ struct ProgramGenerator {
             default: return typedReplies.isEmpty ? "xs" : "\(random.pick(typedReplies)).tags"
             }
         case .any:
-            switch random.below(7) {
-            case 6:
+            switch random.below(9) {
+            case 6, 7:
                 // Any built-in with an arity it accepts, on arguments of any kind: new built-ins are
                 // covered as soon as they are in the table.
                 let name = random.pick(Builtins.functions.keys.sorted())
@@ -400,6 +400,7 @@ struct ProgramGenerator {
             case 2: return "{first: \(expression(random.pick(Kind.allCases), depth: d)), second: \(expression(.any, depth: d))}"
             case 3: return "[\(expression(random.pick(Kind.allCases), depth: d)), \(expression(random.pick(Kind.allCases), depth: d))]"
             case 4: return typedMember()
+            case 5: return "\(expression(random.pick(Kind.allCases), depth: d)) catch \(expression(.any, depth: d))"
             default: return "\(expression(random.pick(Kind.allCases), depth: d)) ?? \(expression(.any, depth: d))"
             }
         }
