@@ -120,7 +120,7 @@ public final class EstimationPath: @unchecked Sendable {
     /// of the maximum (at least 16), a guess the report labels as such.
     func expectedOutput(prompt: String, model: String, maxTokens: Int) -> (tokens: Int, fromHistory: Bool) {
         if let mean = try? history?.averageOutputTokens(prompt: prompt, model: model), mean.isFinite {
-            return (min(maxTokens, max(0, Int(mean.rounded()))), true)
+            return (min(maxTokens, max(0, exactInt(mean.rounded()) ?? maxTokens)), true)
         }
         return (min(maxTokens, max(16, maxTokens / 4)), false)
     }

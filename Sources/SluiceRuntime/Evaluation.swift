@@ -122,11 +122,11 @@ extension RunContext {
         case .list(let items):
             var values: [Value] = []
             for item in items { values.append(try await eval(item, &frame)) }
-            return .list(values)
+            return try nested(.list(values), expr, frame)
         case .record(let members):
             var values: [(key: String, value: Value)] = []
             for member in members { values.append((member.name.text, try await eval(member.value, &frame))) }
-            return .record(values)
+            return try nested(.record(values), expr, frame)
         case .name(let name):
             if let value = frame.locals[name] { return value }
             throw unknownName(name, expr.span, frame)
@@ -178,6 +178,14 @@ extension RunContext {
                 }
             }
         }
+    }
+
+    /// `value`, unless it nests deeper than `Value.maximumDepth` (a loop wrapping a list in a list
+    /// again and again): every walk over a value, freeing it too, recurses once per level.
+    func nested(_ value: Value, _ expr: Expr, _ frame: Frame) throws -> Value {
+        guard value.nests(deeperThan: Value.maximumDepth) else { return value }
+        throw RuntimeError(.limit, "a value nests deeper than \(Value.maximumDepth) levels", file: frame.file, span: expr.span,
+                           help: "lists and records built in a loop should grow by `+`, not by wrapping: `acc = acc + [item]`")
     }
 
     /// The items of the list `sequence` evaluates to (none for null), for a loop.

@@ -19,7 +19,8 @@ extension RunContext {
     func concurrently<T: Sendable>(_ count: Int, limit: Int, onFailure policy: ParallelFailurePolicy,
                                    name: @escaping @Sendable (Int) -> String,
                                    _ branch: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
-        let width = estimate == nil ? max(1, min(limit, count)) : 1
+        guard count > 0 else { return [] }
+        let width = min(count, estimate == nil ? max(1, limit) : 1)
         @Sendable func traced(_ index: Int) async throws -> T {
             try await tracer.span("branch", name(index)) { _ in try await branch(index) }
         }
@@ -117,7 +118,7 @@ extension RunContext {
             estimate.loopSeen(line: frame.file.location(of: sequence.span.start).line, items: items.count,
                               callsInside: estimate.callCount - callsBefore)
         }
-        return .list(items.isEmpty ? [] : results)
+        return try nested(.list(items.isEmpty ? [] : results), body, frame)
     }
 
     /// The names a statement binds in its frame (as the checker's `namesBound`).

@@ -69,8 +69,8 @@ extension RunContext {
             switch (field.name.text, value) {
             case ("store", .string(let s, _)): spec.name = s
             case ("source", .string(let s, _)): spec.source = resolvePath(s, relativeTo: declared.file.path)
-            case ("chunk", .number(let n)) where exactInt(n) != nil: spec.chunkTokens = exactInt(n)!
-            case ("overlap", .number(let n)) where exactInt(n) != nil: spec.overlapTokens = exactInt(n)!
+            case ("chunk", .number(let n)) where exactInt(n).map({ $0 > 0 }) == true: spec.chunkTokens = exactInt(n) ?? spec.chunkTokens
+            case ("overlap", .number(let n)) where exactInt(n).map({ $0 >= 0 }) == true: spec.overlapTokens = exactInt(n) ?? spec.overlapTokens
             case ("embed", _): break   // the reranking model, resolved in `runRetrieve`
             default:
                 throw RuntimeError(.script, "index field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
@@ -139,7 +139,7 @@ extension RunContext {
     }
 
     func placeholderChunks(_ statistics: IndexStatistics, limit: Int) -> [RetrievedChunk] {
-        let words = max(1, Int(statistics.averageTokens.rounded()))
+        let words = max(1, min(100_000, exactInt(statistics.averageTokens.rounded()) ?? 1))
         let text = String(repeating: " data", count: words)
         return (0..<min(limit, statistics.chunks)).map { _ in RetrievedChunk(text: text, source: "(average chunk)", score: 0) }
     }

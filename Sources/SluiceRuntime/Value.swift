@@ -138,6 +138,19 @@ public indirect enum Value: Sendable {
 }
 
 extension Value {
+    /// How deep lists and records may nest at run time (as deep as JSON may, when parsed).
+    static let maximumDepth = 512
+
+    /// Whether the value has more than `limit` levels of lists and records (stops looking there).
+    func nests(deeperThan limit: Int) -> Bool {
+        guard limit >= 0 else { return true }
+        switch self {
+        case .list(let items): return items.contains { $0.nests(deeperThan: limit - 1) }
+        case .record(let members): return members.contains { $0.value.nests(deeperThan: limit - 1) }
+        default: return false
+        }
+    }
+
     /// The value with fenced text marked untrusted again: what a function makes of a fenced
     /// block (a line, a prefix, an upper-cased copy) is no longer a whole fenced block.
     var demotingFenced: Value {

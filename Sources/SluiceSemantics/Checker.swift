@@ -112,8 +112,11 @@ final class Entry {
     let file: SourceFile
     /// How the defining module is named in messages: `std.models` or a path.
     let moduleName: String
-    /// Declarations this one refers to (resolved in its own module's scope).
-    private(set) var deps: [Entry] = []
+    /// Declarations this one refers to (resolved in its own module's scope). Held weakly: every
+    /// entry is owned by its module's scope, and a long chain of strong references would be
+    /// freed by a recursion as deep as the chain.
+    var deps: [Entry] { dependencies.compactMap(\.entry) }
+    private var dependencies: [WeakEntry] = []
     private var depIDs: Set<ObjectIdentifier> = []
     /// Resolved type, for type declarations.
     var type: SluiceType?
@@ -129,8 +132,12 @@ final class Entry {
 
     func addDependency(_ entry: Entry) {
         guard entry !== self, depIDs.insert(ObjectIdentifier(entry)).inserted else { return }
-        deps.append(entry)
+        dependencies.append(WeakEntry(entry: entry))
     }
+}
+
+struct WeakEntry {
+    weak var entry: Entry?
 }
 
 struct ParamInfo {
@@ -266,8 +273,11 @@ extension ModuleChecker {
         var names: [String] = []
         for name in order { if let e = scope[name], table[name] == nil { table[name] = e; names.append(name) } }
         var visited: Set<ObjectIdentifier> = []
-        func visit(_ entry: Entry, root: String) {
-            guard visited.insert(ObjectIdentifier(entry)).inserted else { return }
+        // Depth first, with a stack of its own: chains of declarations may be long.
+        func visit(_ start: Entry, root: String) {
+            var stack = [start]
+            while let entry = stack.popLast() {
+            guard visited.insert(ObjectIdentifier(entry)).inserted else { continue }
             for dep in entry.deps {
                 if let existing = table[dep.name.text] {
                     if existing !== dep, let origin = origins[root] {
@@ -280,7 +290,8 @@ extension ModuleChecker {
                     table[dep.name.text] = dep
                     names.append(dep.name.text)
                 }
-                visit(dep, root: root)
+            }
+            stack.append(contentsOf: entry.deps.reversed())
             }
         }
         for name in names { if let e = table[name] { visit(e, root: name) } }

@@ -37,6 +37,9 @@ final class ModuleChecker {
     /// While > 0, errors are dropped (re-deriving facts about already checked declarations).
     var muted = 0
 
+    /// Type declarations refer to each other at most this deep (each level is a recursion).
+    static let maximumTypeDepth = 128
+
     init(session: Session, file: SourceFile, moduleName: String, isMain: Bool, depth: Int) {
         self.session = session; self.file = file; self.moduleName = moduleName; self.isMain = isMain; self.depth = depth
     }
@@ -231,6 +234,11 @@ final class ModuleChecker {
             return .any
         }
         guard case .type(let decl) = entry.decl, entry.file === file else { return .any }
+        guard resolvingTypes.count < Self.maximumTypeDepth else {
+            error("type `\(entry.name.text)` is reached through more than \(Self.maximumTypeDepth) type declarations", at: span ?? entry.name.span,
+                  help: "types refer to each other at most \(Self.maximumTypeDepth) deep; declare this one directly")
+            return .any
+        }
         entry.resolving = true
         resolvingTypes.append(entry)
         let saved = current

@@ -240,7 +240,7 @@ struct AnthropicStream: StreamDecoder {
     mutating func handle(_ event: SSEEvent, payload: String, pieces: inout [String]) throws {
         let json = try eventJSON(payload)
         let type = json["type"]?.stringValue ?? event.event
-        let index = json["index"]?.numberValue.map { Int($0) } ?? 0
+        let index = json["index"]?.numberValue.flatMap(exactInt) ?? 0
         switch type {
         case "message_start":
             model = json["message"]?["model"]?.stringValue ?? model

@@ -92,9 +92,9 @@ enum CurlTransport {
                     _ = sluice_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
                 }
                 if method != "GET" && method != "POST" { _ = sluice_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, method) }
-                _ = sluice_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, Int(timeout * 1000)))
+                _ = sluice_curl_set_long(handle, CURLOPT_TIMEOUT_MS, max(1, exactInt((min(timeout, 86_400_000) * 1000).rounded()) ?? 1))
                 if let connectTimeout, connectTimeout > 0 {
-                    _ = sluice_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(connectTimeout * 1000)))
+                    _ = sluice_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, exactInt((min(connectTimeout, 86_400_000) * 1000).rounded()) ?? 1))
                 }
                 _ = sluice_curl_set_write(handle, CURLOPT_HEADERFUNCTION, { buffer, size, count, context in
                     guard let buffer, let context else { return 0 }

@@ -314,7 +314,7 @@ public final class ReplayProvider: ModelProvider, EmbeddingProvider, @unchecked 
             guard let items = value.arrayValue else { throw fail("'\(name)' must be a list") }
             return try items.map { item in
                 guard let error = item["error"]?.stringValue else { throw fail("every entry of '\(name)' needs an 'error'") }
-                return ProviderAttempt(error: error, status: item["status"]?.numberValue.map { Int($0) },
+                return ProviderAttempt(error: error, status: item["status"]?.numberValue.flatMap(exactInt),
                                        latencyMs: item["latency_ms"]?.numberValue ?? 0, waitedMs: item["waited_ms"]?.numberValue ?? 0)
             }
         }
@@ -350,7 +350,7 @@ public final class ReplayProvider: ModelProvider, EmbeddingProvider, @unchecked 
                 throw fail("'error.kind' must be one of transport, http, malformedReply, configuration, exhausted, circuitOpen, rateLimited")
             }
             let failure = ProviderError(kind, error["message"]?.stringValue ?? "recorded \(kindName) error",
-                                        status: error["status"]?.numberValue.map { Int($0) },
+                                        status: error["status"]?.numberValue.flatMap(exactInt),
                                         attempts: try attempts(error["attempts"], "error.attempts"), retryAfter: error["retry_after"]?.numberValue)
             return (key, Exchange(line: line, model: model, prompt: prompt, outcome: .failure(failure)))
         }

@@ -378,7 +378,8 @@ struct ProgramGenerator {
             default: return "\(expression(.any, depth: d)) != null"
             }
         case .list:
-            switch random.below(5) {
+            switch random.below(6) {
+            case 4: return "parallel (\(expression(.string, depth: d))) for item in \(expression(.list, depth: d)) limit 2"
             case 0: return "[\(expression(.string, depth: d)), \(expression(.string, depth: d))]"
             case 1: return "\(expression(.string, depth: d)) | lines"
             case 2: return "\(expression(.list, depth: d)) + \(expression(.list, depth: d))"

@@ -102,6 +102,39 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(provider.calls, answered, "no call was made past the budget")
     }
 
+    func testEmptyParallelFormsGiveNothing() async throws {
+        let program = try checkedProgram(models + """
+            pipeline main(items: [string]) -> [string] {
+              parallel {
+              }
+              return parallel (x | upper) for x in items
+            }
+            """)
+        let interpreter = Interpreter(program: program, effects: testEffects(provider: SlowEcho(delay: 0), trace: MemoryTrace()))
+        let result = try await interpreter.run(pipeline: "main", inputs: ["items": .array([])])
+        XCTAssertEqual(result.output.json, .array([]))
+    }
+
+    func testValuesCannotNestPastTheLimit() async throws {
+        let program = try checkedProgram("""
+            pipeline main(s: string) -> number {
+              acc = []
+              for l in s | lines {
+                acc = [acc]
+              }
+              return len(acc)
+            }
+            """)
+        let interpreter = Interpreter(program: program, effects: testEffects(provider: SlowEcho(delay: 0), trace: MemoryTrace()))
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["s": .string(String(repeating: "\n", count: 50_000))])
+            XCTFail("a value 50,000 levels deep is refused")
+        } catch {
+            XCTAssertEqual(error.error.kind, .limit)
+            XCTAssertTrue(error.error.message.contains("nests deeper than 512"), error.error.message)
+        }
+    }
+
     func testADryRunOfAMapCountsEveryItem() async throws {
         let program = try checkedProgram(models + """
             pipeline main(items: [string]) -> [string] {

@@ -74,6 +74,20 @@ final class ParallelCheckTests: XCTestCase {
             ])
     }
 
+    func testLongChainsOfTypeDeclarationsAreCappedNotACrash() {
+        // In order, each declaration refers to one already resolved: fine however long.
+        var forward = "type T0 = string\n"
+        for i in 1...50_000 { forward += "type T\(i) = T\(i - 1)\n" }
+        XCTAssertEqual(errors(forward), [])
+        // Backwards, resolving the first means resolving every other one first: capped.
+        var backward = ""
+        for i in (1...50_000).reversed() { backward += "type T\(i) = T\(i - 1)\n" }
+        backward += "type T0 = string\n"
+        let found = errors(backward)
+        XCTAssertFalse(found.isEmpty)
+        XCTAssertTrue(found.allSatisfy { $0.contains("is reached through more than 128 type declarations") }, "\(found.prefix(3))")
+    }
+
     func testAMapTakesTheTypeAndTrustOfItsBody() {
         let found = errors("""
             prompt s(x: trusted string) {
