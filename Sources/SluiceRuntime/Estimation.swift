@@ -69,6 +69,8 @@ public final class EstimationPath: @unchecked Sendable {
     public private(set) var retrievals: [Retrieval] = []
     public private(set) var embeddings: [Embedding] = []
     public private(set) var loops: [Loop] = []
+    /// Bounds declared with `take(list, N)` on lists known only at run time.
+    public private(set) var declaredBounds: [Int] = []
     /// Inputs the dry run was not given; counts that depend on them are estimates.
     public private(set) var missingInputs: [String] = []
     /// Why the path ended before its pipeline returned (a guard blocked the input, ...).
@@ -93,6 +95,7 @@ public final class EstimationPath: @unchecked Sendable {
     func record(_ retrieval: Retrieval) { lock.withLock { retrievals.append(retrieval) } }
     func record(_ embedding: Embedding) { lock.withLock { embeddings.append(embedding) } }
     func missing(_ input: String) { lock.withLock { missingInputs.append(input) } }
+    func boundDeclared(_ items: Int) { lock.withLock { declaredBounds.append(items) } }
     func loopSeen(line: Int, items: Int, callsInside: Int) {
         guard callsInside > 0 else { return }
         lock.withLock { loops.append(Loop(line: line, items: items, callsInside: callsInside)) }

@@ -86,6 +86,17 @@ extension RunContext {
         case .truncate:
             let n = try whole(args[1])
             result = .string(String(args[0].text.prefix(n)), args[0].trust)
+        case .take:
+            let n = try whole(args[1])
+            let list = items(args[0])
+            if let estimate, list.isEmpty, n > 0 {
+                // A dry run's list may be a synthetic reply's, empty: `take` declares how long it
+                // can be, so the estimate counts that many items.
+                estimate.boundDeclared(n)
+                result = .list(Array(repeating: .null, count: min(n, 1_000)))
+            } else {
+                result = .list(Array(list.prefix(n)))
+            }
         }
         return result.demotingFenced
     }

@@ -5,14 +5,14 @@ import SluiceSyntax
 /// switch, so a function the checker accepts always exists at run time.
 public enum BuiltinFunction: String, CaseIterable, Sendable {
     case flagged, len, upper, lower, trim, join, numbered, fenced, json, trusted, lines, first, last, text, str, num
-    case contains, keys, `default`, truncate
+    case contains, keys, `default`, truncate, take
 
     /// The number of arguments, counting the piped value: `x | join(", ")` is `join(x, ", ")`.
     public var arity: ClosedRange<Int> {
         switch self {
         case .flagged: 0...1          // whether guard `G` (any guard without one) with action `flag` matched so far
         case .join: 1...2             // the separator defaults to a line break
-        case .contains, .default, .truncate: 2...2
+        case .contains, .default, .truncate, .take: 2...2
         case .len, .upper, .lower, .trim, .numbered, .fenced, .json, .trusted, .lines, .first, .last, .text, .str, .num, .keys: 1...1
         }
     }
@@ -37,6 +37,9 @@ public enum BuiltinFunction: String, CaseIterable, Sendable {
         case .default:
             guard arguments.count == 2 else { return .any }
             return SluiceType.join(arguments[0].nonOptional, arguments[1])
+        case .take:
+            if case .list? = arguments.first?.nonOptional { return arguments[0].nonOptional }
+            return .list(.any)
         }
     }
 }

@@ -128,6 +128,11 @@ struct DryRunReport {
                 : "the loop at line \(loop.line) calls models once per item: this estimate counts the \(loop.items) "
                     + "item\(loop.items == 1 ? "" : "s") these inputs give")
         }
+        let bounds = Set(all.flatMap(\.declaredBounds)).sorted()
+        if !bounds.isEmpty {
+            notes.append("lists known only at run time are counted at the length `take` declares: "
+                         + bounds.map(String.init).joined(separator: ", ") + " items")
+        }
         var stops: [String] = []
         for path in all { if let stop = path.stoppedBy, !stops.contains(stop) { stops.append(stop) } }
         for stop in stops { notes.append("a path stopped early: \(stop)") }

@@ -291,6 +291,37 @@ final class RunContextTests: XCTestCase {
         XCTAssertTrue(estimate.refusals.first?.contains("would pass the request budget of $0.01") == true, "\(estimate.refusals)")
     }
 
+    func testDryRunCountsALoopOverAReplyAtTheLengthTakeDeclares() async throws {
+        let program = try checked("""
+            model m { provider "scripted"  context 8k  max_output 100 }
+            type Plan { steps: [string] }
+            prompt plan(q: string) { model m  max_tokens 50  user "{q}"  returns Plan }
+            prompt act(step: string) { model m  max_tokens 50  user "{step}" }
+            pipeline main(q: string) {
+              p = plan(q: q)
+              validate p retries 0
+              for s in take(p.steps, 5) {
+                x = act(step: s)
+              }
+              for s in p.steps {
+                y = act(step: s)
+              }
+              return q
+            }
+            """)
+        let interpreter = Interpreter(program: program, effects: effects(provider: EchoProvider(), trace: MemoryTrace()))
+        let estimate = try await interpreter.estimate(pipeline: "main", inputs: ["q": .string("go")], history: nil)
+        XCTAssertEqual(estimate.dearest.calls.map(\.prompt), ["plan"] + Array(repeating: "act", count: 5) + ["act"],
+                       "five items where `take` bounds the list, one (and a note) where nothing does")
+        XCTAssertEqual(estimate.dearest.declaredBounds, [5])
+        XCTAssertEqual(estimate.dearest.loops.map(\.items), [5, 0])
+        // A real run takes at most five.
+        let replies = FixedProvider(text: #"{"steps": ["a", "b", "c", "d", "e", "f", "g"]}"#)
+        let real = Interpreter(program: program, effects: effects(provider: replies, trace: MemoryTrace()))
+        let result = try await real.run(pipeline: "main", inputs: ["q": .string("go")])
+        XCTAssertEqual(result.tokens, 20 * (1 + 5 + 7), "plan, five of the seven steps, then all seven")
+    }
+
     func testDryRunStillShowsTheBudgetWhenAGuardBlocks() async throws {
         let program = try checked("""
             use std.guards.{injection}

@@ -202,7 +202,7 @@ final class CheckerTests: XCTestCase {
         XCTAssertTrue(Builtins.fencingFilters.isSubset(of: Builtins.functions.keys))
         XCTAssertTrue(Builtins.systemSafeFilters.isSubset(of: Builtins.functions.keys))
         XCTAssertEqual(Set(Builtins.metrics.keys), ["exact", "contains", "regex", "json_valid", "length", "similarity"])
-        XCTAssertEqual(Builtins.functions.count, 20)
+        XCTAssertEqual(Builtins.functions.count, 21)
     }
 
     func testUnknownModuleSuggestsAKnownOne() {
