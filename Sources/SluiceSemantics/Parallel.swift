@@ -110,21 +110,9 @@ extension BodyChecker {
         func walk(_ e: Expr) {
             switch e.kind {
             case .name(let n): out.append((n, e.span))
-            case .string(let parts): for case .hole(let h) in parts { walk(h) }
-            case .number, .money, .bool, .null: break
-            case .list(let items): items.forEach(walk)
-            case .record(let fields): fields.forEach { walk($0.value) }
-            case .member(let base, _): walk(base)
-            case .index(let base, let index): walk(base); walk(index)
+            // A callee names a prompt, pipeline or function, not a value.
             case .call(_, let args, _): args.forEach { walk($0.value) }
-            case .unary(_, let operand): walk(operand)
-            case .binary(_, let l, let r): walk(l); walk(r)
-            case .filter(let subject, _, let args): walk(subject); args.forEach { walk($0.value) }
-            case .retrieve(let query, _, let top, _): walk(query); top.map(walk)
-            case .template(let call): walk(call)
-            case .cascade(let call, let steps): walk(call); steps.forEach { $0.accept.map(walk) }
-            case .parallelMap(let body, _, let sequence, let settings): walk(body); walk(sequence); settings.limit.map(walk)
-            case .fallback(let value, let fallback): walk(value); walk(fallback)
+            default: e.kind.children.forEach(walk)
             }
         }
         func visit(_ s: Stmt) {
