@@ -138,7 +138,8 @@ public final class EstimationPath: @unchecked Sendable {
             guard case .object(let properties)? = schema["properties"] else { return .object([]) }
             let required = Set(schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             return .object(properties.filter { required.contains($0.key) }.map { ($0.key, placeholder(for: $0.value)) })
-        case "array": return .array([])
+        // One item: a loop over a reply's list costs one item's calls unless `take` says more.
+        case "array": return .array(schema["items"].map { [placeholder(for: $0)] } ?? [])
         case "string": return .string("")
         case "number", "integer": return .number(0)
         case "boolean": return .bool(false)

@@ -66,8 +66,7 @@ extension RunContext {
         case .forIn(let name, let sequence, let body):
             let items = try await listItems(sequence, what: "`for`", &frame)
             let callsBefore = estimate?.callCount ?? 0
-            // A dry run's list may be a synthetic reply's, empty: it still counts one item's cost.
-            for item in items.isEmpty && estimate != nil ? [Value.null] : items {
+            for item in items {
                 frame.locals[name.text] = item
                 if case .returned(let value) = try await execute(body, &frame) { return .returned(value) }
             }

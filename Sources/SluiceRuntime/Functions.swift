@@ -89,11 +89,11 @@ extension RunContext {
         case .take:
             let n = try whole(args[1])
             let list = items(args[0])
-            if let estimate, list.isEmpty, n > 0 {
-                // A dry run's list may be a synthetic reply's, empty: `take` declares how long it
-                // can be, so the estimate counts that many items.
+            if let estimate, let last = list.last, list.count < n {
+                // A dry run does not know how long a reply's list will be (a synthetic one has one
+                // item): `take` declares the most, so the estimate counts that many.
                 estimate.boundDeclared(n)
-                result = .list(Array(repeating: .null, count: min(n, 1_000)))
+                result = .list(list + Array(repeating: last, count: min(n, 1_000) - min(list.count, 1_000)))
             } else {
                 result = .list(Array(list.prefix(n)))
             }

@@ -102,15 +102,13 @@ extension RunContext {
         let (limit, policy) = try await parallelSettings(settings, branches: items.count, &frame)
         let start = frame
         let callsBefore = estimate?.callCount ?? 0
-        // A dry run's list may be a synthetic reply's, empty: it still counts one item's cost.
-        let counted = items.isEmpty && estimate != nil ? [Value.null] : items
         let results = try await tracer.span("parallel", "\(variable.text) in \(frame.file.slice(sequence.span))") { detail in
             detail["items"] = .number(Double(items.count))
             detail["limit"] = .number(Double(limit))
             let variableName = variable.text
-            return try await concurrently(counted.count, limit: limit, onFailure: policy, name: { "\(variableName) #\($0 + 1)" }) { index in
+            return try await concurrently(items.count, limit: limit, onFailure: policy, name: { "\(variableName) #\($0 + 1)" }) { index in
                 var branch = start
-                branch.locals[variable.text] = counted[index]
+                branch.locals[variable.text] = items[index]
                 return try await self.eval(body, &branch)
             }
         }
@@ -118,7 +116,7 @@ extension RunContext {
             estimate.loopSeen(line: frame.file.location(of: sequence.span.start).line, items: items.count,
                               callsInside: estimate.callCount - callsBefore)
         }
-        return try nested(.list(items.isEmpty ? [] : results), body, frame)
+        return try nested(.list(results), body, frame)
     }
 
     /// The names a statement binds in its frame (as the checker's `namesBound`).

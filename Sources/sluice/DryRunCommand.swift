@@ -89,10 +89,10 @@ struct DryRunReport {
         var parts: [String] = []
         if let dollars = limits.requestDollars { parts.append(NumberDisplay.money(dollars)) }
         if let tokens = limits.tokens { parts.append("\(tokens) tokens") }
-        let unknownLength = estimate.paths.contains { $0.loops.contains { $0.items == 0 } }
+        let loops = estimate.paths.contains { !$0.loops.isEmpty }
         return parts.isEmpty ? "ok: no budget declared"
             : "ok: within budget (" + parts.joined(separator: ", ") + ") on every path"
-                + (unknownLength ? ", counting one item of each list known only at run time" : "")
+                + (loops ? ", with loops counted as noted" : "")
     }
 
     var pathCount: String {
@@ -122,11 +122,9 @@ struct DryRunReport {
         var loops: Set<EstimationPath.Loop> = []
         for path in all { loops.formUnion(path.loops) }
         for loop in loops.sorted(by: { $0.line < $1.line }) {
-            notes.append(loop.items == 0
-                ? "the loop at line \(loop.line) goes over a list known only at run time (a model's reply): one item's cost is "
-                    + "counted; a real run pays it once per item, so this is not a bound for longer lists"
-                : "the loop at line \(loop.line) calls models once per item: this estimate counts the \(loop.items) "
-                    + "item\(loop.items == 1 ? "" : "s") these inputs give")
+            notes.append("the loop at line \(loop.line) calls models once per item: this estimate counts \(loop.items) "
+                         + "item\(loop.items == 1 ? "" : "s"); a list from a model's reply counts as one item unless "
+                         + "`take(list, N)` bounds it, so the estimate is a bound only for lists so bounded or given")
         }
         let bounds = Set(all.flatMap(\.declaredBounds)).sorted()
         if !bounds.isEmpty {

@@ -66,6 +66,11 @@ final class NoCrashPropertyTests: XCTestCase {
                     + GeneratedCase(seed: seed).description)
             return
         }
+        let dryFailures = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.contains(" dry-run-failed ") }
+        if let first = dryFailures.first, let seed = Int(first.split(separator: " ")[2]) {
+            XCTFail("\(dryFailures.count) program(s) that ran failed their dry run, the first (seed \(seed)): \(first)\n"
+                    + GeneratedCase(seed: seed).description)
+        }
         XCTAssertEqual(process.terminationReason, .exit, "the worker was killed without starting a program")
         XCTAssertEqual(process.terminationStatus, 0, "the worker failed:\n\(String(decoding: data, as: UTF8.self).suffix(3000))")
         let ran = outcomes.values.reduce(0, +)
@@ -100,7 +105,13 @@ final class NoCrashPropertyTests: XCTestCase {
             do {
                 let result = try await interpreter.run(pipeline: "main", inputs: generated.inputs)
                 _ = result.output.json.serialized()   // the output must also serialise
-                Self.report("done \(seed) ok")
+                // What runs, dry-runs: every path, with synthetic replies, never failing.
+                do {
+                    _ = try await interpreter.estimate(pipeline: "main", inputs: generated.inputs, history: nil)
+                    Self.report("done \(seed) ok")
+                } catch {
+                    Self.report("done \(seed) dry-run-failed \(error.error.message)")
+                }
             } catch {
                 _ = DiagnosticRenderer.render(error.error.diagnostic)
                 Self.report("done \(seed) \(error.error.kind.rawValue)")

@@ -314,7 +314,7 @@ final class RunContextTests: XCTestCase {
         XCTAssertEqual(estimate.dearest.calls.map(\.prompt), ["plan"] + Array(repeating: "act", count: 5) + ["act"],
                        "five items where `take` bounds the list, one (and a note) where nothing does")
         XCTAssertEqual(estimate.dearest.declaredBounds, [5])
-        XCTAssertEqual(estimate.dearest.loops.map(\.items), [5, 0])
+        XCTAssertEqual(estimate.dearest.loops.map(\.items), [5, 1], "a synthetic reply's list has one item")
         // A real run takes at most five.
         let replies = FixedProvider(text: #"{"steps": ["a", "b", "c", "d", "e", "f", "g"]}"#)
         let real = Interpreter(program: program, effects: effects(provider: replies, trace: MemoryTrace()))
