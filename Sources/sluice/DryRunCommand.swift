@@ -96,7 +96,8 @@ struct DryRunReport {
     }
 
     var pathCount: String {
-        estimate.truncated ? "\(estimate.paths.count) paths explored (more exist: the dearest is of those)" : "\(estimate.paths.count) path\(estimate.paths.count == 1 ? "" : "s")"
+        let count = "\(estimate.paths.count) path\(estimate.paths.count == 1 ? "" : "s") explored"
+        return estimate.truncated ? count + " (there are more: the dearest is of those)" : count
     }
 
     func describe(_ path: EstimationPath) -> String {
@@ -161,7 +162,7 @@ struct DryRunReport {
         }
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
         lines.append("")
-        lines.append("paths: \(pathCount) (every branch of every `if`, every cascade model, every `validate` retry)")
+        lines.append("\(pathCount): every branch of every `if`, every cascade model, every `validate` retry")
         lines.append("cheapest path: \(cheapest.expectedTokens) tokens expected, \(NumberDisplay.money(cheapest.expectedCost)) expected, "
                      + "\(NumberDisplay.money(cheapest.worstCost)) at most\(describe(cheapest))")
         lines.append("dearest path:  \(dearest.worstTokens) tokens, \(NumberDisplay.money(dearest.worstCost)) at most\(describe(dearest))")
