@@ -27,7 +27,7 @@ struct TraceRenderer {
     func render() -> String {
         let run = detail.summary
         var lines = [
-            "run \(run.id)  \(run.pipeline)  \(run.status)  \(Self.duration(run.duration))  \(Self.dollars(run.cost))  \(run.tokens) tokens",
+            "run \(run.id)  \(run.pipeline)  \(run.status)  \(run.status == "running" ? Self.duration(run.duration) : run.duration.map(Self.duration) ?? "unfinished")  \(Self.dollars(run.cost))  \(run.tokens) tokens",
             "file \(run.file)  started \(Self.timestamp(run.startedAt))",
             "inputs \(Self.preview(detail.inputs.serialized(), limit: 200))",
         ]
@@ -55,6 +55,11 @@ struct TraceRenderer {
             var line = "model \(call.model) (\(call.provider)) attempt \(call.attempt): \(call.inputTokens) in / \(call.outputTokens) out"
             if call.cachedTokens > 0 { line += " (\(call.cachedTokens) cached)" }
             line += ", \(Self.dollars(call.cost)), \(Self.duration(call.latencyMs / 1000))"
+            switch call.status {
+            case .inFlight: line += " so far (in flight)"
+            case .cancelled, .interrupted: line += " (\(call.status.rawValue))"
+            case .ok, .error: break
+            }
             lines.append(facts + line)
             if call.promptVersion != nil || call.promptMeta != nil {
                 let version = call.promptVersion.map { "prompt v\($0)" } ?? "prompt"
