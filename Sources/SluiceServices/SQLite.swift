@@ -44,8 +44,16 @@ final class SQLiteDatabase: @unchecked Sendable {
             }
         }
         var handle: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
-        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        var name = path
+        // A WAL database needs its -shm file, which a read-only folder cannot get: there SQLite reads
+        // it only as an immutable file (nothing can write it while the folder stays read-only anyway).
+        if readOnly, path != ":memory:", access(folder.isEmpty ? "." : folder, W_OK) != 0, !FileManager.default.fileExists(atPath: path + "-shm") {
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL
+            name = absolute.absoluteString + "?immutable=1"
+            flags |= SQLITE_OPEN_URI
+        }
+        let status = sqlite3_open_v2(name, &handle, flags, nil)
         guard status == SQLITE_OK, let handle else {
             let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
             if let handle { sqlite3_close_v2(handle) }

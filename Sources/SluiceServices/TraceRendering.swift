@@ -43,8 +43,11 @@ struct TraceRenderer {
     }
 
     private func renderSpan(_ span: SpanRecord, prefix: String, isLast: Bool, into lines: inout [String]) {
-        let status = span.status ?? "unfinished"
-        lines.append(prefix + (isLast ? "└─ " : "├─ ") + "\(span.kind) \(span.name)  \(Self.duration(span.duration))  \(status)")
+        // An open span of a run that is over (interrupted) has no end to show, rather than "running".
+        let running = detail.summary.status == "running"
+        let status = span.status ?? (running ? "unfinished" : detail.summary.status)
+        let duration = span.duration.map(Self.duration) ?? (running ? Self.duration(nil) : "unfinished")
+        lines.append(prefix + (isLast ? "└─ " : "├─ ") + "\(span.kind) \(span.name)  \(duration)  \(status)")
         let inner = prefix + (isLast ? "   " : "│  ")
         let kids = children[span.id] ?? []
         let facts = inner + (kids.isEmpty ? "   " : "│  ")
