@@ -19,14 +19,13 @@ public struct TraceFieldLimit: Sendable, Hashable {
 
     /// `text` when it fits, else its longest prefix (on a character boundary) that fits with the marker.
     public func bound(_ text: String) -> String {
-        let utf8 = text.utf8
-        guard utf8.count > bytes else { return text }
-        let marker = "…[cut: \(utf8.count) bytes in all, sha256 \(SHA256.hex(SHA256.digest(Array(utf8))))]"
+        guard text.utf8.count > bytes else { return text }
+        let whole = Array(text.utf8)
+        let marker = "…[cut: \(whole.count) bytes in all, sha256 \(SHA256.hex(SHA256.digest(whole)))]"
         var keep = max(0, bytes - marker.utf8.count)
-        let stored = Array(utf8.prefix(keep))
-        // Back off to the start of a UTF-8 sequence, so no character is split.
-        while keep > 0, keep < utf8.count, stored[keep] & 0b1100_0000 == 0b1000_0000 { keep -= 1 }
-        return String(decoding: stored[..<keep], as: UTF8.self) + marker
+        // Back off to the start of a UTF-8 sequence, so no character is split (keep < whole.count: the text is longer than the limit).
+        while keep > 0, whole[keep] & 0b1100_0000 == 0b1000_0000 { keep -= 1 }
+        return String(decoding: whole[..<keep], as: UTF8.self) + marker
     }
 
     /// The serialized JSON of `value`, bounded.
