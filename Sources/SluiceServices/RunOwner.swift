@@ -5,13 +5,15 @@ import Foundation
 /// reported `interrupted`, never `running` forever. A process is named by its host, the kernel's
 /// boot id, its pid and its start time (so a pid reused after the owner died is not taken for it).
 struct RunOwner: Sendable, Hashable {
+    /// The host name and the pid namespace (`/proc/self/ns/pid`): containers that share a host name
+    /// and a store file see different pids, and must not judge each other's runs.
     var host: String
     var boot: String
     var pid: Int
     /// Clock ticks from boot to the process's start (`/proc/PID/stat`, field 22); 0 when unknown.
     var start: Int
 
-    static let current = RunOwner(host: ProcessInfo.processInfo.hostName, boot: bootId(),
+    static let current = RunOwner(host: hostAndNamespace(), boot: bootId(),
                                   pid: Int(ProcessInfo.processInfo.processIdentifier),
                                   start: startTime(of: Int(ProcessInfo.processInfo.processIdentifier)) ?? 0)
 
@@ -24,6 +26,11 @@ struct RunOwner: Sendable, Hashable {
         if pid == here.pid { return start != here.start }
         guard let started = RunOwner.startTime(of: pid) else { return true }
         return start != 0 && started != start
+    }
+
+    private static func hostAndNamespace() -> String {
+        let namespace = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? ""
+        return namespace.isEmpty ? ProcessInfo.processInfo.hostName : "\(ProcessInfo.processInfo.hostName) \(namespace)"
     }
 
     private static func bootId() -> String {
