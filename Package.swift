@@ -41,7 +41,8 @@ let package = Package(
         .testTarget(name: "SluiceSemanticsTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceStdlib", "GoldenSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceStdlib", "GoldenSupport"], exclude: ["Scripts", "Fixtures"]),
         .testTarget(name: "SluiceServicesTests", dependencies: ["SluiceRuntime", "SluiceServices"]),
-        .testTarget(name: "SluiceCLITests", dependencies: [], exclude: ["Fixtures"]),
+        // CSQLite only to break a store on purpose (a trigger that refuses writes); the CLI itself is run as a binary.
+        .testTarget(name: "SluiceCLITests", dependencies: ["CSQLite"], exclude: ["Fixtures"]),
         .testTarget(name: "SluiceTokenizersTests", dependencies: ["SluiceTokenizers"], exclude: ["Fixtures"]),
     ]
 )

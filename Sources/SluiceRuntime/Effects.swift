@@ -231,7 +231,8 @@ public struct TraceRun: Sendable {
 }
 
 public struct TraceRunEnd: Sendable {
-    public enum Status: String, Sendable { case ok, error, blocked }
+    /// `cancelled`: the run's task was cancelled (the CLI cancels it on SIGINT, SIGTERM or SIGHUP).
+    public enum Status: String, Sendable { case ok, error, blocked, cancelled }
     public var id: String
     public var status: Status
     public var endedAt: Double
@@ -270,6 +271,14 @@ public struct TraceSpanEnd: Sendable {
 }
 
 public struct TraceModelCall: Sendable, Hashable {
+    /// Where a call stands. A call is recorded `inFlight` when it is sent and completed with its
+    /// outcome when it ends, so money in flight is never invisible. `interrupted` is never written
+    /// by the runtime: readers report it for a call still in flight in a run whose process is gone.
+    public enum Status: String, Sendable, Hashable { case inFlight = "in_flight", ok, error, cancelled, interrupted }
+    /// Pairs `TraceSink.modelCallStarted` with the `modelCalled` that completes it; nil for a row
+    /// recorded only after the fact (a failed try the provider layer retried, an embedding call).
+    public var id: String?
+    public var status: Status
     public var runId: String
     public var spanId: String
     public var model: String
@@ -291,7 +300,9 @@ public struct TraceModelCall: Sendable, Hashable {
     public var warnings: [String]
     public init(runId: String, spanId: String, model: String, provider: String, messages: [ChatMessage], reply: String?,
                 inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?, attempt: Int,
-                promptVersion: Int? = nil, promptMeta: JSONValue? = nil, warnings: [String] = []) {
+                promptVersion: Int? = nil, promptMeta: JSONValue? = nil, warnings: [String] = [], id: String? = nil,
+                status: Status? = nil) {
+        self.id = id; self.status = status ?? (error == nil ? .ok : .error)
         self.runId = runId; self.spanId = spanId; self.model = model; self.provider = provider; self.messages = messages
         self.reply = reply; self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.cachedTokens = cachedTokens
         self.cost = cost; self.latencyMs = latencyMs; self.error = error; self.attempt = attempt
@@ -328,6 +339,10 @@ public protocol TraceSink: Sendable {
     func runStarted(_ run: TraceRun) throws
     func spanStarted(_ span: TraceSpan) throws
     func spanEnded(_ end: TraceSpanEnd) throws
+    /// A model call was sent (`call.status` is `inFlight`, `call.id` set, no reply or usage yet).
+    func modelCallStarted(_ call: TraceModelCall) throws
+    /// A model call ended. With an `id` it completes the row `modelCallStarted` wrote; without
+    /// one it is a row of its own (a failed try recorded after the provider layer retried it).
     func modelCalled(_ call: TraceModelCall) throws
     func guardChecked(_ verdict: TraceGuardVerdict) throws
     func scored(_ score: TraceScore) throws

@@ -42,6 +42,8 @@ public struct RunFailure: Error, Sendable {
     public var error: RuntimeError
     public var cost: Double
     public var tokens: Int
+    /// Set when the trace store failed, as for `RunResult.traceError`.
+    public var traceError: String? = nil
 }
 
 /// Runs a checked program's pipelines. An interpreter is immutable and shared: any number of

@@ -313,6 +313,11 @@ extension RunContext {
                                   promptName: prompt.promptName,
                                   onText: streamHandler(for: "\(prompt.promptName) · \(modelName)"))
         let started = effects.clock.now()
+        // Recorded before it is sent, so a call whose process dies or is stopped still shows.
+        let callId = tracer.nextCallId()
+        tracer.modelCallStarted(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                                          cachedTokens: 0, cost: 0, latencyMs: 0, error: nil, attempt: attempt, id: callId,
+                                          status: .inFlight))
         do {
             let response = try await provider.complete(request)
             let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, output: response.outputTokens)
@@ -323,18 +328,30 @@ extension RunContext {
                                          inputTokens: response.inputTokens, outputTokens: response.outputTokens,
                                          cachedTokens: response.cachedTokens, cost: spent,
                                          latencyMs: response.latencyMs ?? (effects.clock.now() - started) * 1000, error: nil,
-                                         attempt: attempt + response.failedAttempts.count, warnings: response.warnings))
+                                         attempt: attempt + response.failedAttempts.count, warnings: response.warnings, id: callId))
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
                          promptName: prompt.promptName, request: request, returns: prompt.returns,
                          promptVersion: prompt.version, promptMeta: prompt.meta)
         } catch {
             ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
-            if let providerError = error as? ProviderError, !providerError.attempts.isEmpty {
-                traceFailedAttempts(providerError.attempts, modelName, model, messages, prompt)
+            let latencyMs = (effects.clock.now() - started) * 1000
+            // A provider error caused by cancellation (a transport that noticed it) is cancellation too.
+            if error is CancellationError || Task.isCancelled {
+                tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                                             cachedTokens: 0, cost: 0, latencyMs: latencyMs,
+                                             error: "cancelled: the run was stopped while the call was in flight",
+                                             attempt: attempt, id: callId, status: .cancelled))
+                // Not a provider failure: no cascade step, `catch` or retry may treat it as one to recover from.
+                throw CancellationError()
+            }
+            if let providerError = error as? ProviderError, let last = providerError.attempts.last {
+                traceFailedAttempts(providerError.attempts.dropLast(), modelName, model, messages, prompt)
+                tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                                             cachedTokens: 0, cost: 0, latencyMs: last.latencyMs, error: last.error,
+                                             attempt: providerError.attempts.count, id: callId))
             } else {
                 tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
-                                             cachedTokens: 0, cost: 0, latencyMs: (effects.clock.now() - started) * 1000,
-                                             error: "\(error)", attempt: attempt))
+                                             cachedTokens: 0, cost: 0, latencyMs: latencyMs, error: "\(error)", attempt: attempt, id: callId))
             }
             throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
         }
@@ -343,15 +360,15 @@ extension RunContext {
     /// A model call's trace row, with the prompt's version and `meta`.
     func traceCall(_ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt, messages: [ChatMessage], reply: String?,
                    inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?,
-                   attempt: Int, warnings: [String] = []) -> TraceModelCall {
+                   attempt: Int, warnings: [String] = [], id: String? = nil, status: TraceModelCall.Status? = nil) -> TraceModelCall {
         TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                        messages: messages, reply: reply, inputTokens: inputTokens, outputTokens: outputTokens,
                        cachedTokens: cachedTokens, cost: cost, latencyMs: latencyMs, error: error, attempt: attempt,
-                       promptVersion: prompt.version, promptMeta: prompt.meta, warnings: warnings)
+                       promptVersion: prompt.version, promptMeta: prompt.meta, warnings: warnings, id: id, status: status)
     }
 
     /// Every failed try of a call gets its own row in the trace, with its error and latency.
-    func traceFailedAttempts(_ attempts: [ProviderAttempt], _ modelName: String, _ model: ModelSpec, _ messages: [ChatMessage],
+    func traceFailedAttempts(_ attempts: some Collection<ProviderAttempt>, _ modelName: String, _ model: ModelSpec, _ messages: [ChatMessage],
                              _ prompt: RenderedPrompt) {
         for (i, failed) in attempts.enumerated() {
             tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,

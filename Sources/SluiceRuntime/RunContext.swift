@@ -110,16 +110,25 @@ final class RunContext: @unchecked Sendable {
             let arguments = try bindInputs(inputs, to: declared)
             let output = try await callPipeline(declared, arguments: arguments, budget: ledger.root, depth: 0)
             try await finishSession(output: output)
-            let result = RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
-                                   cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
-                                   traceError: tracer.sinkError.map { "\($0)" })
             tracer.endRun(status: .ok, output: output.json, error: nil, cost: ledger.spentDollars, tokens: ledger.spentTokens)
-            return result
+            // After the run's end is written, so a store that failed on the last write is reported too.
+            return RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
+                             cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
+                             traceError: tracer.sinkError.map { "\($0)" })
         } catch {
-            let runtime = redactions.scrub(error as? RuntimeError ?? RuntimeError(.script, "\(error)", file: file, span: .none))
-            tracer.endRun(status: runtime.kind == .guardBlocked ? .blocked : .error, output: nil, error: runtime.message,
-                          cost: ledger.spentDollars, tokens: ledger.spentTokens)
-            throw RunFailure(runId: tracer.runId, error: runtime, cost: ledger.spentDollars, tokens: ledger.spentTokens)
+            let runtime: RuntimeError
+            let status: TraceRunEnd.Status
+            if error is CancellationError || Task.isCancelled {
+                // Stopped from outside (the CLI cancels the run's task on a signal): not a failure of the pipeline.
+                runtime = RuntimeError(.cancelled, "the run was cancelled", file: nil, span: .none)
+                status = .cancelled
+            } else {
+                runtime = redactions.scrub(error as? RuntimeError ?? RuntimeError(.script, "\(error)", file: file, span: .none))
+                status = runtime.kind == .guardBlocked ? .blocked : .error
+            }
+            tracer.endRun(status: status, output: nil, error: runtime.message, cost: ledger.spentDollars, tokens: ledger.spentTokens)
+            throw RunFailure(runId: tracer.runId, error: runtime, cost: ledger.spentDollars, tokens: ledger.spentTokens,
+                             traceError: tracer.sinkError.map { "\($0)" })
         }
     }
 

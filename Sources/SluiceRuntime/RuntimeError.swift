@@ -9,6 +9,7 @@ public struct RuntimeError: Error, Sendable {
         case provider        // every model failed
         case validation      // a reply never matched its type
         case limit           // depth caps
+        case cancelled       // the run's task was cancelled (SIGINT, SIGTERM, SIGHUP in the CLI)
     }
     public var kind: Kind
     public var diagnostic: Diagnostic

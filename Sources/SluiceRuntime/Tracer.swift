@@ -16,6 +16,7 @@ final class Tracer: @unchecked Sendable {
     let redactions: Redactions
     private let lock = NSLock()
     private var firstError: Error?
+    private var callsStarted = 0
 
     init(sink: TraceSink, clock: Clock, random: RandomSource, redactions: Redactions) {
         self.sink = sink
@@ -31,6 +32,10 @@ final class Tracer: @unchecked Sendable {
     }
 
     var currentSpan: String? { Tracer.currentSpan }
+
+    /// A model call's id, unique in the store: the run's id and the call's number in the run
+    /// (not drawn from `random`, so seeded runs keep their span ids).
+    func nextCallId() -> String { lock.withLock { callsStarted += 1; return "\(runId).\(callsStarted)" } }
     var sinkError: Error? { lock.withLock { firstError } }
 
     private func record(_ write: () throws -> Void) {
@@ -64,17 +69,22 @@ final class Tracer: @unchecked Sendable {
         } catch {
             if case let runtime as RuntimeError = error { detail["error"] = .string(runtime.message) }
             let json = redactions.scrub(detail.json)
-            record { try sink.spanEnded(TraceSpanEnd(id: id, endedAt: clock.now(), status: "error", detail: json)) }
+            // A span that ends because the run's task was cancelled did not fail: it was stopped.
+            let status = Task.isCancelled ? "cancelled" : "error"
+            record { try sink.spanEnded(TraceSpanEnd(id: id, endedAt: clock.now(), status: status, detail: json)) }
             throw error
         }
     }
 
-    func modelCalled(_ call: TraceModelCall) {
+    func modelCallStarted(_ call: TraceModelCall) { record { try sink.modelCallStarted(scrubbed(call)) } }
+    func modelCalled(_ call: TraceModelCall) { record { try sink.modelCalled(scrubbed(call)) } }
+
+    private func scrubbed(_ call: TraceModelCall) -> TraceModelCall {
         var call = call
         call.messages = call.messages.map { ChatMessage(role: $0.role, content: redactions.scrub($0.content)) }
         call.reply = call.reply.map(redactions.scrub)
         call.error = call.error.map(redactions.scrub)
-        record { try sink.modelCalled(call) }
+        return call
     }
     func guardChecked(_ verdict: TraceGuardVerdict) { record { try sink.guardChecked(verdict) } }
     func scored(_ score: TraceScore) { record { try sink.scored(score) } }
@@ -106,6 +116,7 @@ public struct DiscardingTraceSink: TraceSink {
     public func runStarted(_ run: TraceRun) throws {}
     public func spanStarted(_ span: TraceSpan) throws {}
     public func spanEnded(_ end: TraceSpanEnd) throws {}
+    public func modelCallStarted(_ call: TraceModelCall) throws {}
     public func modelCalled(_ call: TraceModelCall) throws {}
     public func guardChecked(_ verdict: TraceGuardVerdict) throws {}
     public func scored(_ score: TraceScore) throws {}

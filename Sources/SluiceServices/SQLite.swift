@@ -27,11 +27,16 @@ final class SQLiteDatabase: @unchecked Sendable {
     private let lock = NSLock()
     private let connection: SQLiteConnection
 
-    /// Opens (creating it and its folders if needed) the database at `path`, in WAL mode.
-    init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+    /// Whether the database was opened with `readOnly`: nothing is written, not even the journal mode.
+    let isReadOnly: Bool
+
+    /// Opens (creating it and its folders if needed) the database at `path`, in WAL mode. With
+    /// `readOnly` the file must exist and is only read, so a read-only file or folder can be opened.
+    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
         self.path = path
+        self.isReadOnly = readOnly
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty, path != ":memory:" {
+        if !readOnly, !folder.isEmpty, path != ":memory:" {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
@@ -39,8 +44,16 @@ final class SQLiteDatabase: @unchecked Sendable {
             }
         }
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        var name = path
+        // A WAL database needs its -shm file, which a read-only folder cannot get: there SQLite reads
+        // it only as an immutable file (nothing can write it while the folder stays read-only anyway).
+        if readOnly, path != ":memory:", access(folder.isEmpty ? "." : folder, W_OK) != 0, !FileManager.default.fileExists(atPath: path + "-shm") {
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL
+            name = absolute.absoluteString + "?immutable=1"
+            flags |= SQLITE_OPEN_URI
+        }
+        let status = sqlite3_open_v2(name, &handle, flags, nil)
         guard status == SQLITE_OK, let handle else {
             let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
             if let handle { sqlite3_close_v2(handle) }
@@ -48,7 +61,7 @@ final class SQLiteDatabase: @unchecked Sendable {
         }
         connection = SQLiteConnection(handle: handle, path: path)
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
-        if path != ":memory:" {
+        if path != ":memory:", !readOnly {
             try connection.exec("PRAGMA journal_mode = WAL")
             try connection.exec("PRAGMA synchronous = NORMAL")
         }
@@ -148,7 +161,16 @@ final class SQLiteStatement {
             case .null: status = sqlite3_bind_null(handle, index)
             case .integer(let n): status = sqlite3_bind_int64(handle, index, n)
             case .real(let x): status = sqlite3_bind_double(handle, index, x)
-            case .text(let s): status = sqlite3_bind_text(handle, index, s, -1, sluice_sqlite_transient())
+            case .text(let s):
+                // Bound with its byte length, not as a C string, so a NUL inside the text is kept.
+                var text = s
+                status = text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { chars in
+                        // An empty buffer may have no address; SQLite needs one even for zero bytes.
+                        sqlite3_bind_text64(handle, index, chars.baseAddress ?? UnsafePointer(bitPattern: 1), sqlite3_uint64(chars.count),
+                                            sluice_sqlite_transient(), UInt8(SQLITE_UTF8))
+                    }
+                }
             }
             guard status == SQLITE_OK else { throw connection.error(status, "cannot bind parameter \(index)") }
         }

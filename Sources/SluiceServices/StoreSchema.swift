@@ -145,19 +145,59 @@ enum StoreSchema {
             PRIMARY KEY (session_id, replies, line)
         );
         """,
+        """
+        -- The process that writes a run (see RunOwner), so a run whose process died is reported `interrupted`.
+        -- Run statuses: running, ok, error, blocked, cancelled (stopped by a signal), interrupted (its process died).
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+        ALTER TABLE runs ADD COLUMN owner_boot TEXT;                   -- /proc/sys/kernel/random/boot_id
+        ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+        ALTER TABLE runs ADD COLUMN owner_start INTEGER;               -- clock ticks from boot to the process's start
+        CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+
+        -- A model call is written when it is sent (status in_flight) and completed when it ends.
+        ALTER TABLE model_calls ADD COLUMN call_id TEXT;               -- pairs the start with its completion; NULL for a row written once
+        ALTER TABLE model_calls ADD COLUMN status TEXT;                -- in_flight, ok, error, cancelled, interrupted; NULL before version 4
+        CREATE UNIQUE INDEX model_calls_by_call ON model_calls (call_id) WHERE call_id IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
 
+    /// The schema version a database records; nil when it has no `schema_version` table (a new
+    /// file, or another program's).
+    static func version(of database: SQLiteDatabase) throws -> Int? {
+        try database.withConnection { db in
+            let tables = try db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") { $0.int(0) }
+            guard !tables.isEmpty else { return nil }
+            return try db.query("SELECT version FROM schema_version") { $0.int(0) }.first ?? 0
+        }
+    }
+
+    /// Checks, without writing, that a database opened read-only can be read as it is.
+    static func checkReadable(_ database: SQLiteDatabase) throws {
+        guard let version = try version(of: database) else {
+            throw StoreError("\(database.path) is not a sluice store (it has no schema_version table)")
+        }
+        guard version <= currentVersion else { throw tooNew(database, version) }
+        guard version == currentVersion else {
+            throw StoreError("the database \(database.path) has schema version \(version), older than this sluice's (\(currentVersion)), "
+                             + "and reading it does not upgrade it: run a command that writes to it (e.g. `sluice run`) once first")
+        }
+    }
+
+    private static func tooNew(_ database: SQLiteDatabase, _ version: Int) -> StoreError {
+        StoreError("the database \(database.path) has schema version \(version), newer than this sluice understands (\(currentVersion)); upgrade sluice")
+    }
+
     static func migrate(_ database: SQLiteDatabase) throws {
+        // An up-to-date database is not written to, so opening one costs no write (and a read-only file can be opened).
+        if try version(of: database) == currentVersion { return }
         try database.transaction { db in
             try db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             let recorded = try db.query("SELECT version FROM schema_version") { $0.int(0) }
             let version = recorded.first ?? 0
             if recorded.isEmpty { try db.run("INSERT INTO schema_version (version) VALUES (0)") }
-            guard version <= currentVersion else {
-                throw StoreError("the database \(database.path) has schema version \(version), newer than this sluice understands (\(currentVersion)); upgrade sluice")
-            }
+            guard version <= currentVersion else { throw tooNew(database, version) }
             for next in version..<currentVersion {
                 try db.exec(migrations[next])
                 try db.run("UPDATE schema_version SET version = ?", [.int(next + 1)])

@@ -6,7 +6,8 @@ public struct RunSummary: Sendable, Hashable {
     public var id: String
     public var pipeline: String
     public var file: String
-    /// "running" until the run ends, then "ok", "error" or "blocked".
+    /// "running" until the run ends, then "ok", "error", "blocked" or "cancelled"; "interrupted" when
+    /// its process ended without closing it (killed, crashed).
     public var status: String
     public var startedAt: Double
     public var endedAt: Double?
@@ -50,9 +51,42 @@ extension SQLiteStore {
     /// The most recent runs, newest first.
     public func listRuns(limit: Int) throws -> [RunSummary] {
         try database.withConnection { db in
-            try db.query("SELECT \(Self.summaryColumns) FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                         [.int(max(0, limit))], row: Self.summary)
+            let abandoned = try Self.abandonedRuns(in: db)
+            return try db.query("SELECT \(Self.summaryColumns) FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                                [.int(max(0, limit))], row: Self.summary).map { Self.reportingAbandoned($0, abandoned) }
         }
+    }
+
+    /// Closes as `interrupted` every run still `running` whose process is gone, and its calls in flight.
+    func closeAbandonedRuns() throws {
+        guard try database.withConnection({ db in try !Self.abandonedRuns(in: db).isEmpty }) else { return }
+        try database.transaction { db in
+            for (id, error) in try Self.abandonedRuns(in: db) {
+                try db.run("UPDATE runs SET status = 'interrupted', error = ? WHERE id = ? AND status = 'running'", [.text(error), .text(id)])
+                try db.run("UPDATE model_calls SET status = 'interrupted' WHERE run_id = ? AND status = 'in_flight'", [.text(id)])
+            }
+        }
+    }
+
+    /// The runs marked `running` whose owning process is known to be gone, each with the error that says so.
+    /// A run written before schema version 4 records no owner and is left as it is.
+    static func abandonedRuns(in db: SQLiteConnection) throws -> [String: String] {
+        let running = try db.query("SELECT id, owner_host, owner_boot, owner_pid, owner_start FROM runs WHERE status = 'running'") { row in
+            (row.text(0), row.optionalText(1).map { RunOwner(host: $0, boot: row.optionalText(2) ?? "", pid: row.int(3), start: row.int(4)) })
+        }
+        var abandoned: [String: String] = [:]
+        for (id, owner) in running {
+            guard let owner, owner.isGone else { continue }
+            abandoned[id] = "interrupted: the process that ran it (pid \(owner.pid) on \(owner.host)) ended before the run did"
+        }
+        return abandoned
+    }
+
+    private static func reportingAbandoned(_ summary: RunSummary, _ abandoned: [String: String]) -> RunSummary {
+        guard summary.status == "running", abandoned[summary.id] != nil else { return summary }
+        var summary = summary
+        summary.status = "interrupted"
+        return summary
     }
 
     /// The run with this id, or with an id starting with it when exactly one does; nil when none matches.
@@ -84,7 +118,13 @@ extension SQLiteStore {
         let runs = try db.query("SELECT \(summaryColumns), inputs, output, error FROM runs WHERE id = ?", [.text(runId)]) { row in
             (summary(row), storedJSON(row.text(8)), row.optionalText(9).map(storedJSON), row.optionalText(10))
         }
-        guard let (summary, inputs, output, error) = runs.first else { return nil }
+        guard let (storedSummary, inputs, output, storedError) = runs.first else { return nil }
+        var runSummary = storedSummary, error = storedError
+        let abandoned = runSummary.status == "running" ? try abandonedRuns(in: db)[runId] : nil
+        if let abandoned {
+            runSummary.status = "interrupted"
+            error = abandoned
+        }
         let spans = try db.query("""
             SELECT id, parent_id, kind, name, started_at, ended_at, status, detail FROM spans WHERE run_id = ? ORDER BY seq
             """, [.text(runId)]) { row in
@@ -94,15 +134,18 @@ extension SQLiteStore {
         }
         let calls = try db.query("""
             SELECT span_id, model, provider, messages, reply, input_tokens, output_tokens, cached_tokens, cost, latency_ms,
-                   error, attempt, prompt_version, prompt_meta, warnings
+                   error, attempt, prompt_version, prompt_meta, warnings, status, call_id
             FROM model_calls WHERE run_id = ? ORDER BY seq
             """, [.text(runId)]) { row in
-            TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
+            var status = row.optionalText(15).flatMap(TraceModelCall.Status.init(rawValue:))
+            if status == .inFlight, abandoned != nil { status = .interrupted }
+            return TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
                            messages: storedMessages(row.text(3)), reply: row.optionalText(4), inputTokens: row.int(5),
                            outputTokens: row.int(6), cachedTokens: row.int(7), cost: row.double(8), latencyMs: row.double(9),
                            error: row.optionalText(10), attempt: row.int(11), promptVersion: row.optionalInt(12),
                            promptMeta: row.optionalText(13).map(storedJSON),
-                           warnings: row.optionalText(14).map { (storedJSON($0).arrayValue ?? []).compactMap(\.stringValue) } ?? [])
+                           warnings: row.optionalText(14).map { (storedJSON($0).arrayValue ?? []).compactMap(\.stringValue) } ?? [],
+                           id: row.optionalText(16), status: status)
         }
         let verdicts = try db.query("""
             SELECT span_id, guard_name, pattern, verdict, matches FROM guard_verdicts WHERE run_id = ? ORDER BY seq
@@ -113,7 +156,7 @@ extension SQLiteStore {
         let scores = try db.query("SELECT span_id, name, value FROM scores WHERE run_id = ? ORDER BY seq", [.text(runId)]) { row in
             TraceScore(runId: runId, spanId: row.optionalText(0), name: row.text(1), value: row.double(2))
         }
-        return RunDetail(summary: summary, inputs: inputs, output: output, error: error, spans: treeOrder(spans),
+        return RunDetail(summary: runSummary, inputs: inputs, output: output, error: error, spans: treeOrder(spans),
                          modelCalls: calls, guardVerdicts: verdicts, scores: scores)
     }
 
@@ -200,7 +243,7 @@ extension TraceModelCall {
             ("input_tokens", .number(Double(inputTokens))), ("output_tokens", .number(Double(outputTokens))),
             ("cached_tokens", .number(Double(cachedTokens))), ("cost", NumberDisplay.moneyJSON(cost)),
             ("latency_ms", NumberDisplay.millisecondsJSON(latencyMs)),
-            ("error", error.map(JSONValue.string) ?? .null), ("attempt", .number(Double(attempt))),
+            ("status", .string(status.rawValue)), ("error", error.map(JSONValue.string) ?? .null), ("attempt", .number(Double(attempt))),
             ("prompt_version", promptVersion.map { .number(Double($0)) } ?? .null), ("prompt_meta", promptMeta ?? .null),
             ("warnings", .array(warnings.map(JSONValue.string))),
         ])

@@ -27,7 +27,7 @@ struct TraceRenderer {
     func render() -> String {
         let run = detail.summary
         var lines = [
-            "run \(run.id)  \(run.pipeline)  \(run.status)  \(Self.duration(run.duration))  \(Self.dollars(run.cost))  \(run.tokens) tokens",
+            "run \(run.id)  \(run.pipeline)  \(run.status)  \(run.status == "running" ? Self.duration(run.duration) : run.duration.map(Self.duration) ?? "unfinished")  \(Self.dollars(run.cost))  \(run.tokens) tokens",
             "file \(run.file)  started \(Self.timestamp(run.startedAt))",
             "inputs \(Self.preview(detail.inputs.serialized(), limit: 200))",
         ]
@@ -43,8 +43,11 @@ struct TraceRenderer {
     }
 
     private func renderSpan(_ span: SpanRecord, prefix: String, isLast: Bool, into lines: inout [String]) {
-        let status = span.status ?? "unfinished"
-        lines.append(prefix + (isLast ? "└─ " : "├─ ") + "\(span.kind) \(span.name)  \(Self.duration(span.duration))  \(status)")
+        // An open span of a run that is over (interrupted) has no end to show, rather than "running".
+        let running = detail.summary.status == "running"
+        let status = span.status ?? (running ? "unfinished" : detail.summary.status)
+        let duration = span.duration.map(Self.duration) ?? (running ? Self.duration(nil) : "unfinished")
+        lines.append(prefix + (isLast ? "└─ " : "├─ ") + "\(span.kind) \(span.name)  \(duration)  \(status)")
         let inner = prefix + (isLast ? "   " : "│  ")
         let kids = children[span.id] ?? []
         let facts = inner + (kids.isEmpty ? "   " : "│  ")
@@ -55,6 +58,11 @@ struct TraceRenderer {
             var line = "model \(call.model) (\(call.provider)) attempt \(call.attempt): \(call.inputTokens) in / \(call.outputTokens) out"
             if call.cachedTokens > 0 { line += " (\(call.cachedTokens) cached)" }
             line += ", \(Self.dollars(call.cost)), \(Self.duration(call.latencyMs / 1000))"
+            switch call.status {
+            case .inFlight: line += " so far (in flight)"
+            case .cancelled, .interrupted: line += " (\(call.status.rawValue))"
+            case .ok, .error: break
+            }
             lines.append(facts + line)
             if call.promptVersion != nil || call.promptMeta != nil {
                 let version = call.promptVersion.map { "prompt v\($0)" } ?? "prompt"

@@ -23,9 +23,26 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Continue this conversation (see `sluice sessions list`).", valueName: "id"))
     var session: String?
     @Flag(name: .customLong("new-session"), help: "Start a new conversation; its id is printed.") var newSession = false
+    @Option(name: .customLong("trace-field-limit"),
+            help: ArgumentHelp("The most bytes one text field of the trace keeps (inputs, messages, replies...); longer ones are cut, "
+                               + "with their length and SHA-256 (default: $SLUICE_TRACE_FIELD_LIMIT or 262144).", valueName: "bytes"))
+    var traceFieldLimit: Int?
 
     func validate() throws {
         if session != nil && newSession { throw ValidationError("use either --session ID or --new-session, not both") }
+        if let traceFieldLimit, traceFieldLimit < TraceFieldLimit.minimumBytes {
+            throw ValidationError("--trace-field-limit must be at least \(TraceFieldLimit.minimumBytes) bytes, got \(traceFieldLimit)")
+        }
+    }
+
+    /// `--trace-field-limit`, else `SLUICE_TRACE_FIELD_LIMIT`, else the default.
+    func fieldLimit() throws -> TraceFieldLimit {
+        if let traceFieldLimit { return TraceFieldLimit(bytes: traceFieldLimit) }
+        guard let setting = ProcessInfo.processInfo.environment["SLUICE_TRACE_FIELD_LIMIT"], !setting.isEmpty else { return TraceFieldLimit() }
+        guard let bytes = Int(setting.trimmingCharacters(in: .whitespaces)), bytes >= TraceFieldLimit.minimumBytes else {
+            throw UsageError("SLUICE_TRACE_FIELD_LIMIT must be a whole number of bytes, at least \(TraceFieldLimit.minimumBytes), got '\(setting)'")
+        }
+        return TraceFieldLimit(bytes: bytes)
     }
 
     func run() async throws {
@@ -39,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: false)
-            sqlite = try openStore(store.path)
+            sqlite = try openStore(store.path, fieldLimit: try fieldLimit())
             sessionId = try resolveSession(sqlite)
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
         } catch let error as UsageError {
@@ -50,9 +67,19 @@ struct RunCommand: AsyncParsableCommand {
             tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
         // With --json, standard output is one JSON document, so streamed text goes to standard error.
         let printer = StreamPrinter(text: json ? .standardError : .standardOutput)
-        do {
-            let result = try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId,
-                                                   onText: stream ? printer.print : nil)
+        let onText = stream ? printer.print : nil
+        let runTask = Task { () async -> Result<RunResult, RunFailure> in
+            do throws(RunFailure) {
+                return .success(try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId, onText: onText))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let signals = SignalCancellation { runTask.cancel() }
+        let outcome = await runTask.value
+        signals.stop()
+        switch outcome {
+        case .success(let result):
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
                 printer.finish()
@@ -67,10 +94,18 @@ struct RunCommand: AsyncParsableCommand {
                 if printer.finish() != output { Terminal.out(output) }
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
-        } catch {
+            if result.traceError != nil { throw Exit.traceNotSaved }
+        case .failure(let error):
             printer.finish()
             if json {
                 Terminal.out(RunReport.failureJSON(error).prettyPrinted())
+            }
+            if let traceError = error.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
+            if error.error.kind == .cancelled {
+                let signal = signals.received
+                Terminal.error(Terminal.dim("run \(error.runId) cancelled\(signal.map { " by " + SignalCancellation.name(of: $0) } ?? "") after "
+                                            + "\(NumberDisplay.money(error.cost)), \(error.tokens) tokens; its trace: sluice traces show \(error.runId)"))
+                throw ExitCode(signal.map(SignalCancellation.exitStatus) ?? Exit.scriptError.rawValue)
             }
             Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
             Terminal.error(Terminal.dim("run \(error.runId) failed after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
@@ -176,9 +211,18 @@ final class PrintedWarnings: @unchecked Sendable {
     func firstTime(_ warning: String) -> Bool { lock.withLock { seen.insert(warning).inserted } }
 }
 
-func openStore(_ path: String) throws -> SQLiteStore {
-    do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter()) } catch {
+func openStore(_ path: String, fieldLimit: TraceFieldLimit = TraceFieldLimit()) throws -> SQLiteStore {
+    do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter(), fieldLimit: fieldLimit) } catch {
         throw UsageError("cannot open the store \(path): \(error)")
+    }
+}
+
+/// Opens an existing store only to read it (`traces list|show`): nothing is written, so a read-only
+/// file or folder can be read. Nil when there is no store at `path` yet.
+func openStoreForReading(_ path: String) throws -> SQLiteStore? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter(), readOnly: true) } catch {
+        throw UsageError("cannot read the store \(path): \(error)")
     }
 }
 
@@ -208,6 +252,7 @@ enum RunReport {
             ("flags", .array(result.flags.map { .string($0) })),
             ("cost", NumberDisplay.moneyJSON(result.cost)),
             ("tokens", .number(Double(result.tokens))),
+            ("trace_saved", .bool(result.traceError == nil)),
         ])
     }
 
@@ -220,10 +265,11 @@ enum RunReport {
         }
         return .object([
             ("run_id", .string(failure.runId)),
-            ("status", .string(failure.error.kind == .guardBlocked ? "blocked" : "error")),
+            ("status", .string(failure.error.kind == .guardBlocked ? "blocked" : failure.error.kind == .cancelled ? "cancelled" : "error")),
             ("error", .object(error)),
             ("cost", NumberDisplay.moneyJSON(failure.cost)),
             ("tokens", .number(Double(failure.tokens))),
+            ("trace_saved", .bool(failure.traceError == nil)),
         ])
     }
 }

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// Exit codes: 0 ok, 1 a script or pipeline error, 2 a usage error, 3 a dry-run over budget.
+/// Exit codes: 0 ok, 1 a script or pipeline error, 2 a usage error, 3 a dry-run over budget,
+/// 4 a run that succeeded but whose trace could not be saved; a run stopped by a signal exits
+/// 128 + its number (`SignalCancellation`).
 enum Exit {
     static let scriptError = ExitCode(1)
     static let usage = ExitCode(2)
     static let overBudget = ExitCode(3)
+    static let traceNotSaved = ExitCode(4)
 }
 
 struct Sluice: AsyncParsableCommand {

@@ -18,7 +18,7 @@ struct TracesCommand: ParsableCommand {
 
         func run() throws {
             let runs: [RunSummary]
-            do { runs = try openStore(store.path).listRuns(limit: limit) } catch let error as UsageError { throw error.exit() } catch {
+            do { runs = try openStoreForReading(store.path)?.listRuns(limit: limit) ?? [] } catch let error as UsageError { throw error.exit() } catch {
                 throw UsageError("cannot read traces from \(store.path): \(error)").exit()
             }
             if json {
@@ -34,7 +34,7 @@ struct TracesCommand: ParsableCommand {
             for run in runs {
                 let when = formatter.string(from: Date(timeIntervalSince1970: run.startedAt))
                 let duration = run.duration.map { String(format: "%.0fms", $0 * 1000) } ?? "-"
-                Terminal.out([run.id, when, run.status.padding(toLength: 7, withPad: " ", startingAt: 0),
+                Terminal.out([run.id, when, run.status.padding(toLength: 11, withPad: " ", startingAt: 0),
                               run.pipeline, duration, "\(run.tokens) tok", NumberDisplay.money(run.cost)].joined(separator: "  "))
             }
         }
@@ -47,15 +47,15 @@ struct TracesCommand: ParsableCommand {
         @Flag(name: .long, help: "Print as JSON.") var json = false
 
         func run() throws {
-            let sqlite: SQLiteStore
+            let sqlite: SQLiteStore?
             let detail: RunDetail?
             do {
-                sqlite = try openStore(store.path)
-                detail = try sqlite.run(id: id)
+                sqlite = try openStoreForReading(store.path)
+                detail = try sqlite?.run(id: id)
             } catch let error as UsageError { throw error.exit() } catch {
                 throw UsageError("\(error)").exit()
             }
-            guard let detail else { throw UsageError("no run with id \(id) in \(store.path)").exit() }
+            guard let sqlite, let detail else { throw UsageError("no run with id \(id) in \(store.path)").exit() }
             Terminal.out(json ? detail.json.prettyPrinted() : sqlite.renderTrace(detail))
         }
     }

@@ -455,6 +455,9 @@ final class MemoryTrace: TraceSink, @unchecked Sendable {
         let runId = lock.withLock { spanRows.first { $0.id == end.id }?.runId ?? "" }
         add(runId, "span end \(end.status) \(end.detail.serialized())")
     }
+    func modelCallStarted(_ call: TraceModelCall) throws {
+        add(call.runId, "call started \(JSONValue.array(call.messages.map(\.json)).serialized())")
+    }
     func modelCalled(_ call: TraceModelCall) throws {
         lock.withLock { callRows.append(call) }
         add(call.runId, "call \(JSONValue.array(call.messages.map(\.json)).serialized()) reply \(call.reply ?? "") error \(call.error ?? "")")

@@ -64,6 +64,7 @@ final class RecordingTrace: TraceSink, @unchecked Sendable {
     func spanEnded(_ end: TraceSpanEnd) throws {
         lock.withLock { ends[end.id] = "\(end.status) \(end.detail.serialized())" }
     }
+    func modelCallStarted(_ call: TraceModelCall) throws {}
     func modelCalled(_ call: TraceModelCall) throws {
         let line = "call \(call.model) attempt \(call.attempt): " + (call.error.map { "error \($0)" } ?? "\(call.inputTokens)+\(call.outputTokens) tokens")
         lock.withLock { calls[call.spanId, default: []].append(line) }

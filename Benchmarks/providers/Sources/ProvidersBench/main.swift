@@ -267,6 +267,7 @@ struct NoTrace: TraceSink {
     func runStarted(_ run: TraceRun) throws {}
     func spanStarted(_ span: TraceSpan) throws {}
     func spanEnded(_ end: TraceSpanEnd) throws {}
+    func modelCallStarted(_ call: TraceModelCall) throws {}
     func modelCalled(_ call: TraceModelCall) throws {}
     func guardChecked(_ verdict: TraceGuardVerdict) throws {}
     func scored(_ score: TraceScore) throws {}
