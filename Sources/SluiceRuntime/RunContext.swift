@@ -338,9 +338,7 @@ struct FlagVerdict: Sendable, Hashable {
 /// every read and write goes through a slot it recorded, never through a name.
 struct Frame: Sendable {
     let file: SourceFile
-    /// The body's slots as the checker laid them out (their names serve messages only).
-    let layout: SlotLayout
-    /// The value of each slot of `layout`; nil until bound.
+    /// The value of each slot of the body's layout; nil until bound.
     var slots: [Value?]
     /// The pipeline whose body this frame runs (nil for prompts and the REPL).
     var pipeline: PipelineDecl? = nil
@@ -349,7 +347,7 @@ struct Frame: Sendable {
     var depth = 0
 
     init(file: SourceFile, layout: SlotLayout, pipeline: PipelineDecl? = nil, budget: BudgetScope, depth: Int = 0) {
-        self.file = file; self.layout = layout; self.pipeline = pipeline; self.budget = budget; self.depth = depth
+        self.file = file; self.pipeline = pipeline; self.budget = budget; self.depth = depth
         self.slots = Array(repeating: nil, count: layout.size)
     }
 }

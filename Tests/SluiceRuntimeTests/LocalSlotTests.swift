@@ -76,6 +76,27 @@ final class LocalSlotTests: XCTestCase {
         XCTAssertEqual(result.output.text, "before ab")
     }
 
+    func testANameBoundOnlyOnAPathNotTakenHasNoValue() async throws {
+        let program = try checkedProgram(models + """
+            pipeline main(q: string) -> string {
+              if q == "yes" {
+                answer = q
+              }
+              return answer
+            }
+            """)
+        let interpreter = Interpreter(program: program, effects: testEffects(provider: SlowEcho(delay: 0), trace: MemoryTrace()))
+        let taken = try await interpreter.run(pipeline: "main", inputs: ["q": .string("yes")])
+        XCTAssertEqual(taken.output.text, "yes")
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["q": .string("no")])
+            XCTFail("a slot never bound was read")
+        } catch {
+            XCTAssertEqual(error.error.message, "`answer` has no value here: it is bound only on a path this run did not take")
+            XCTAssertEqual(program.main.file.slice(error.error.diagnostic.span), "answer")
+        }
+    }
+
     func testReplInputsKeepTheirLocalsByNameOnlyBetweenInputs() async throws {
         let program = try checkedProgram(models)
         let interpreter = Interpreter(program: program, effects: testEffects(provider: SlowEcho(delay: 0), trace: MemoryTrace()))
