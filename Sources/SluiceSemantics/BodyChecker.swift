@@ -273,32 +273,32 @@ final class BodyChecker {
             let element = Facts(elementType(of: list, sequence), list.trust, taint: list.taint)
             // The variable has a slot of its own: after the loop the name means what it meant before.
             withScopedSlot([variable.text], site: variable.span.start) { slot in
-            mc.session.bindings.bind(variable, in: mc.file, slot)
-            let saved = locals[variable.text]
-            var head = locals
-            if loopPasses == 0 {
-                // Find what every name holds at the top of the body on any pass; nested loops
-                // converge within these passes.
-                loopPasses += 1
-                mc.muted += 1
-                let savedReported = reported
-                for _ in 0..<Self.maxLoopPasses {
-                    locals = head
-                    locals[variable.text] = element
-                    _ = check(body.statements)
-                    let next = joinStates(head, locals)
-                    if sameState(next, head) { break }
-                    head = next
+                mc.session.bindings.bind(variable, in: mc.file, slot)
+                let saved = locals[variable.text]
+                var head = locals
+                if loopPasses == 0 {
+                    // Find what every name holds at the top of the body on any pass; nested loops
+                    // converge within these passes.
+                    loopPasses += 1
+                    mc.muted += 1
+                    let savedReported = reported
+                    for _ in 0..<Self.maxLoopPasses {
+                        locals = head
+                        locals[variable.text] = element
+                        _ = check(body.statements)
+                        let next = joinStates(head, locals)
+                        if sameState(next, head) { break }
+                        head = next
+                    }
+                    reported = savedReported
+                    mc.muted -= 1
+                    loopPasses -= 1
                 }
-                reported = savedReported
-                mc.muted -= 1
-                loopPasses -= 1
-            }
-            locals = head
-            locals[variable.text] = element
-            _ = check(body.statements)
-            locals = joinStates(head, locals)   // the body may run zero times
-            locals[variable.text] = saved
+                locals = head
+                locals[variable.text] = element
+                _ = check(body.statements)
+                locals = joinStates(head, locals)   // the body may run zero times
+                locals[variable.text] = saved
             }
 
         case .returnValue(let value):
