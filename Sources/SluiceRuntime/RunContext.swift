@@ -74,18 +74,18 @@ final class RunContext: @unchecked Sendable {
     /// The frame layout of a pipeline's or prompt's body.
     func layout(of name: Name, in file: SourceFile) throws -> SlotLayout {
         guard let layout = program.bindings.layouts[BindingSite(file, name.span)] else {
-            throw unresolvedLocal("the body of `\(name.text)`", name.span, file)
+            throw RuntimeError(.script, "internal error: the checker laid out no frame for `\(name.text)`", file: file, span: name.span,
+                               help: "please report this script; `sluice check` should have accepted or refused it")
         }
         return layout
     }
 
     /// The value of the local `expr` reads.
     func local(_ expr: Expr, _ frame: Frame) throws -> Value {
-        let name = frame.file.slice(expr.span)
         guard let slot = readSlot(of: expr), frame.slots.indices.contains(slot) else {
-            throw unresolvedLocal("`\(name)`", expr.span, frame.file)
+            throw unresolvedLocal("`\(frame.file.slice(expr.span))`", expr.span, frame.file)
         }
-        guard let value = frame.slots[slot] else { throw unbound(name, expr.span, frame) }
+        guard let value = frame.slots[slot] else { throw unbound(frame.file.slice(expr.span), expr.span, frame) }
         return value
     }
 
