@@ -6,7 +6,8 @@ import SluiceSyntax
 extension RunContext {
     // MARK: Pipelines
 
-    func callPipeline(_ declared: Declared<PipelineDecl>, arguments: [String: Value], budget: BudgetScope, depth: Int,
+    /// `arguments` are the values of the parameters, in order (nil takes the default).
+    func callPipeline(_ declared: Declared<PipelineDecl>, arguments: [Value?], budget: BudgetScope, depth: Int,
                       callSite: (file: SourceFile, span: Span)? = nil) async throws -> Value {
         let decl = declared.decl
         guard depth < Interpreter.maxPipelineDepth else {
@@ -14,14 +15,16 @@ extension RunContext {
                                file: callSite?.file ?? declared.file, span: callSite?.span ?? decl.name.span)
         }
         return try await tracer.span("pipeline", decl.name.text) { _ in
-            var frame = Frame(file: declared.file, pipeline: decl, budget: budget, depth: depth + 1)
-            for param in decl.params {
-                if let given = arguments[param.name.text] {
-                    frame.locals[param.name.text] = given
+            var frame = Frame(file: declared.file, layout: try layout(of: decl.name, in: declared.file), pipeline: decl,
+                              budget: budget, depth: depth + 1)
+            // The parameters are the first slots, in order.
+            for (slot, param) in decl.params.enumerated() {
+                if let given = arguments.indices.contains(slot) ? arguments[slot] : nil {
+                    frame.slots[slot] = given
                 } else if let defaultValue = param.defaultValue {
-                    frame.locals[param.name.text] = try await eval(defaultValue, &frame)
+                    frame.slots[slot] = try await eval(defaultValue, &frame)
                 } else {
-                    frame.locals[param.name.text] = .null
+                    frame.slots[slot] = .null
                 }
             }
             if case .returned(let value) = try await execute(decl.body, &frame) { return value }
@@ -41,7 +44,7 @@ extension RunContext {
     func execute(_ statement: Stmt, _ frame: inout Frame) async throws -> Flow {
         switch statement.kind {
         case .assign(let name, let expr):
-            frame.locals[name.text] = try await eval(expr, &frame, bindingName: name.text)
+            try bind(name, to: try await eval(expr, &frame), &frame)
         case .expression(let expr):
             _ = try await eval(expr, &frame)
         case .returnValue(let expr):
@@ -66,8 +69,10 @@ extension RunContext {
         case .forIn(let name, let sequence, let body):
             let items = try await listItems(sequence, what: "`for`", &frame)
             let callsBefore = estimate?.callCount ?? 0
+            // The variable's slot is its own: the name it may shadow keeps its value, as the checker says.
+            let slot = try slot(of: name, frame)
             for item in items {
-                frame.locals[name.text] = item
+                frame.slots[slot] = item
                 if case .returned(let value) = try await execute(body, &frame) { return .returned(value) }
             }
             if let estimate {
@@ -99,7 +104,7 @@ extension RunContext {
 
     // MARK: Expressions
 
-    func eval(_ expr: Expr, _ frame: inout Frame, bindingName: String? = nil) async throws -> Value {
+    func eval(_ expr: Expr, _ frame: inout Frame) async throws -> Value {
         switch expr.kind {
         case .string(let parts):
             var text = ""
@@ -126,9 +131,8 @@ extension RunContext {
             var values: [(key: String, value: Value)] = []
             for member in members { values.append((member.name.text, try await eval(member.value, &frame))) }
             return try nested(.record(values), expr, frame)
-        case .name(let name):
-            if let value = frame.locals[name] { return value }
-            throw unknownName(name, expr.span, frame)
+        case .name:
+            return try local(expr, frame)
         case .member(let base, let name):
             let value = try await eval(base, &frame)
             return try memberValue(value, name, frame)
@@ -163,7 +167,7 @@ extension RunContext {
         case .template(let call):
             return try await runTemplate(call, &frame)
         case .cascade(let call, let steps):
-            return try await runCascade(call, steps, bindingName: bindingName, &frame)
+            return try await runCascade(expr, call, steps, &frame)
         case .parallelMap(let body, let variable, let sequence, let settings):
             return try await runParallelMap(body, variable, sequence, settings, &frame)
         case .fallback(let value, let fallback):
@@ -195,11 +199,6 @@ extension RunContext {
         case let other:
             throw RuntimeError(.script, "\(what) needs a list, got \(other.typeName)", file: frame.file, span: sequence.span)
         }
-    }
-
-    func unknownName(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {
-        RuntimeError(.script, "unknown name `\(name)`", file: frame.file, span: span,
-                     help: closestMatch(to: name, in: frame.locals.keys).map { "did you mean `\($0)`?" })
     }
 
     func memberValue(_ value: Value, _ name: Name, _ frame: Frame) throws -> Value {
@@ -268,15 +267,19 @@ extension RunContext {
             }
         case .pipeline(let name)?:
             guard let pipeline = program.pipelines[name] else { throw unresolved(name, callee.span, frame) }
-            var arguments: [String: Value] = [:]
+            var arguments = [Value?](repeating: nil, count: pipeline.decl.params.count)
             for arg in args {
                 guard let label = arg.label else {
                     throw RuntimeError(.script, "arguments to pipeline `\(name)` need names, as in `\(name)(x: ...)`", file: frame.file, span: arg.span)
                 }
                 var value = try await eval(arg.value, &frame)
+                // The checker resolved the label to its parameter's slot in the callee.
+                guard let slot = siteSlot(of: label, in: frame.file), arguments.indices.contains(slot) else {
+                    throw unresolvedLocal("`\(label.text)` of pipeline `\(name)`", label.span, frame.file)
+                }
                 // The checker let only trusted or fenced text reach a `trusted` parameter: inside, it is trusted.
-                if pipeline.decl.params.first(where: { $0.name.text == label.text })?.trusted == true { value = value.withTrust(.trusted) }
-                arguments[label.text] = value
+                if pipeline.decl.params[slot].trusted { value = value.withTrust(.trusted) }
+                arguments[slot] = value
             }
             return try await callPipeline(pipeline, arguments: arguments, budget: frame.budget, depth: frame.depth,
                                           callSite: (frame.file, expr.span))

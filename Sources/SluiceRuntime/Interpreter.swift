@@ -72,13 +72,14 @@ public final class Interpreter: Sendable {
         return try await run.execute(pipeline: name, inputs: inputs)
     }
 
-    /// Runs statements typed into the REPL against `locals`, which persist between calls, with
-    /// the call targets the checker resolved for them. Returns the value of a final expression
-    /// or assignment.
+    /// Runs statements typed into the REPL against `locals`, which persist between calls by name,
+    /// with the call targets, frame layout and local slots the checker resolved for them
+    /// (`Checker.checkStatementsAndLocals`). Returns the value of a final expression or assignment.
     public func evaluate(_ statements: [Stmt], file: SourceFile, locals: inout [String: Value],
-                         calls: [ObjectIdentifier: CallTarget]) async throws(RuntimeError) -> Value? {
-        let run = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil, extraCalls: calls)
-        return try await run.evaluate(statements, file: file, locals: &locals)
+                         calls: [ObjectIdentifier: CallTarget], layout: SlotLayout,
+                         bindings: BindingTable) async throws(RuntimeError) -> Value? {
+        let run = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil, extraCalls: calls, extraBindings: bindings)
+        return try await run.evaluate(statements, file: file, layout: layout, locals: &locals)
     }
 }
 

@@ -91,7 +91,7 @@ extension RunContext {
             }
         }
         for (statement, branch) in zip(body.statements, frames) {
-            for name in boundNames(statement) { frame.locals[name] = branch.locals[name] }
+            for slot in try boundSlots(statement, frame) { frame.slots[slot] = branch.slots[slot] }
         }
     }
 
@@ -101,6 +101,7 @@ extension RunContext {
         let items = try await listItems(sequence, what: "`parallel ... for`", &frame)
         let (limit, policy) = try await parallelSettings(settings, branches: items.count, &frame)
         let start = frame
+        let slot = try slot(of: variable, frame)
         let callsBefore = estimate?.callCount ?? 0
         let results = try await tracer.span("parallel", "\(variable.text) in \(frame.file.slice(sequence.span))") { detail in
             detail["items"] = .number(Double(items.count))
@@ -108,7 +109,7 @@ extension RunContext {
             let variableName = variable.text
             return try await concurrently(items.count, limit: limit, onFailure: policy, name: { "\(variableName) #\($0 + 1)" }) { index in
                 var branch = start
-                branch.locals[variable.text] = items[index]
+                branch.slots[slot] = items[index]
                 return try await self.eval(body, &branch)
             }
         }
@@ -119,22 +120,25 @@ extension RunContext {
         return try nested(.list(results), body, frame)
     }
 
-    /// The names a statement binds in its frame (as the checker's `namesBound`).
-    private func boundNames(_ statement: Stmt) -> [String] {
+    /// The slots a statement binds in its frame (the sites of the checker's `namesBound`).
+    private func boundSlots(_ statement: Stmt, _ frame: Frame) throws -> [Int] {
         switch statement.kind {
-        case .assign(let name, _), .validate(let name, _, _): return [name.text]
+        case .assign(let name, _), .validate(let name, _, _): return [try slot(of: name, frame)]
         case .guardStage(let subject, _):
+            // A guard writes back to the local its subject's root reads.
             var node = subject
             while true {
                 switch node.kind {
-                case .name(let n): return [n]
+                case .name:
+                    guard let slot = readSlot(of: node) else { throw unresolvedLocal("`\(frame.file.slice(node.span))`", node.span, frame.file) }
+                    return [slot]
                 case .member(let base, _), .index(let base, _): node = base
                 default: return []
                 }
             }
         case .ifElse(let branches, let elseBody):
-            return (branches.map(\.body) + (elseBody.map { [$0] } ?? [])).flatMap(\.statements).flatMap(boundNames)
-        case .forIn(_, _, let body), .parallel(_, let body): return body.statements.flatMap(boundNames)
+            return try (branches.map(\.body) + (elseBody.map { [$0] } ?? [])).flatMap(\.statements).flatMap { try boundSlots($0, frame) }
+        case .forIn(_, _, let body), .parallel(_, let body): return try body.statements.flatMap { try boundSlots($0, frame) }
         default: return []
         }
     }

@@ -32,7 +32,8 @@ extension RunContext {
     /// Renders a prompt's messages with the call's arguments. Untrusted values are fenced as data.
     func renderPrompt(_ declared: Declared<PromptDecl>, _ args: [Argument], _ caller: inout Frame) async throws -> RenderedPrompt {
         let prompt = declared.decl
-        var frame = Frame(file: declared.file, budget: caller.budget, depth: caller.depth)
+        var frame = Frame(file: declared.file, layout: try layout(of: prompt.name, in: declared.file), budget: caller.budget,
+                          depth: caller.depth)
         var documentTexts: [String] = []
         let declaredParams = prompt.params.map { $0.map(\.name.text) } ?? parameterNames(of: prompt)
         for arg in args {
@@ -51,18 +52,23 @@ extension RunContext {
                 }
                 value = value.withTrust(.trusted)
             }
-            frame.locals[label.text] = value
+            // The checker resolved the label to its parameter's slot in the prompt.
+            guard let slot = siteSlot(of: label, in: caller.file), frame.slots.indices.contains(slot) else {
+                throw unresolvedLocal("`\(label.text)` of prompt `\(prompt.name.text)`", label.span, caller.file)
+            }
+            frame.slots[slot] = value
             if case .list(let items) = value {
                 documentTexts += items.compactMap { $0.member("source") != nil ? $0.member("text")?.text : nil }
             }
         }
-        for param in prompt.params ?? [] where frame.locals[param.name.text] == nil {
+        // The parameters are the first slots, in order.
+        for (slot, param) in (prompt.params ?? []).enumerated() where frame.slots[slot] == nil {
             if let defaultValue = param.defaultValue {
-                frame.locals[param.name.text] = try await eval(defaultValue, &frame)
+                frame.slots[slot] = try await eval(defaultValue, &frame)
             }
         }
-        if let missing = declaredParams.first(where: { frame.locals[$0] == nil }) {
-            throw RuntimeError(.script, "missing argument `\(missing)` for prompt `\(prompt.name.text)`", file: caller.file,
+        if let missing = declaredParams.indices.first(where: { frame.slots[$0] == nil }) {
+            throw RuntimeError(.script, "missing argument `\(declaredParams[missing])` for prompt `\(prompt.name.text)`", file: caller.file,
                                span: args.last?.span ?? prompt.name.span)
         }
 
@@ -185,7 +191,7 @@ extension RunContext {
     /// The live message an example's user turn is rendered through, so the model sees one
     /// format: the prompt's last `user` message when it has exactly one hole and that hole is a
     /// parameter (maybe with filters), like `user "Feedback: {feedback | fenced}"`.
-    func liveInputTemplate(_ prompt: PromptDecl) -> (message: PromptMessage, parameter: String)? {
+    func liveInputTemplate(_ prompt: PromptDecl) -> (message: PromptMessage, parameter: Expr)? {
         guard !prompt.examples.isEmpty,
               let last = prompt.messages.last(where: { $0.role == .user && !$0.isHistory }),
               case .string(let parts) = last.content.kind else { return nil }
@@ -193,21 +199,24 @@ extension RunContext {
         guard holes.count == 1 else { return nil }
         var node = holes[0]
         while case .filter(let subject, _, _) = node.kind { node = subject }
-        guard case .name(let parameter) = node.kind else { return nil }
-        return (last, parameter)
+        guard case .name = node.kind else { return nil }
+        return (last, node)
     }
 
     /// An example's message: a `user` turn written as plain text goes through the live input's
     /// template as that input's value would (fenced as data); everything else is as written.
-    func renderExample(_ message: PromptMessage, liveInput: (message: PromptMessage, parameter: String)?,
+    func renderExample(_ message: PromptMessage, liveInput: (message: PromptMessage, parameter: Expr)?,
                        _ frame: inout Frame) async throws -> ChatMessage {
         guard message.role == .user, let liveInput, case .string(let parts) = message.content.kind,
               !parts.contains(where: { if case .hole = $0 { true } else { false } }) else {
             return try await renderMessage(message, &frame)
         }
         let text = parts.map { if case .text(let s) = $0 { s } else { "" } }.joined()
-        var exampleFrame = Frame(file: frame.file, locals: frame.locals, budget: frame.budget, depth: frame.depth)
-        exampleFrame.locals[liveInput.parameter] = .string(text, .untrusted)
+        guard let slot = readSlot(of: liveInput.parameter), frame.slots.indices.contains(slot) else {
+            throw unresolvedLocal("`\(frame.file.slice(liveInput.parameter.span))`", liveInput.parameter.span, frame.file)
+        }
+        var exampleFrame = frame
+        exampleFrame.slots[slot] = .string(text, .untrusted)
         return try await renderMessage(liveInput.message, &exampleFrame)
     }
 

@@ -30,11 +30,14 @@ final class RunContext: @unchecked Sendable {
 
     /// Call targets of REPL statements, checked on their own.
     private let extraCalls: [ObjectIdentifier: CallTarget]
+    /// The slots of the locals of REPL statements, checked on their own.
+    private let extraBindings: BindingTable
 
     init(interpreter: Interpreter, sessionId: String?, onText: (@Sendable (String, String) -> Void)?, estimate: EstimationPath?,
-         extraCalls: [ObjectIdentifier: CallTarget] = [:]) {
+         extraCalls: [ObjectIdentifier: CallTarget] = [:], extraBindings: BindingTable = BindingTable()) {
         self.interpreter = interpreter
         self.extraCalls = extraCalls
+        self.extraBindings = extraBindings
         self.sessionId = sessionId
         self.onText = onText
         self.estimate = estimate
@@ -47,6 +50,69 @@ final class RunContext: @unchecked Sendable {
     /// What the checker resolved a call or filter expression to.
     func callTarget(of expr: Expr) -> CallTarget? {
         program.callTargets[ObjectIdentifier(expr)] ?? extraCalls[ObjectIdentifier(expr)]
+    }
+
+    // MARK: Locals, as the checker resolved them
+
+    /// The slot a `.name` expression reads.
+    func readSlot(of expr: Expr) -> Int? {
+        program.bindings.reads[ObjectIdentifier(expr)] ?? extraBindings.reads[ObjectIdentifier(expr)]
+    }
+
+    /// The slot a binding site (an assignment target, a `for` variable, an argument's label in
+    /// the callee, ...) of `file` writes.
+    func siteSlot(of name: Name, in file: SourceFile) -> Int? {
+        let site = BindingSite(file, name.span)
+        return program.bindings.sites[site] ?? extraBindings.sites[site]
+    }
+
+    /// The slot of the candidate reply of a cascade's `accept` conditions.
+    func candidateSlot(of cascade: Expr) -> Int? {
+        program.bindings.candidates[ObjectIdentifier(cascade)] ?? extraBindings.candidates[ObjectIdentifier(cascade)]
+    }
+
+    /// The frame layout of a pipeline's or prompt's body.
+    func layout(of name: Name, in file: SourceFile) throws -> SlotLayout {
+        guard let layout = program.bindings.layouts[BindingSite(file, name.span)] else {
+            throw RuntimeError(.script, "internal error: the checker laid out no frame for `\(name.text)`", file: file, span: name.span,
+                               help: "please report this script; `sluice check` should have accepted or refused it")
+        }
+        return layout
+    }
+
+    /// The value of the local `expr` reads.
+    func local(_ expr: Expr, _ frame: Frame) throws -> Value {
+        guard let slot = readSlot(of: expr), frame.slots.indices.contains(slot) else {
+            throw unresolvedLocal("`\(frame.file.slice(expr.span))`", expr.span, frame.file)
+        }
+        guard let value = frame.slots[slot] else { throw unbound(frame.file.slice(expr.span), expr.span, frame) }
+        return value
+    }
+
+    /// Writes the slot of the binding site `name`.
+    func bind(_ name: Name, to value: Value, _ frame: inout Frame) throws {
+        frame.slots[try slot(of: name, frame)] = value
+    }
+
+    /// The slot of the binding site `name` in `frame`.
+    func slot(of name: Name, _ frame: Frame) throws -> Int {
+        guard let slot = siteSlot(of: name, in: frame.file), frame.slots.indices.contains(slot) else {
+            throw unresolvedLocal("`\(name.text)`", name.span, frame.file)
+        }
+        return slot
+    }
+
+    /// A local the checker did not resolve: only a checked program runs, so this is a bug of
+    /// the checker, reported as such rather than guessed at by name.
+    func unresolvedLocal(_ what: String, _ span: Span, _ file: SourceFile) -> RuntimeError {
+        RuntimeError(.script, "internal error: the checker did not resolve the local \(what)", file: file, span: span,
+                     help: "please report this script; `sluice check` should have accepted or refused it")
+    }
+
+    /// A resolved local whose slot holds nothing yet: bound only on a path this run did not take.
+    func unbound(_ name: String, _ span: Span, _ frame: Frame) -> RuntimeError {
+        RuntimeError(.script, "`\(name)` has no value here: it is bound only on a path this run did not take",
+                     file: frame.file, span: span, help: "bind it before this point on every path, or give it a value first")
     }
 
     // MARK: Shared run state
@@ -132,10 +198,15 @@ final class RunContext: @unchecked Sendable {
         }
     }
 
-    /// REPL statements against persistent locals.
-    func evaluate(_ statements: [Stmt], file: SourceFile, locals: inout [String: Value]) async throws(RuntimeError) -> Value? {
-        var frame = Frame(file: file, locals: locals, budget: ledger.root)
-        defer { locals = frame.locals }
+    /// REPL statements against persistent locals: the REPL keeps them by name between inputs;
+    /// here they go into the slots `layout` gives them and come back out.
+    func evaluate(_ statements: [Stmt], file: SourceFile, layout: SlotLayout,
+                  locals: inout [String: Value]) async throws(RuntimeError) -> Value? {
+        var frame = Frame(file: file, layout: layout, budget: ledger.root)
+        for (name, slot) in layout.outer { frame.slots[slot] = locals[name] }
+        defer {
+            for (name, slot) in layout.outer { if let value = frame.slots[slot] { locals[name] = value } }
+        }
         do {
             var last: Value?
             for statement in statements {
@@ -145,7 +216,7 @@ final class RunContext: @unchecked Sendable {
                     last = try await eval(expr, &frame)
                 case .assign(let name, _):
                     _ = try await execute(statement, &frame)
-                    last = frame.locals[name.text]
+                    last = frame.slots[try slot(of: name, frame)]
                 default:
                     if case .returned(let value) = try await execute(statement, &frame) { return value }
                 }
@@ -172,7 +243,9 @@ final class RunContext: @unchecked Sendable {
         redactions.add(secrets)
     }
 
-    func bindInputs(_ inputs: [String: JSONValue], to declared: Declared<PipelineDecl>) throws -> [String: Value] {
+    /// The inputs, given by name, as the values of the pipeline's parameters in order (nil for
+    /// one not given, which takes its default).
+    func bindInputs(_ inputs: [String: JSONValue], to declared: Declared<PipelineDecl>) throws -> [Value?] {
         let decl = declared.decl
         let paramNames = decl.params.map(\.name.text)
         for key in inputs.keys.sorted() where !paramNames.contains(key) {
@@ -180,15 +253,15 @@ final class RunContext: @unchecked Sendable {
                                help: closestMatch(to: key, in: paramNames).map { "did you mean `\($0)`?" }
                                    ?? "its inputs are: " + paramNames.joined(separator: ", "))
         }
-        var values: [String: Value] = [:]
-        for param in decl.params {
+        var values = [Value?](repeating: nil, count: decl.params.count)
+        for (index, param) in decl.params.enumerated() {
             let type = param.type.map(program.resolve) ?? .any
             if let given = inputs[param.name.text] {
-                values[param.name.text] = try convertInput(given, to: type, param: param, file: declared.file)
+                values[index] = try convertInput(given, to: type, param: param, file: declared.file)
             } else if param.defaultValue == nil, !type.isOptional, let estimate {
                 // A dry run without this input estimates with an empty one.
                 estimate.missing(param.name.text)
-                values[param.name.text] = if case .list = type { .list([]) } else { .string("", .untrusted) }
+                values[index] = if case .list = type { .list([]) } else { .string("", .untrusted) }
             } else if param.defaultValue == nil, !type.isOptional {
                 throw RuntimeError(.script, "missing input `\(param.name.text)` (\(type)) for pipeline `\(decl.name.text)`",
                                    file: declared.file, span: param.span,
@@ -270,18 +343,21 @@ struct FlagVerdict: Sendable, Hashable {
 }
 
 /// The variables of one pipeline call (or prompt rendering, or REPL input), and the budget
-/// scope its calls are charged to.
+/// scope its calls are charged to. Locals live in the slots the checker laid out for the body;
+/// every read and write goes through a slot it recorded, never through a name.
 struct Frame: Sendable {
     let file: SourceFile
-    var locals: [String: Value] = [:]
+    /// The value of each slot of the body's layout; nil until bound.
+    var slots: [Value?]
     /// The pipeline whose body this frame runs (nil for prompts and the REPL).
     var pipeline: PipelineDecl? = nil
     var budget: BudgetScope
     /// How many pipeline calls deep this frame is (the run's pipeline is 1).
     var depth = 0
 
-    init(file: SourceFile, locals: [String: Value] = [:], pipeline: PipelineDecl? = nil, budget: BudgetScope, depth: Int = 0) {
-        self.file = file; self.locals = locals; self.pipeline = pipeline; self.budget = budget; self.depth = depth
+    init(file: SourceFile, layout: SlotLayout, pipeline: PipelineDecl? = nil, budget: BudgetScope, depth: Int = 0) {
+        self.file = file; self.pipeline = pipeline; self.budget = budget; self.depth = depth
+        self.slots = Array(repeating: nil, count: layout.size)
     }
 }
 

@@ -46,17 +46,23 @@ extension RunContext {
                 throw RuntimeError(.script, "session setting `\(field.name.text)` cannot be \(value.typeName)", file: frame.file, span: field.span)
             }
         }
-        let userInput = settings.user ?? pipeline.params.first { param in
-            if case .named(let type)? = param.type { return type.text == "string" }
-            return param.type == nil
-        }?.name.text
-        guard let userInput, frame.locals[userInput] != nil else {
+        // The user's turn: the local the `user` setting names, as the checker resolved it, or
+        // else the first string (or untyped) parameter, whose slot is its position.
+        let userSlot: Int? = if let user = fields.first(where: { $0.name.text == "user" }) {
+            readSlot(of: user.value)
+        } else {
+            pipeline.params.firstIndex { param in
+                if case .named(let type)? = param.type { return type.text == "string" }
+                return param.type == nil
+            }
+        }
+        guard let userSlot, frame.slots.indices.contains(userSlot), let userValue = frame.slots[userSlot] else {
             throw RuntimeError(.script, "the session needs to know which input is the user's turn", file: frame.file, span: span,
                                help: "add `with user INPUT`, naming a parameter of pipeline `\(pipeline.name.text)`")
         }
         guard let sessionId else {
             // Without --session the conversation starts empty and nothing is kept.
-            frame.locals[name.text] = .list([])
+            try bind(name, to: .list([]), &frame)
             return
         }
         guard activeSession == nil else {
@@ -77,9 +83,9 @@ extension RunContext {
         } catch {
             throw RuntimeError(.script, "cannot read session `\(sessionId)`: \(error)", file: frame.file, span: span)
         }
-        activeSession = ActiveSession(id: sessionId, settings: settings, userText: frame.locals[userInput]?.text ?? "", state: state,
+        activeSession = ActiveSession(id: sessionId, settings: settings, userText: userValue.text, state: state,
                                       file: frame.file, span: span)
-        frame.locals[name.text] = .list(history(state, settings))
+        try bind(name, to: .list(history(state, settings)), &frame)
     }
 
     /// The summary, then the most recent turns whose tokens fit `max_tokens`.

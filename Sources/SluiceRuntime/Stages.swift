@@ -172,7 +172,7 @@ extension RunContext {
 
     // MARK: cascade
 
-    func runCascade(_ call: Expr, _ steps: [CascadeStep], bindingName: String?, _ frame: inout Frame) async throws -> Value {
+    func runCascade(_ cascade: Expr, _ call: Expr, _ steps: [CascadeStep], _ frame: inout Frame) async throws -> Value {
         guard case .call(_, let args, _) = call.kind, case .prompt(let promptName)? = callTarget(of: call),
               let prompt = program.prompts[promptName] else {
             throw unresolved(frame.file.slice(call.span), call.span, frame)
@@ -206,12 +206,12 @@ extension RunContext {
                 if let answering {
                     accepted = position >= answering
                 } else if let accept = step.accept {
-                    let saved = (bindingName.flatMap { frame.locals[$0] }, frame.locals["it"])
-                    if let bindingName { frame.locals[bindingName] = .reply(reply) }
-                    frame.locals["it"] = .reply(reply)
+                    // `it` (and the name the cascade is assigned to) is the candidate's own slot.
+                    guard let slot = candidateSlot(of: cascade), frame.slots.indices.contains(slot) else {
+                        throw unresolvedLocal("`it`", accept.span, frame.file)
+                    }
+                    frame.slots[slot] = .reply(reply)
                     accepted = try await eval(accept, &frame).isTruthy
-                    if let bindingName { frame.locals[bindingName] = saved.0 }
-                    frame.locals["it"] = saved.1
                 }
                 if !accepted, let accept = step.accept {
                     let condition = frame.file.slice(accept.span)
@@ -238,7 +238,8 @@ extension RunContext {
     // MARK: validate
 
     func runValidate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?, _ frame: inout Frame) async throws {
-        guard var value = frame.locals[name.text] else { throw unknownName(name.text, name.span, frame) }
+        let slot = try slot(of: name, frame)
+        guard var value = frame.slots[slot] else { throw unbound(name.text, name.span, frame) }
         var maxRetries = 1
         if let retries {
             guard case .number(let n) = try await eval(retries, &frame), let whole = exactInt(n), whole >= 0 else {
@@ -291,7 +292,7 @@ extension RunContext {
                                                    detail: &callDetail, attempt: attempt + 1))
             }
         }
-        frame.locals[name.text] = validated
+        frame.slots[slot] = validated
     }
 
     /// The value as JSON and what is wrong with it for `type`.
@@ -372,9 +373,13 @@ extension RunContext {
         var node = target
         while true {
             switch node.kind {
-            case .name(let name):
-                guard let root = frame.locals[name] else { return }
-                frame.locals[name] = root.replacing(at: path.reversed(), with: value)
+            case .name:
+                // The place's root is the local its read resolved to.
+                guard let slot = readSlot(of: node), frame.slots.indices.contains(slot) else {
+                    throw unresolvedLocal("`\(frame.file.slice(node.span))`", node.span, frame.file)
+                }
+                guard let root = frame.slots[slot] else { return }
+                frame.slots[slot] = root.replacing(at: path.reversed(), with: value)
                 return
             case .member(let base, let field):
                 path.append(.field(field.text))

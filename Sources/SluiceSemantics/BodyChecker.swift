@@ -86,9 +86,63 @@ final class BodyChecker {
     var pipeline: PipelineDecl?
     /// The first `session` statement of the body: a run keeps one conversation.
     var session: Span?
+    /// The slots of this body, as the runtime will lay out its frame.
+    private(set) var layout = SlotLayout()
+    /// The names in scope with their slots, innermost last; the first is the body's outer level.
+    private var scopes: [[String: Int]] = [[:]]
+    /// The slots of `for` and `parallel ... for` variables and of cascade candidates, by where
+    /// they are written: a loop body checked again finds the same slots.
+    private var scopedSlots: [Int: Int] = [:]
 
-    init(_ mc: ModuleChecker, mode: Mode, locals: [String: Facts]) {
-        self.mc = mc; self.mode = mode; self.locals = locals
+    /// `parameters` (with what is known of them) take the first slots, in order; a repeated
+    /// name (an error reported elsewhere) has a slot but is not in scope.
+    init(_ mc: ModuleChecker, mode: Mode, parameters: [(name: String, facts: Facts)] = []) {
+        self.mc = mc; self.mode = mode; self.locals = [:]
+        for (name, facts) in parameters {
+            let slot = layout.names.count
+            layout.names.append(name)
+            guard locals[name] == nil else { continue }
+            locals[name] = facts
+            layout.outer[name] = slot
+            scopes[0][name] = slot
+        }
+    }
+
+    // MARK: Slots
+
+    /// The slot `name` has here, innermost scope first.
+    func slot(of name: String) -> Int? {
+        for scope in scopes.reversed() { if let slot = scope[name] { return slot } }
+        return nil
+    }
+
+    /// The slot a binding of `name` writes, recorded for its site: the one in scope, or a new
+    /// one at the body's outer level (a name first bound in a loop or branch stays bound after it).
+    @discardableResult
+    func bindingSlot(_ name: Name) -> Int {
+        let slot = slot(of: name.text) ?? {
+            let slot = layout.names.count
+            layout.names.append(name.text)
+            layout.outer[name.text] = slot
+            scopes[0][name.text] = slot
+            return slot
+        }()
+        mc.session.bindings.bind(name, in: mc.file, slot)
+        return slot
+    }
+
+    /// Runs `body` with `names` bound to one slot of their own, the slot of `site`; outside
+    /// `body` the names mean what they meant before.
+    func withScopedSlot<T>(_ names: [String], site: Int, _ body: (Int) -> T) -> T {
+        let slot = scopedSlots[site] ?? {
+            let slot = layout.names.count
+            layout.names.append(names[0])
+            scopedSlots[site] = slot
+            return slot
+        }()
+        scopes.append(Dictionary(names.map { ($0, slot) }, uniquingKeysWith: { first, _ in first }))
+        defer { scopes.removeLast() }
+        return body(slot)
     }
 
     func error(_ message: String, at span: Span, notes: [Diagnostic.Note] = [], help: String? = nil) {
@@ -166,11 +220,13 @@ final class BodyChecker {
     func check(_ stmt: Stmt, valueOnNextLine: Bool = false) -> Bool {
         switch stmt.kind {
         case .assign(let name, let value):
-            if case .cascade(let call, let steps) = value.kind {
-                locals[name.text] = cascade(value, call, steps, target: name.text)
+            let facts = if case .cascade(let call, let steps) = value.kind {
+                cascade(value, call, steps, target: name.text)
             } else {
-                locals[name.text] = check(value)
+                check(value)
             }
+            bindingSlot(name)
+            locals[name.text] = facts
 
         case .guardStage(let subject, let uses):
             _ = check(subject)
@@ -215,31 +271,35 @@ final class BodyChecker {
         case .forIn(let variable, let sequence, let body):
             let list = check(sequence)
             let element = Facts(elementType(of: list, sequence), list.trust, taint: list.taint)
-            let saved = locals[variable.text]
-            var head = locals
-            if loopPasses == 0 {
-                // Find what every name holds at the top of the body on any pass; nested loops
-                // converge within these passes.
-                loopPasses += 1
-                mc.muted += 1
-                let savedReported = reported
-                for _ in 0..<Self.maxLoopPasses {
-                    locals = head
-                    locals[variable.text] = element
-                    _ = check(body.statements)
-                    let next = joinStates(head, locals)
-                    if sameState(next, head) { break }
-                    head = next
+            // The variable has a slot of its own: after the loop the name means what it meant before.
+            withScopedSlot([variable.text], site: variable.span.start) { slot in
+                mc.session.bindings.bind(variable, in: mc.file, slot)
+                let saved = locals[variable.text]
+                var head = locals
+                if loopPasses == 0 {
+                    // Find what every name holds at the top of the body on any pass; nested loops
+                    // converge within these passes.
+                    loopPasses += 1
+                    mc.muted += 1
+                    let savedReported = reported
+                    for _ in 0..<Self.maxLoopPasses {
+                        locals = head
+                        locals[variable.text] = element
+                        _ = check(body.statements)
+                        let next = joinStates(head, locals)
+                        if sameState(next, head) { break }
+                        head = next
+                    }
+                    reported = savedReported
+                    mc.muted -= 1
+                    loopPasses -= 1
                 }
-                reported = savedReported
-                mc.muted -= 1
-                loopPasses -= 1
+                locals = head
+                locals[variable.text] = element
+                _ = check(body.statements)
+                locals = joinStates(head, locals)   // the body may run zero times
+                locals[variable.text] = saved
             }
-            locals = head
-            locals[variable.text] = element
-            _ = check(body.statements)
-            locals = joinStates(head, locals)   // the body may run zero times
-            locals[variable.text] = saved
 
         case .returnValue(let value):
             let facts = value.map { check($0) } ?? Facts(.null)
@@ -258,6 +318,7 @@ final class BodyChecker {
 
         case .session(let name, let settings):
             checkSession(stmt, settings)
+            bindingSlot(name)
             locals[name.text] = Facts(.list(Builtins.historyMessage), .untrusted, taint: .source("the conversation history"))
 
         case .expression(let e):
@@ -315,6 +376,8 @@ final class BodyChecker {
     /// `validate NAME [as TYPE] [retries N]`.
     private func validate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?) {
         let current = value(name.text, at: name.span)
+        // `validate` reads the name and writes the validated value back to the same slot.
+        if locals[name.text] != nil, let slot = slot(of: name.text) { mc.session.bindings.bind(name, in: mc.file, slot) }
         var target: SluiceType = .any
         if let typeRef {
             target = mc.resolve(typeRef)
@@ -570,10 +633,11 @@ extension BodyChecker {
                 }
                 if case .name(let model) = setting.value.kind { mc.checkModelName(Name(model, setting.value.span)) }
             case "user":
-                guard case .name(let input) = setting.value.kind, locals[input] != nil else {
+                guard case .name(let input) = setting.value.kind, locals[input] != nil, let slot = slot(of: input) else {
                     error("session `user` names the pipeline input that is the user's turn", at: setting.value.span)
                     continue
                 }
+                mc.session.bindings.read(setting.value, slot)
             default:
                 error("unknown session setting `\(key)`", at: setting.name.span,
                       help: suggestion(key, Builtins.sessionSettings) ?? "settings: " + Builtins.sessionSettings.joined(separator: ", "))

@@ -41,7 +41,9 @@ extension BodyChecker {
             }
             return .combining(facts, into: .record(name: nil, fields: out))
         case .name(let n):
-            return value(n, at: expr.span)
+            let facts = value(n, at: expr.span)
+            if locals[n] != nil, let slot = slot(of: n) { mc.session.bindings.read(expr, slot) }
+            return facts
         case .member(let base, let name):
             let facts = check(base)
             guard let type = member(facts, name) else { return .unknown }
@@ -366,7 +368,7 @@ extension BodyChecker {
                 error("argument `\(label.text)` is given twice", at: label.span)
                 continue
             }
-            guard let param = sig.params.first(where: { $0.name == label.text }) else {
+            guard let index = sig.params.firstIndex(where: { $0.name == label.text }) else {
                 let close = closestMatch(to: label.text, in: sig.params.map(\.name).filter { !given.contains($0) })
                 if let close { suggested.insert(close) }
                 error("\(what) has no parameter `\(label.text)`", at: label.span,
@@ -375,6 +377,9 @@ extension BodyChecker {
                             : "its parameters: " + sig.params.map { "`\($0.name)`" }.joined(separator: ", ")))
                 continue
             }
+            // The argument binds the parameter's slot in the callee's layout.
+            mc.session.bindings.bind(label, in: mc.file, index)
+            let param = sig.params[index]
             if let why = mismatch(facts.type, param.type) {
                 error("argument `\(label.text)` of \(what) must be `\(param.type)`, but this value \(why)", at: arg.value.span)
             } else if param.trusted && !facts.trust.isSafeAsInstructions {
@@ -432,16 +437,22 @@ extension BodyChecker {
             _ = check(call)
         }
         if steps.isEmpty { error("a cascade needs at least one model", at: expr.span) }
-        for step in steps {
-            mc.checkModelName(step.model)
-            guard let accept = step.accept else { continue }
-            let savedIt = locals["it"]
-            let savedTarget = target.flatMap { locals[$0] }
-            locals["it"] = reply
-            if let target { locals[target] = reply }
-            _ = check(accept)
-            locals["it"] = savedIt
-            if let target { locals[target] = savedTarget }
+        for step in steps { mc.checkModelName(step.model) }
+        guard steps.contains(where: { $0.accept != nil }) else { return reply }
+        // In an `accept`, `it` (and the name the cascade is assigned to) is the candidate reply:
+        // a slot of its own, which the runtime fills before each condition.
+        withScopedSlot(["it"] + (target.map { [$0] } ?? []), site: expr.span.start) { slot in
+            mc.session.bindings.candidate(expr, slot)
+            for step in steps {
+                guard let accept = step.accept else { continue }
+                let savedIt = locals["it"]
+                let savedTarget = target.flatMap { locals[$0] }
+                locals["it"] = reply
+                if let target { locals[target] = reply }
+                _ = check(accept)
+                locals["it"] = savedIt
+                if let target { locals[target] = savedTarget }
+            }
         }
         return reply
     }

@@ -14,7 +14,7 @@ public enum Checker {
         session.stack.append((normalizedPath(module.file.path), normalizedPath(module.file.path)))
         checker.run(module)
         session.stack.removeLast()
-        let program = checker.makeProgram(main: module, budget: checker.budget, calls: session.calls)
+        let program = checker.makeProgram(main: module, budget: checker.budget, calls: session.calls, bindings: session.bindings)
         let diagnostics = session.sortedDiagnostics()
         return (program.with(errors: diagnostics.filter { $0.severity == .error }), diagnostics)
     }
@@ -27,25 +27,26 @@ public enum Checker {
     }
 
     /// Like `checkStatements`, and also returns the locals after the statements with their static
-    /// types and trust, so that the REPL can carry them to the next input, and what each call and
-    /// filter expression of the statements calls. A local missing from `trust` is untrusted (the
-    /// checker cannot know where its value came from).
+    /// types and trust, so that the REPL can carry them to the next input, what each call and
+    /// filter expression of the statements calls, and where their locals live: the layout of
+    /// the input (the existing locals first, by name, then each new one) and the slots its
+    /// names read and bind. A local missing from `trust` is untrusted (the checker cannot know
+    /// where its value came from).
     public static func checkStatementsAndLocals(_ statements: [Stmt], file: SourceFile, program: Program,
                                                 locals: [String: SluiceType], trust: [String: TrustLevel] = [:])
         -> (diagnostics: [Diagnostic], locals: [String: SluiceType], trust: [String: TrustLevel],
-            callTargets: [ObjectIdentifier: CallTarget]) {
+            callTargets: [ObjectIdentifier: CallTarget], layout: SlotLayout, bindings: BindingTable) {
         let session = Session(loader: NoModules())
         let checker = ModuleChecker(session: session, file: file, moduleName: file.path, isMain: true, depth: 0)
         checker.adopt(program)
-        var facts: [String: Facts] = [:]
-        for (name, type) in locals {
-            facts[name] = Facts(type, trust[name] ?? .untrusted, taint: .source("`\(name)`, bound by an earlier input"))
+        let existing = locals.keys.sorted().map { name in
+            (name, Facts(locals[name]!, trust[name] ?? .untrusted, taint: .source("`\(name)`, bound by an earlier input")))
         }
-        let body = BodyChecker(checker, mode: .repl, locals: facts)
+        let body = BodyChecker(checker, mode: .repl, parameters: existing)
         body.prescan(statements)
         body.check(statements)
         return (session.sortedDiagnostics(), body.locals.mapValues(\.type), body.locals.mapValues(\.trust),
-                session.calls.targets)
+                session.calls.targets, body.layout, session.bindings)
     }
 
     /// Checks declarations typed in the REPL (or any later chunk of declarations) on top of an
@@ -61,7 +62,10 @@ public enum Checker {
         session.stack.removeLast()
         var calls = program.callTable
         calls.merge(session.calls)
-        let extended = checker.makeProgram(main: program.main, budget: checker.budget ?? program.budget, calls: calls)
+        var bindings = program.bindings
+        bindings.merge(session.bindings)
+        let extended = checker.makeProgram(main: program.main, budget: checker.budget ?? program.budget, calls: calls,
+                                           bindings: bindings)
         let diagnostics = session.sortedDiagnostics()
         return (extended.with(errors: diagnostics.filter { $0.severity == .error }), diagnostics)
     }
@@ -176,6 +180,8 @@ final class Session {
     var stack: [(key: String, display: String)] = []
     /// What every checked call and filter expression calls, in every module of this check.
     var calls = CallTable()
+    /// Where every local of every checked body lives.
+    var bindings = BindingTable()
 
     init(loader: ModuleLoader) { self.loader = loader }
 
@@ -268,7 +274,7 @@ func suggestion(_ name: String, _ candidates: some Sequence<String>) -> String? 
 extension ModuleChecker {
     /// The tables of everything visible from this (main) module, plus the declarations that
     /// imported ones depend on (a prompt's model, a pipeline's prompts, ...), under their names.
-    func makeProgram(main: Module, budget: Declared<BudgetDecl>?, calls: CallTable) -> Program {
+    func makeProgram(main: Module, budget: Declared<BudgetDecl>?, calls: CallTable, bindings: BindingTable) -> Program {
         var table: [String: Entry] = [:]
         var names: [String] = []
         for name in order { if let e = scope[name], table[name] == nil { table[name] = e; names.append(name) } }
@@ -314,7 +320,7 @@ extension ModuleChecker {
             }
         }
         return Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards,
-                       pipelines: pipelines, budget: budget, resolvedTypes: resolved, calls: calls)
+                       pipelines: pipelines, budget: budget, resolvedTypes: resolved, calls: calls, bindings: bindings)
     }
 
     /// Makes the declarations of an existing program visible (and redefinable) here: for the REPL.

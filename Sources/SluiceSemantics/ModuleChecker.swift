@@ -331,7 +331,7 @@ final class ModuleChecker {
     }
 
     func constantType(_ expr: Expr, _ what: String) -> SluiceType {
-        BodyChecker(self, mode: .constant(what), locals: [:]).check(expr).type
+        BodyChecker(self, mode: .constant(what)).check(expr).type
     }
 
     func checkModel(_ d: ModelDecl) {
@@ -530,11 +530,9 @@ final class ModuleChecker {
             error("prompt `\(p.name.text)` has no messages", at: p.name.span, help: "add a `user \"...\"` message")
         }
 
-        var locals: [String: Facts] = [:]
-        for param in sig.params where locals[param.name] == nil {
-            locals[param.name] = parameterFacts(param, role: "a parameter of prompt `\(p.name.text)`")
-        }
-        let body = BodyChecker(self, mode: .prompt(p.name.text), locals: locals)
+        let parameters = sig.params.map { ($0.name, parameterFacts($0, role: "a parameter of prompt `\(p.name.text)`")) }
+        let body = BodyChecker(self, mode: .prompt(p.name.text), parameters: parameters)
+        defer { session.bindings.layout(of: p.name, in: file, body.layout) }
         for message in p.messages + p.examples.joined() {
             if message.isHistory {
                 body.checkHistory(message.content)
@@ -583,14 +581,12 @@ final class ModuleChecker {
     func checkPipeline(_ p: PipelineDecl, _ entry: Entry) {
         let sig = signature(of: entry)
         checkParams(p.params, sig, of: "pipeline `\(p.name.text)`")
-        var locals: [String: Facts] = [:]
-        for param in sig.params where locals[param.name] == nil {
-            locals[param.name] = parameterFacts(param, role: "an input of pipeline `\(p.name.text)`")
-        }
-        let body = BodyChecker(self, mode: .pipeline(p.name.text, returns: sig.returns), locals: locals)
+        let parameters = sig.params.map { ($0.name, parameterFacts($0, role: "an input of pipeline `\(p.name.text)`")) }
+        let body = BodyChecker(self, mode: .pipeline(p.name.text, returns: sig.returns), parameters: parameters)
         body.pipeline = p
         body.prescan(p.body.statements)
         let returns = body.check(p.body.statements)
+        session.bindings.layout(of: p.name, in: file, body.layout)
         if let declared = p.returnType, !returns {
             let closing = Span(max(p.body.span.start, p.body.span.end - 1), p.body.span.end)
             var notes: [Diagnostic.Note] = []

@@ -70,10 +70,14 @@ extension BodyChecker {
         }
         checkParallelSettings(settings)
         let list = check(sequence)
-        let saved = locals[variable.text]
-        locals[variable.text] = Facts(elementType(of: list, sequence), list.trust, taint: list.taint)
-        let result = check(body)
-        locals[variable.text] = saved
+        let element = Facts(elementType(of: list, sequence), list.trust, taint: list.taint)
+        let result = withScopedSlot([variable.text], site: variable.span.start) { slot in
+            mc.session.bindings.bind(variable, in: mc.file, slot)
+            let saved = locals[variable.text]
+            locals[variable.text] = element
+            defer { locals[variable.text] = saved }
+            return check(body)
+        }
         return Facts(.list(result.type), result.trust, taint: result.taint, replyOf: nil)
     }
 

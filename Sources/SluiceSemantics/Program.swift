@@ -45,6 +45,10 @@ public final class Program: Sendable {
     /// The expressions `callTargets` is keyed by, kept alive so that no key is ever reused by
     /// another expression (a REPL session drops redefined declarations but keeps the table).
     private let callExpressions: [Expr]
+    /// Where every local of every checked body lives: the slot of each name read and each
+    /// binding site, and each body's layout. The interpreter reads and writes slots, never a
+    /// local by its name.
+    public let bindings: BindingTable
     /// The errors the checker found. A program with any cannot be run: the interpreter refuses it.
     public let errors: [Diagnostic]
 
@@ -52,16 +56,17 @@ public final class Program: Sendable {
                 prompts: [String: Declared<PromptDecl>], indexes: [String: Declared<IndexDecl>],
                 guards: [String: Declared<GuardDecl>], pipelines: [String: Declared<PipelineDecl>],
                 budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
-                calls: CallTable = CallTable(), errors: [Diagnostic] = []) {
+                calls: CallTable = CallTable(), bindings: BindingTable = BindingTable(), errors: [Diagnostic] = []) {
         self.main = main; self.models = models; self.types = types; self.prompts = prompts; self.indexes = indexes
         self.guards = guards; self.pipelines = pipelines; self.budget = budget; self.resolvedTypes = resolvedTypes
-        self.callTargets = calls.targets; self.callExpressions = calls.expressions; self.errors = errors
+        self.callTargets = calls.targets; self.callExpressions = calls.expressions
+        self.bindings = bindings; self.errors = errors
     }
 
     /// The same program, knowing the errors its check found.
     func with(errors: [Diagnostic]) -> Program {
         Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards, pipelines: pipelines,
-                budget: budget, resolvedTypes: resolvedTypes, calls: callTable, errors: errors)
+                budget: budget, resolvedTypes: resolvedTypes, calls: callTable, bindings: bindings, errors: errors)
     }
 
     /// The call table with its expressions, to extend (REPL declarations).
@@ -90,6 +95,76 @@ public struct CallTable: Sendable {
 
     mutating func merge(_ other: CallTable) {
         for expr in other.expressions { if let target = other.targets[ObjectIdentifier(expr)] { record(expr, target) } }
+    }
+}
+
+/// Where a name is bound or a body is declared: the file (by identity, so that two REPL inputs
+/// or two files of one path never share a site) and the byte offset its name starts at.
+public struct BindingSite: Hashable, Sendable {
+    public let file: ObjectIdentifier
+    public let start: Int
+    public init(_ file: SourceFile, _ span: Span) { self.file = ObjectIdentifier(file); self.start = span.start }
+}
+
+/// The slots of one body (a pipeline, a prompt, a REPL input): its parameters first, in order,
+/// then each local in order of first binding. A `for` variable, a `parallel ... for` variable
+/// and a cascade's candidate `it` each have a slot of their own, which a name of the body that
+/// they shadow never shares.
+public struct SlotLayout: Sendable, Hashable {
+    /// The name each slot holds, by slot, for messages.
+    public internal(set) var names: [String] = []
+    /// The names bound at the outer level of the body, with their slots: what a REPL input
+    /// leaves bound for the next one.
+    public internal(set) var outer: [String: Int] = [:]
+    public var size: Int { names.count }
+    public init() {}
+}
+
+/// The resolution of every local: what the interpreter follows instead of names.
+public struct BindingTable: Sendable {
+    /// The slot each `.name` expression that reads a local reads, by `ObjectIdentifier` of the expression.
+    public private(set) var reads: [ObjectIdentifier: Int] = [:]
+    /// The slot each binding site (an assignment target, a `for` variable, `validate NAME`,
+    /// `session NAME`, an argument's label in the callee's layout) writes.
+    public private(set) var sites: [BindingSite: Int] = [:]
+    /// The slot of the candidate reply (`it`, and the name the cascade is assigned to) of each
+    /// cascade whose steps have an `accept`, by `ObjectIdentifier` of the cascade expression.
+    public private(set) var candidates: [ObjectIdentifier: Int] = [:]
+    /// The layout of each pipeline and prompt, by the site of its declared name.
+    public private(set) var layouts: [BindingSite: SlotLayout] = [:]
+    /// The expressions and files the keys name, kept alive so that no key is ever reused.
+    private var expressions: [Expr] = []
+    private var files: [ObjectIdentifier: SourceFile] = [:]
+
+    public init() {}
+
+    mutating func read(_ expr: Expr, _ slot: Int) {
+        if reads.updateValue(slot, forKey: ObjectIdentifier(expr)) == nil { expressions.append(expr) }
+    }
+
+    mutating func bind(_ name: Name, in file: SourceFile, _ slot: Int) {
+        sites[BindingSite(file, name.span)] = slot
+        files[ObjectIdentifier(file)] = file
+    }
+
+    mutating func candidate(_ cascade: Expr, _ slot: Int) {
+        if candidates.updateValue(slot, forKey: ObjectIdentifier(cascade)) == nil { expressions.append(cascade) }
+    }
+
+    mutating func layout(of name: Name, in file: SourceFile, _ layout: SlotLayout) {
+        layouts[BindingSite(file, name.span)] = layout
+        files[ObjectIdentifier(file)] = file
+    }
+
+    mutating func merge(_ other: BindingTable) {
+        for expr in other.expressions {
+            let key = ObjectIdentifier(expr)
+            if let slot = other.reads[key] { read(expr, slot) }
+            if let slot = other.candidates[key] { candidate(expr, slot) }
+        }
+        sites.merge(other.sites) { $1 }
+        layouts.merge(other.layouts) { $1 }
+        files.merge(other.files) { $1 }
     }
 }
 

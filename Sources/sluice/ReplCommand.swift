@@ -162,7 +162,8 @@ struct ReplSession {
             provider: provider, retrieval: store, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider))
         do {
-            if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals, calls: checked.callTargets) {
+            if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals, calls: checked.callTargets,
+                                                             layout: checked.layout, bindings: checked.bindings) {
                 Terminal.out(RunReport.humanOutput(value))
             }
         } catch {
