@@ -83,35 +83,32 @@ public enum PorterStemmer {
 
     // MARK: rules
 
-    /// A rule: a suffix (`*d` for a double consonant), its replacement, and a condition on the stem.
-    struct Rule {
-        var suffix: String
-        var replacement: String
-        var condition: ((ArraySlice<UInt8>) -> Bool)?
-        init(_ suffix: String, _ replacement: String, _ condition: ((ArraySlice<UInt8>) -> Bool)? = nil) {
-            self.suffix = suffix; self.replacement = replacement; self.condition = condition
+    /// A rule: a suffix, its replacement, and a condition on the stem (the word less the suffix)
+    /// and the whole word. The tables are built once.
+    struct Rule: Sendable {
+        var suffix: Word
+        var replacement: Word
+        var condition: @Sendable (_ stem: ArraySlice<UInt8>, _ word: Word) -> Bool
+        init(_ suffix: String, _ replacement: String, _ condition: @escaping @Sendable (_ stem: ArraySlice<UInt8>, _ word: Word) -> Bool = { _, _ in true }) {
+            self.suffix = Array(suffix.utf8); self.replacement = Array(replacement.utf8); self.condition = condition
+        }
+        init(_ suffix: String, _ replacement: String, stem condition: @escaping @Sendable (ArraySlice<UInt8>) -> Bool) {
+            self.init(suffix, replacement) { stem, _ in condition(stem) }
         }
     }
 
-    static let doubleConsonant = "*d"
+    static func ends(_ word: Word, _ suffix: String) -> Bool { ends(word, Array(suffix.utf8)) }
 
-    static func ends(_ word: Word, _ suffix: String) -> Bool {
-        let s = Array(suffix.utf8)
-        return word.count >= s.count && word[(word.count - s.count)...].elementsEqual(s)
+    static func ends(_ word: Word, _ suffix: Word) -> Bool {
+        word.count >= suffix.count && word[(word.count - suffix.count)...].elementsEqual(suffix)
     }
 
     /// The first rule whose suffix the word ends with decides: the word with the suffix replaced
     /// when the condition holds, else the word unchanged.
     static func applyFirst(_ word: Word, _ rules: [Rule]) -> Word {
-        for rule in rules {
-            if rule.suffix == doubleConsonant, endsDoubleConsonant(word[...]) {
-                let stem = word[..<(word.count - 2)]
-                return rule.condition.map { $0(stem) } ?? true ? Array(stem) + Array(rule.replacement.utf8) : word
-            }
-            if ends(word, rule.suffix) {
-                let stem = word[..<(word.count - rule.suffix.utf8.count)]
-                return rule.condition.map { $0(stem) } ?? true ? Array(stem) + Array(rule.replacement.utf8) : word
-            }
+        for rule in rules where ends(word, rule.suffix) {
+            let stem = word[..<(word.count - rule.suffix.count)]
+            return rule.condition(stem, word) ? Array(stem) + rule.replacement : word
         }
         return word
     }
@@ -120,13 +117,15 @@ public enum PorterStemmer {
         Array(word[..<(word.count - count)]) + Array(replacement.utf8)
     }
 
-    static func positiveMeasure(_ stem: ArraySlice<UInt8>) -> Bool { measure(stem) > 0 }
-    static func measureAboveOne(_ stem: ArraySlice<UInt8>) -> Bool { measure(stem) > 1 }
+    @Sendable static func positiveMeasure(_ stem: ArraySlice<UInt8>) -> Bool { measure(stem) > 0 }
+    @Sendable static func measureAboveOne(_ stem: ArraySlice<UInt8>) -> Bool { measure(stem) > 1 }
+
+    static let step1aRules = [Rule("sses", "ss"), Rule("ies", "i"), Rule("ss", "ss"), Rule("s", "")]
 
     static func step1a(_ word: Word) -> Word {
         // nltk: "ties" → "tie", not "ti".
         if ends(word, "ies") && word.count == 4 { return replacingSuffix(word, 3, "ie") }
-        return applyFirst(word, [Rule("sses", "ss"), Rule("ies", "i"), Rule("ss", "ss"), Rule("s", "")])
+        return applyFirst(word, step1aRules)
     }
 
     static func step1b(_ word: Word) -> Word {
@@ -142,54 +141,65 @@ public enum PorterStemmer {
             if containsVowel(stem) { intermediate = Array(stem); break }
         }
         guard let stem = intermediate else { return word }
-        let last = stem.last.map { String(UnicodeScalar($0)) } ?? ""
-        return applyFirst(stem, [
-            Rule("at", "ate"), Rule("bl", "ble"), Rule("iz", "ize"),
-            Rule(doubleConsonant, last) { _ in !["l", "s", "z"].contains(last) },
-            Rule("", "e") { measure($0) == 1 && endsCVC($0) },
-        ])
+        for rule in step1bRules where ends(stem, rule.suffix) { return Array(stem.dropLast(rule.suffix.count)) + rule.replacement }
+        // A double consonant other than l, s or z loses its last letter ("hopp" → "hop").
+        if endsDoubleConsonant(stem[...]) {
+            return ![0x6C, 0x73, 0x7A].contains(stem.last!) ? Array(stem.dropLast()) : stem
+        }
+        return measure(stem[...]) == 1 && endsCVC(stem[...]) ? stem + [0x65] : stem
     }
 
-    static func step1c(_ word: Word) -> Word {
-        // nltk: y → i only after a consonant that is not the first letter ("cry" → "cri", "say" stays).
-        applyFirst(word, [Rule("y", "i") { $0.count > 1 && isConsonant($0, $0.count - 1) }])
-    }
+    static let step1bRules = [Rule("at", "ate"), Rule("bl", "ble"), Rule("iz", "ize")]
+
+    // nltk: y → i only after a consonant that is not the first letter ("cry" → "cri", "say" stays).
+    static let step1cRules = [Rule("y", "i", stem: { $0.count > 1 && isConsonant($0, $0.count - 1) })]
+
+    static func step1c(_ word: Word) -> Word { applyFirst(word, step1cRules) }
 
     static func step2(_ word: Word) -> Word {
         // nltk: "alli" → "al", then step 2 again.
         if ends(word, "alli"), measure(word[..<(word.count - 4)]) > 0 {
             return step2(replacingSuffix(word, 4, "al"))
         }
-        let m: (ArraySlice<UInt8>) -> Bool = positiveMeasure
-        return applyFirst(word, [
-            Rule("ational", "ate", m), Rule("tional", "tion", m), Rule("enci", "ence", m), Rule("anci", "ance", m),
-            Rule("izer", "ize", m), Rule("bli", "ble", m), Rule("alli", "al", m), Rule("entli", "ent", m),
-            Rule("eli", "e", m), Rule("ousli", "ous", m), Rule("ization", "ize", m), Rule("ation", "ate", m),
-            Rule("ator", "ate", m), Rule("alism", "al", m), Rule("iveness", "ive", m), Rule("fulness", "ful", m),
-            Rule("ousness", "ous", m), Rule("aliti", "al", m), Rule("iviti", "ive", m), Rule("biliti", "ble", m),
+        return applyFirst(word, step2Rules)
+    }
+
+    static let step2Rules: [Rule] = {
+        let m = positiveMeasure
+        return [
+            Rule("ational", "ate", stem: m), Rule("tional", "tion", stem: m), Rule("enci", "ence", stem: m), Rule("anci", "ance", stem: m),
+            Rule("izer", "ize", stem: m), Rule("bli", "ble", stem: m), Rule("alli", "al", stem: m), Rule("entli", "ent", stem: m),
+            Rule("eli", "e", stem: m), Rule("ousli", "ous", stem: m), Rule("ization", "ize", stem: m), Rule("ation", "ate", stem: m),
+            Rule("ator", "ate", stem: m), Rule("alism", "al", stem: m), Rule("iveness", "ive", stem: m), Rule("fulness", "ful", stem: m),
+            Rule("ousness", "ous", stem: m), Rule("aliti", "al", stem: m), Rule("iviti", "ive", stem: m), Rule("biliti", "ble", stem: m),
             // nltk's additions; `logi` tests the measure of the word less "ogi", as nltk does.
-            Rule("fulli", "ful", m), Rule("logi", "log") { _ in measure(word[..<(word.count - 3)]) > 0 },
-        ])
-    }
+            Rule("fulli", "ful", stem: m), Rule("logi", "log") { _, word in measure(word[..<(word.count - 3)]) > 0 },
+        ]
+    }()
 
-    static func step3(_ word: Word) -> Word {
-        let m: (ArraySlice<UInt8>) -> Bool = positiveMeasure
-        return applyFirst(word, [
-            Rule("icate", "ic", m), Rule("ative", "", m), Rule("alize", "al", m), Rule("iciti", "ic", m),
-            Rule("ical", "ic", m), Rule("ful", "", m), Rule("ness", "", m),
-        ])
-    }
+    static let step3Rules: [Rule] = {
+        let m = positiveMeasure
+        return [
+            Rule("icate", "ic", stem: m), Rule("ative", "", stem: m), Rule("alize", "al", stem: m), Rule("iciti", "ic", stem: m),
+            Rule("ical", "ic", stem: m), Rule("ful", "", stem: m), Rule("ness", "", stem: m),
+        ]
+    }()
 
-    static func step4(_ word: Word) -> Word {
-        let m: (ArraySlice<UInt8>) -> Bool = measureAboveOne
-        return applyFirst(word, [
-            Rule("al", "", m), Rule("ance", "", m), Rule("ence", "", m), Rule("er", "", m), Rule("ic", "", m),
-            Rule("able", "", m), Rule("ible", "", m), Rule("ant", "", m), Rule("ement", "", m), Rule("ment", "", m),
-            Rule("ent", "", m), Rule("ion", "") { measure($0) > 1 && ($0.last == 0x73 || $0.last == 0x74) },
-            Rule("ou", "", m), Rule("ism", "", m), Rule("ate", "", m), Rule("iti", "", m), Rule("ous", "", m),
-            Rule("ive", "", m), Rule("ize", "", m),
-        ])
-    }
+    static func step3(_ word: Word) -> Word { applyFirst(word, step3Rules) }
+
+    static let step4Rules: [Rule] = {
+        let m = measureAboveOne
+        return [
+            Rule("al", "", stem: m), Rule("ance", "", stem: m), Rule("ence", "", stem: m), Rule("er", "", stem: m), Rule("ic", "", stem: m),
+            Rule("able", "", stem: m), Rule("ible", "", stem: m), Rule("ant", "", stem: m), Rule("ement", "", stem: m),
+            Rule("ment", "", stem: m), Rule("ent", "", stem: m),
+            Rule("ion", "", stem: { measure($0) > 1 && ($0.last == 0x73 || $0.last == 0x74) }),
+            Rule("ou", "", stem: m), Rule("ism", "", stem: m), Rule("ate", "", stem: m), Rule("iti", "", stem: m), Rule("ous", "", stem: m),
+            Rule("ive", "", stem: m), Rule("ize", "", stem: m),
+        ]
+    }()
+
+    static func step4(_ word: Word) -> Word { applyFirst(word, step4Rules) }
 
     static func step5a(_ word: Word) -> Word {
         guard word.last == 0x65 else { return word }   // e
@@ -198,7 +208,7 @@ public enum PorterStemmer {
         return m > 1 || (m == 1 && !endsCVC(stem)) ? Array(stem) : word
     }
 
-    static func step5b(_ word: Word) -> Word {
-        applyFirst(word, [Rule("ll", "l") { _ in measure(word.dropLast()) > 1 }])
-    }
+    static let step5bRules = [Rule("ll", "l") { _, word in measure(word.dropLast()) > 1 }]
+
+    static func step5b(_ word: Word) -> Word { applyFirst(word, step5bRules) }
 }

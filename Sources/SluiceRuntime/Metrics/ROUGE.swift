@@ -44,7 +44,7 @@ public enum ROUGE {
             let target = vocabulary.ids(of: tokens(reference, stemming: stemming))
             let predicted = vocabulary.ids(of: tokens(prediction, stemming: stemming))
             guard !target.isEmpty, !predicted.isEmpty else { return .zero }
-            let length = Double(LCSTable(target, predicted).length)
+            let length = Double(lcsLength(target, predicted))
             return Score(precision: length / Double(predicted.count), recall: length / Double(target.count))
         case .rougeLsum:
             let target = sentences(reference).map { vocabulary.ids(of: tokens($0, stemming: stemming)) }
@@ -103,7 +103,23 @@ public enum ROUGE {
 
     // MARK: longest common subsequence
 
-    /// The LCS table of rouge-score's `_lcs_table`, kept whole for the backtrack.
+    /// The length of the longest common subsequence, in memory linear in the shorter text (the
+    /// whole table of `LCSTable` for two long replies would take gigabytes).
+    static func lcsLength(_ a: [Int32], _ b: [Int32]) -> Int {
+        let (long, short) = a.count >= b.count ? (a, b) : (b, a)
+        var previous = [Int32](repeating: 0, count: short.count + 1)
+        var current = previous
+        for token in long {
+            for j in 1..<(short.count + 1) {
+                current[j] = token == short[j - 1] ? previous[j - 1] + 1 : max(previous[j], current[j - 1])
+            }
+            swap(&previous, &current)
+        }
+        return Int(previous[short.count])
+    }
+
+    /// The LCS table of rouge-score's `_lcs_table`, kept whole for the backtrack (rougeLsum's
+    /// tables are per pair of sentences).
     struct LCSTable {
         let reference: [Int32], candidate: [Int32]
         private var cells: [Int32]
@@ -123,8 +139,6 @@ public enum ROUGE {
         }
 
         subscript(i: Int, j: Int) -> Int32 { cells[i * (candidate.count + 1) + j] }
-
-        var length: Int { Int(self[reference.count, candidate.count]) }
 
         /// `_backtrack_norec`: the reference indices of one LCS, chosen with rouge-score's tie rule.
         var referenceIndices: [Int] {
