@@ -122,7 +122,19 @@ extension RunContext {
         case .similarity:
             return try await similarity(value, expected: try await eval(use.args[0].value, &frame).text, use, file: file, budget: frame.budget)
         case .exact:
-            return text.trimmingCharacters(in: .whitespacesAndNewlines) == args[0].text.trimmingCharacters(in: .whitespacesAndNewlines) ? 1 : 0
+            return ExactMatch.score(reference: args[0].text, prediction: text)
+        case .bleu:
+            return BLEU.sentence(reference: args[0].text, prediction: text) / 100
+        case .chrf:
+            return ChrF.sentence(reference: args[0].text, prediction: text) / 100
+        case .rouge1, .rouge2, .rougeL, .rougeLsum:
+            guard let kind = ROUGE.Kind(rawValue: metric.rawValue) else { preconditionFailure("every ROUGE metric is a ROUGE.Kind") }
+            var stemming = false
+            if args.count == 2 {
+                guard case .bool(let stem) = args[1] else { throw fail("the second argument says whether to stem words: `true` or `false`") }
+                stemming = stem
+            }
+            return ROUGE.score(kind, reference: args[0].text, prediction: text, stemming: stemming).fmeasure
         case .contains:
             return text.contains(args[0].text) ? 1 : 0
         case .regex:

@@ -47,11 +47,13 @@ public enum BuiltinFunction: String, CaseIterable, Sendable {
 /// A built-in metric of `score`: the one table of them, as `BuiltinFunction` is of functions.
 public enum BuiltinMetric: String, CaseIterable, Sendable {
     case exact, contains, regex, json_valid, similarity, length
+    case bleu, chrf, rouge1, rouge2, rougeL, rougeLsum
 
     /// The arguments written in the call (the scored value is passed implicitly, not counted).
     public var arity: ClosedRange<Int> {
         switch self {
-        case .exact, .contains, .regex: 1...1
+        case .exact, .contains, .regex, .bleu, .chrf: 1...1
+        case .rouge1, .rouge2, .rougeL, .rougeLsum: 1...2   // the reference, and whether to stem
         case .json_valid: 0...0
         case .similarity: 2...2
         case .length: 1...2           // the maximum is optional

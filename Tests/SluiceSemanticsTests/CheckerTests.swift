@@ -201,7 +201,8 @@ final class CheckerTests: XCTestCase {
     func testBuiltinTablesAreConsistent() {
         XCTAssertTrue(Builtins.fencingFilters.isSubset(of: Builtins.functions.keys))
         XCTAssertTrue(Builtins.systemSafeFilters.isSubset(of: Builtins.functions.keys))
-        XCTAssertEqual(Set(Builtins.metrics.keys), ["exact", "contains", "regex", "json_valid", "length", "similarity"])
+        XCTAssertEqual(Set(Builtins.metrics.keys), ["exact", "contains", "regex", "json_valid", "length", "similarity",
+                                                 "bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeLsum"])
         XCTAssertEqual(Builtins.functions.count, 21)
     }
 
