@@ -12,6 +12,46 @@ struct CompiledSchema {
         root = try compiler.compile(schema, pointer: [], base: SchemaCompiler.defaultBase)
         try compiler.resolvePendingReferences()
         nodes = compiler.nodes
+        try rejectCycles()
+    }
+
+    /// The subschemas a node applies to the same value (not to a part of it).
+    static func inPlace(_ keyword: SchemaKeyword) -> [Int] {
+        switch keyword {
+        case .allOf(let nodes), .anyOf(let nodes), .oneOf(let nodes): nodes
+        case .not(let node), .ref(let node): [node]
+        case .conditional(let condition, let then, let otherwise): [condition] + [then, otherwise].compactMap { $0 }
+        case .dependentSchemas(let dependencies): dependencies.map(\.node)
+        default: []
+        }
+    }
+
+    /// A schema that reaches itself through references and in-place applicators, without going
+    /// into a part of the value (`{"$defs": {"a": {"$ref": "#/$defs/a"}}}`), would be evaluated
+    /// forever on some value: it is refused here, so evaluation always terminates.
+    private func rejectCycles() throws(JSONSchemaError) {
+        enum Mark { case unvisited, onPath, done }
+        var marks = Array(repeating: Mark.unvisited, count: nodes.count)
+        var path: [Int] = []
+        func visit(_ node: Int) throws(JSONSchemaError) {
+            marks[node] = .onPath
+            path.append(node)
+            for keyword in nodes[node].keywords {
+                for next in Self.inPlace(keyword) {
+                    switch marks[next] {
+                    case .onPath:
+                        let cycle = path[path.firstIndex(of: next)!...].map { nodes[$0].location } + [nodes[next].location]
+                        throw JSONSchemaError(location: nodes[next].location,
+                                              message: "the schema refers back to itself without going into the value, so it could be evaluated forever: \(cycle.joined(separator: " → "))")
+                    case .unvisited: try visit(next)
+                    case .done: break
+                    }
+                }
+            }
+            path.removeLast()
+            marks[node] = .done
+        }
+        for node in nodes.indices where marks[node] == .unvisited { try visit(node) }
     }
 }
 
@@ -60,7 +100,7 @@ enum SchemaKeyword {
     case not(Int)
     case conditional(if: Int, then: Int?, else: Int?)
     /// The node is patched in once every reference is resolved.
-    case ref(Int, written: String)
+    case ref(Int)
 }
 
 /// A JSON pointer as its unescaped tokens.
@@ -264,7 +304,7 @@ private struct SchemaCompiler {
             case "$ref":
                 guard case .string(let written) = value else { throw fail(key, "$ref must be a string") }
                 pendingReferences.append((index, keywords.count, written, base, pointer + [key]))
-                keywords.append(.ref(-1, written: written))
+                keywords.append(.ref(-1))
             default:
                 // Annotations ($schema, $comment, title, description, default, examples, ...)
                 // and unknown keywords, which the specification says to ignore.
@@ -281,8 +321,7 @@ private struct SchemaCompiler {
         // Compiling a reference's target may add references of its own.
         while let reference = pendingReferences.popLast() {
             let target = try resolve(reference.written, base: reference.base, at: reference.pointer)
-            guard case .ref(_, let written) = nodes[reference.node].keywords[reference.keyword] else { continue }
-            nodes[reference.node].keywords[reference.keyword] = .ref(target, written: written)
+            nodes[reference.node].keywords[reference.keyword] = .ref(target)
         }
     }
 

@@ -7,15 +7,6 @@ struct SchemaEvaluation {
     let schema: CompiledSchema
     let assertFormats: Bool
     var path: [InstanceStep] = []
-    /// The `$ref` targets being evaluated, with the depth of the value each is applied to: the
-    /// walk is depth-first, so a target met again at the same depth is applied to the same value
-    /// again, and would never end.
-    var activeReferences: Set<ActiveReference> = []
-
-    struct ActiveReference: Hashable {
-        var node: Int
-        var depth: Int
-    }
 
     init(schema: CompiledSchema, assertFormats: Bool) {
         self.schema = schema
@@ -179,14 +170,9 @@ struct SchemaEvaluation {
                 } else if let otherwise {
                     evaluate(value, node: otherwise, into: &sink)
                 }
-            case .ref(let target, let written):
-                let active = ActiveReference(node: target, depth: path.count)
-                guard activeReferences.insert(active).inserted else {
-                    report("$ref", "the reference \(JSONValue.string(written).serialized()) at \(node.location) leads back to itself without going into the value, so it can never be decided")
-                    continue
-                }
+            case .ref(let target):
+                // Terminates: `CompiledSchema` refuses references that come back without going into the value.
                 evaluate(value, node: target, into: &sink)
-                activeReferences.remove(active)
             }
         }
     }

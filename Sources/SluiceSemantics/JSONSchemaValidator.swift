@@ -48,8 +48,8 @@ public struct JSONSchemaValidator: @unchecked Sendable {
         compiled = try CompiledSchema(schema)
     }
 
-    /// Every problem of `value` (up to `options.maxViolations`), in document order; empty
-    /// when the value is valid.
+    /// Every problem of `value` (up to `options.maxViolations`), in the order of the schema's
+    /// keywords, depth first; empty when the value is valid.
     public func validate(_ value: JSONValue) -> [JSONSchemaViolation] {
         var evaluation = SchemaEvaluation(schema: compiled, assertFormats: options.assertFormats)
         var sink = ViolationSink(limit: options.maxViolations)
