@@ -299,6 +299,24 @@ private struct SchemaCompiler {
             case "then", "else":
                 // Without `if` they do nothing, but their references must still resolve.
                 if schema["if"] == nil { _ = try sub(key, value) }
+            case "dependencies":
+                // Draft 7's form of dependentRequired (an array) and dependentSchemas (a schema).
+                guard case .object(let entries) = value else { throw fail(key, "dependencies must be an object") }
+                var required: [(name: String, required: [String])] = []
+                var schemas: [(name: String, node: Int)] = []
+                for entry in entries {
+                    if case .array = entry.value {
+                        required.append((entry.key, try strings(key, entry.value)))
+                    } else {
+                        schemas.append((entry.key, try compile(entry.value, pointer: pointer + [key, entry.key], base: base)))
+                    }
+                }
+                keywords.append(.dependentRequired(required))
+                keywords.append(.dependentSchemas(schemas))
+            case "$schema":
+                guard case .string(let dialect) = value else { throw fail(key, "$schema must be a string") }
+                let known = Self.knownDialects.contains(dialect.hasSuffix("#") ? String(dialect.dropLast()) : dialect)
+                if !known { throw fail(key, "the metaschema \(JSONValue.string(dialect).serialized()) is not supported; use https://json-schema.org/draft/2020-12/schema") }
             case "$defs", "definitions":
                 _ = try subMap(key, value)
             case "$ref":
@@ -314,6 +332,13 @@ private struct SchemaCompiler {
         nodes[index].keywords = keywords
         return index
     }
+
+    /// The standard dialects; schemas of the older drafts are read as 2020-12 (a draft 7 tuple
+    /// `items` is refused, `definitions` and `dependencies` are understood).
+    static let knownDialects: Set<String> = [
+        "https://json-schema.org/draft/2020-12/schema", "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema", "http://json-schema.org/draft-06/schema", "http://json-schema.org/draft-04/schema",
+    ]
 
     static let typeNames: Set<String> = ["null", "boolean", "object", "array", "number", "string", "integer"]
 

@@ -11,11 +11,12 @@ import SluiceSyntax
 /// items, prefixItems, contains, minContains, maxContains, minItems, maxItems, uniqueItems;
 /// properties, patternProperties, additionalProperties, propertyNames, required,
 /// dependentRequired, dependentSchemas, minProperties, maxProperties; allOf, anyOf, oneOf, not,
-/// if/then/else; $ref to the same document (`#`, `#/$defs/name`, any JSON pointer, `$anchor`
+/// if/then/else, draft 7's dependencies; $ref to the same document (`#`, `#/$defs/name`, any JSON pointer, `$anchor`
 /// names, embedded `$id` resources); format as an annotation, or as an assertion for
 /// date-time, date, time, email, uri and uuid when `Options.assertFormats` is set.
 /// Not supported, refused at `init` rather than silently ignored: $dynamicRef, $recursiveRef,
-/// unevaluatedItems, unevaluatedProperties, and references to other documents.
+/// unevaluatedItems, unevaluatedProperties, references to other documents, and a `$schema`
+/// other than a standard draft's (a custom metaschema).
 ///
 /// Numbers are Doubles (as `JSONValue` holds them): 1.0 equals 1, an integer is any finite
 /// number without a fractional part, and integers beyond 2^53 are compared as their nearest

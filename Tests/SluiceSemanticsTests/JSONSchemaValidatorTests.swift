@@ -190,6 +190,9 @@ final class JSONSchemaValidatorTests: XCTestCase {
         XCTAssertEqual(try schemaError(#"{"properties": {"a": {"unevaluatedProperties": false}}}"#),
                        "invalid schema at #/properties/a/unevaluatedProperties: unevaluatedProperties is not supported; use additionalProperties")
         XCTAssertEqual(try schemaError(##"{"$dynamicRef": "#meta"}"##), "invalid schema at #/$dynamicRef: dynamic references are not supported; use $ref")
+        XCTAssertEqual(try schemaError(#"{"$schema": "https://example.com/my-meta"}"#),
+                       #"invalid schema at #/$schema: the metaschema "https://example.com/my-meta" is not supported; use https://json-schema.org/draft/2020-12/schema"#)
+        XCTAssertNil(try schemaError(##"{"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"a": {}}, "dependencies": {"a": ["b"]}}"##))
         // Annotations and unknown keywords are ignored, as the specification says.
         XCTAssertNil(try schemaError(#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "T", "x-vendor": {"type": 3}}"#))
     }
