@@ -8,7 +8,8 @@ import Foundation
 /// - `\s` in ECMA-262 also matches U+000B and U+FEFF, which ICU's does not;
 /// - `.` in ICU also refuses U+0085 (NEL), which ECMA-262 matches;
 /// - `$` in ICU also matches before a final line break, in ECMA-262 only at the very end;
-/// - `\u{...}` is written `\x{...}` in ICU; `[^]` (anything) and `[]` (nothing) do not exist there.
+/// - `\u{...}` is written `\x{...}` in ICU; `[^]` (anything) and `[]` (nothing) do not exist there;
+/// - inside a class, `[` and `&&` are literal in ECMA-262, a nested set and an intersection in ICU.
 ///
 /// Differences left: ICU accepts syntax ECMA-262 rejects (possessive quantifiers `a*+`,
 /// atomic groups `(?>...)`, inline flags `(?i)`, `\Q...\E`, `\A`/`\z`, POSIX classes), so a
@@ -72,8 +73,10 @@ struct ECMARegex: @unchecked Sendable {
             }
             if inClass {
                 if c == "]" { inClass = false }
-                // ICU reads `[` inside a class as a nested set; ECMA-262 as a literal.
-                if c == "[" { out += "\\[" } else { out.unicodeScalars.append(c) }
+                // ICU reads `[` inside a class as a nested set and `&&` as an intersection;
+                // ECMA-262 reads both literally.
+                if c == "[" || c == "&" { out += "\\" }
+                out.unicodeScalars.append(c)
                 i += 1
                 continue
             }

@@ -3,7 +3,7 @@ import SluiceSyntax
 
 /// A schema checked and turned into nodes, one per subschema, whose keywords hold their
 /// arguments in the form evaluation needs (patterns compiled, `$ref` resolved to a node).
-struct CompiledSchema {
+struct CompiledSchema: Sendable {
     var nodes: [SchemaNode] = []
     var root = 0
 
@@ -55,7 +55,7 @@ struct CompiledSchema {
     }
 }
 
-struct SchemaNode {
+struct SchemaNode: Sendable {
     /// Where the subschema is, as a URI fragment (`#/properties/a`), for messages.
     var location: String
     /// The `false` schema: nothing is valid.
@@ -63,7 +63,7 @@ struct SchemaNode {
     var keywords: [SchemaKeyword] = []
 }
 
-enum SchemaKeyword {
+enum SchemaKeyword: Sendable {
     case type([String])
     case enumeration([JSONValue])
     case constant(JSONValue)

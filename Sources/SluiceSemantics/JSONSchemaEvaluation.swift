@@ -143,7 +143,7 @@ struct SchemaEvaluation {
             case .allOf(let nodes):
                 for child in nodes { evaluate(value, node: child, into: &sink) }
             case .anyOf(let nodes):
-                var reasons: [String] = []
+                var reasons: [JSONSchemaViolation] = []
                 var matched = false
                 for child in nodes {
                     guard let reason = firstProblem(value, child) else { matched = true; break }
@@ -152,7 +152,7 @@ struct SchemaEvaluation {
                 if !matched { report("anyOf", "matches none of the \(nodes.count) schemas of anyOf: \(Self.numbered(reasons))") }
             case .oneOf(let nodes):
                 var matching: [Int] = []
-                var reasons: [String] = []
+                var reasons: [JSONSchemaViolation] = []
                 for (i, child) in nodes.enumerated() {
                     if let reason = firstProblem(value, child) { reasons.append(reason) } else { matching.append(i + 1) }
                     if matching.count > 1 { break }
@@ -189,11 +189,11 @@ struct SchemaEvaluation {
         return inner.violations.isEmpty
     }
 
-    /// The first violation of `node` by `value`, written out, or nil when it matches.
-    private mutating func firstProblem(_ value: JSONValue, _ node: Int) -> String? {
+    /// The first violation of `node` by `value`, or nil when it matches.
+    private mutating func firstProblem(_ value: JSONValue, _ node: Int) -> JSONSchemaViolation? {
         var inner = ViolationSink(limit: 1)
         evaluate(value, node: node, into: &inner)
-        return inner.violations.first?.description
+        return inner.violations.first
     }
 
     static func hasType(_ value: JSONValue, _ name: String) -> Bool {
@@ -244,7 +244,8 @@ struct SchemaEvaluation {
         return "\(n) " + (noun == "property" ? "properties" : noun + "s")
     }
 
-    static func numbered(_ reasons: [String]) -> String {
+    /// The first problem with each alternative, written out only when it is reported.
+    static func numbered(_ reasons: [JSONSchemaViolation]) -> String {
         reasons.enumerated().map { "(\($0.offset + 1)) \($0.element)" }.joined(separator: "; ")
     }
 }

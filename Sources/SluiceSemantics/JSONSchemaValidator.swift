@@ -22,10 +22,7 @@ import SluiceSyntax
 /// number without a fractional part, and integers beyond 2^53 are compared as their nearest
 /// Double (they never trap). `pattern` is an ECMA-262 regular expression run by ICU; see
 /// `ECMARegex` for the differences.
-public struct JSONSchemaValidator: @unchecked Sendable {
-    // @unchecked: the compiled schema holds NSRegularExpressions, which are immutable once made
-    // and safe to share between threads (Foundation documents them as thread-safe).
-
+public struct JSONSchemaValidator: Sendable {
     public struct Options: Sendable, Hashable {
         /// Whether `format` is an assertion (a value of a known format that does not conform is
         /// invalid) rather than an annotation, as the specification has it by default.

@@ -115,6 +115,8 @@ final class JSONSchemaValidatorTests: XCTestCase {
         XCTAssertTrue(try check(#"^[^]$"#, "\n"))
         XCTAssertFalse(try check(#"[]"#, "a"))
         XCTAssertTrue(try check(#"^\p{Letter}+$"#, "πa"))
+        XCTAssertTrue(try check(#"^[a&&b]+$"#, "a&b"), "&& is literal in a class")
+        XCTAssertTrue(try check(#"^[[x]+$"#, "[x["), "[ is literal in a class")
         XCTAssertTrue(try check("b", "abc"), "not anchored")
         XCTAssertEqual(try schemaError(#"{"properties": {"a": {"pattern": "(ab"}}}"#),
                        #"invalid schema at #/properties/a/pattern: "(ab" is not a valid regular expression: `(` is never closed"#)
