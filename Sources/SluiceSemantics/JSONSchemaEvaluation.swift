@@ -15,8 +15,9 @@ struct SchemaEvaluation {
 
     mutating func evaluate(_ value: JSONValue, node index: Int, into sink: inout ViolationSink) {
         let node = schema.nodes[index]
-        func report(_ keyword: String, _ message: String) {
-            sink.add(JSONSchemaViolation(path: formatJSONPath(path), keyword: keyword, message: message))
+        let path = self.path
+        func report(_ keyword: String, _ message: @autoclosure () -> String) {
+            sink.add { JSONSchemaViolation(path: formatJSONPath(path), keyword: keyword, message: message()) }
         }
         if node.rejectsEverything { return report("false", "no value is allowed here (the schema is `false`)") }
         for keyword in node.keywords {
@@ -107,21 +108,20 @@ struct SchemaEvaluation {
                 guard case .object(let members) = value else { continue }
                 for member in members where !known.contains(Array(member.key.utf8)) && !patterns.contains(where: { $0.matches(member.key) }) {
                     if schema.nodes[child].rejectsEverything {
-                        path.append(.key(member.key))
-                        report("additionalProperties", "unexpected property \(Self.show(.string(member.key)))")
-                        path.removeLast()
+                        sink.add {
+                            JSONSchemaViolation(path: formatJSONPath(path + [.key(member.key)]), keyword: "additionalProperties",
+                                                message: "unexpected property \(Self.show(.string(member.key)))")
+                        }
                     } else {
                         descend(member.value, .key(member.key), child, &sink)
                     }
                 }
             case .propertyNames(let child):
                 guard case .object(let members) = value else { continue }
-                for member in members {
-                    var inner = ViolationSink(limit: 1)
-                    evaluate(.string(member.key), node: child, into: &inner)
-                    if let problem = inner.violations.first {
-                        report("propertyNames", "the property name \(Self.show(.string(member.key))) is not allowed: \(problem.message) (\(problem.keyword))")
-                    }
+                for member in members where !matches(.string(member.key), child) {
+                    let problem = sink.detailed ? firstViolation(.string(member.key), child) : nil
+                    report("propertyNames", "the property name \(Self.show(.string(member.key))) is not allowed"
+                        + (problem.map { ": \($0.message) (\($0.keyword))" } ?? ""))
                 }
             case .required(let names):
                 guard case .object = value else { continue }
@@ -143,29 +143,28 @@ struct SchemaEvaluation {
             case .allOf(let nodes):
                 for child in nodes { evaluate(value, node: child, into: &sink) }
             case .anyOf(let nodes):
-                var reasons: [JSONSchemaViolation] = []
                 var matched = false
-                for child in nodes {
-                    guard let reason = firstProblem(value, child) else { matched = true; break }
-                    reasons.append(reason)
+                for child in nodes where matches(value, child) { matched = true; break }
+                if !matched {
+                    let reasons = sink.detailed ? reasonsForNoMatch(value, nodes) : []
+                    report("anyOf", "matches none of the \(nodes.count) schemas of anyOf: \(Self.numbered(reasons))")
                 }
-                if !matched { report("anyOf", "matches none of the \(nodes.count) schemas of anyOf: \(Self.numbered(reasons))") }
             case .oneOf(let nodes):
                 var matching: [Int] = []
-                var reasons: [JSONSchemaViolation] = []
-                for (i, child) in nodes.enumerated() {
-                    if let reason = firstProblem(value, child) { reasons.append(reason) } else { matching.append(i + 1) }
+                for (i, child) in nodes.enumerated() where matches(value, child) {
+                    matching.append(i + 1)
                     if matching.count > 1 { break }
                 }
                 if matching.isEmpty {
+                    let reasons = sink.detailed ? reasonsForNoMatch(value, nodes) : []
                     report("oneOf", "matches none of the \(nodes.count) schemas of oneOf: \(Self.numbered(reasons))")
                 } else if matching.count > 1 {
                     report("oneOf", "matches schemas \(matching[0]) and \(matching[1]) of oneOf; exactly one must match")
                 }
             case .not(let child):
-                if firstProblem(value, child) == nil { report("not", "must not match the schema of `not` (\(schema.nodes[child].location))") }
+                if matches(value, child) { report("not", "must not match the schema of `not` (\(schema.nodes[child].location))") }
             case .conditional(let condition, let then, let otherwise):
-                if firstProblem(value, condition) == nil {
+                if matches(value, condition) {
                     if let then { evaluate(value, node: then, into: &sink) }
                 } else if let otherwise {
                     evaluate(value, node: otherwise, into: &sink)
@@ -184,16 +183,29 @@ struct SchemaEvaluation {
     }
 
     private mutating func passes(_ value: JSONValue, _ step: InstanceStep, _ node: Int) -> Bool {
-        var inner = ViolationSink(limit: 1)
-        descend(value, step, node, &inner)
-        return inner.violations.isEmpty
+        var verdict = ViolationSink.verdict()
+        descend(value, step, node, &verdict)
+        return !verdict.failed
+    }
+
+    private mutating func matches(_ value: JSONValue, _ node: Int) -> Bool {
+        var verdict = ViolationSink.verdict()
+        evaluate(value, node: node, into: &verdict)
+        return !verdict.failed
     }
 
     /// The first violation of `node` by `value`, or nil when it matches.
-    private mutating func firstProblem(_ value: JSONValue, _ node: Int) -> JSONSchemaViolation? {
+    private mutating func firstViolation(_ value: JSONValue, _ node: Int) -> JSONSchemaViolation? {
         var inner = ViolationSink(limit: 1)
         evaluate(value, node: node, into: &inner)
         return inner.violations.first
+    }
+
+    /// Why each alternative failed, for a message: evaluated again, in detail, only when reported.
+    private mutating func reasonsForNoMatch(_ value: JSONValue, _ nodes: [Int]) -> [JSONSchemaViolation] {
+        var reasons: [JSONSchemaViolation] = []
+        for node in nodes { if let reason = firstViolation(value, node) { reasons.append(reason) } }
+        return reasons
     }
 
     static func hasType(_ value: JSONValue, _ name: String) -> Bool {

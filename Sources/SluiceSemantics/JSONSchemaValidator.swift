@@ -57,8 +57,8 @@ public struct JSONSchemaValidator: Sendable {
 
     public func isValid(_ value: JSONValue) -> Bool {
         var evaluation = SchemaEvaluation(schema: compiled, assertFormats: options.assertFormats)
-        var sink = ViolationSink(limit: 1)
-        evaluation.evaluate(value, node: compiled.root, into: &sink)
-        return sink.violations.isEmpty
+        var verdict = ViolationSink.verdict()
+        evaluation.evaluate(value, node: compiled.root, into: &verdict)
+        return !verdict.failed
     }
 }

@@ -50,16 +50,32 @@ func formatJSONPath(_ steps: [InstanceStep]) -> String {
     return path
 }
 
-/// Collects violations up to a limit; evaluation stops adding (and can stop working) once full.
+/// Collects violations up to a limit; evaluation stops adding (and working) once full. A
+/// sink that only wants a verdict (`detailed` false) writes no message at all: a branch of
+/// anyOf, or an item tried against `contains`, costs no string building.
 struct ViolationSink {
-    var violations: [JSONSchemaViolation] = []
+    private(set) var violations: [JSONSchemaViolation] = []
+    private(set) var failed = false
     let limit: Int
+    let detailed: Bool
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int) {
+        self.limit = limit
+        detailed = true
+    }
 
-    var isFull: Bool { violations.count >= limit }
+    private init(verdictOnly: ()) {
+        limit = 1
+        detailed = false
+    }
 
-    mutating func add(_ violation: JSONSchemaViolation) {
-        if !isFull { violations.append(violation) }
+    /// A sink that records only whether the value failed.
+    static func verdict() -> ViolationSink { ViolationSink(verdictOnly: ()) }
+
+    var isFull: Bool { detailed ? violations.count >= limit : failed }
+
+    mutating func add(_ violation: () -> JSONSchemaViolation) {
+        failed = true
+        if detailed, violations.count < limit { violations.append(violation()) }
     }
 }
