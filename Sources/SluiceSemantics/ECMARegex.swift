@@ -4,7 +4,8 @@ import Foundation
 /// means it), unanchored, run by ICU (NSRegularExpression) after a translation that makes the
 /// two agree where they differ in meaning:
 ///
-/// - `\d`, `\w`, `\b` are ASCII in ECMA-262 (`[0-9]`, `[A-Za-z0-9_]`), Unicode-wide in ICU;
+/// - `\d`, `\w`, `\b` are ASCII in ECMA-262 (`[0-9]`, `[A-Za-z0-9_]`), Unicode-wide in ICU
+///   (their negations inside a class, `[\D]`, become ICU nested sets such as `[[^0-9]]`);
 /// - `\s` in ECMA-262 also matches U+000B and U+FEFF, which ICU's does not;
 /// - `.` in ICU also refuses U+0085 (NEL), which ECMA-262 matches;
 /// - `$` in ICU also matches before a final line break, in ECMA-262 only at the very end;
@@ -14,8 +15,7 @@ import Foundation
 /// Differences left: ICU accepts syntax ECMA-262 rejects (possessive quantifiers `a*+`,
 /// atomic groups `(?>...)`, inline flags `(?i)`, `\Q...\E`, `\A`/`\z`, POSIX classes), so a
 /// few patterns a JavaScript engine refuses compile here; ICU's look-behind must have a bounded
-/// length where ECMA-262's need not, so `(?<=a+)b` is refused here; `\D`, `\W`, `\S` inside a
-/// class (`[\D]`) are translated as nested sets, which ICU has and ECMA-262 writes the same way.
+/// length where ECMA-262's need not, so `(?<=a+)b` is refused here.
 struct ECMARegex: @unchecked Sendable {
     // @unchecked: NSRegularExpression is immutable and documented as thread-safe.
     let source: String

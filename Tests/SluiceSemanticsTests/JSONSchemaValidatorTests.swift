@@ -118,6 +118,9 @@ final class JSONSchemaValidatorTests: XCTestCase {
         XCTAssertTrue(try check(#"^[a&&b]+$"#, "a&b"), "&& is literal in a class")
         XCTAssertTrue(try check(#"^[[x]+$"#, "[x["), "[ is literal in a class")
         XCTAssertTrue(try check("b", "abc"), "not anchored")
+        XCTAssertTrue(try check(#"^[\Da]$"#, "x"))
+        XCTAssertFalse(try check(#"^[\Da]$"#, "1"))
+        XCTAssertNotNil(try schemaError(#"{"pattern": "(?<=a+)b"}"#), "ICU needs a bounded look-behind")
         XCTAssertEqual(try schemaError(#"{"properties": {"a": {"pattern": "(ab"}}}"#),
                        #"invalid schema at #/properties/a/pattern: "(ab" is not a valid regular expression: `(` is never closed"#)
     }
