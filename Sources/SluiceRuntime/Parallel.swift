@@ -123,7 +123,7 @@ extension RunContext {
     /// The slots a statement binds in its frame (the sites of the checker's `namesBound`).
     private func boundSlots(_ statement: Stmt, _ frame: Frame) throws -> [Int] {
         switch statement.kind {
-        case .assign(let name, _), .validate(let name, _, _): return [try slot(of: name, frame)]
+        case .assign(let name, _), .validate(let name, _, _, _): return [try slot(of: name, frame)]
         case .guardStage(let subject, _):
             // A guard writes back to the local its subject's root reads.
             var node = subject

@@ -237,7 +237,7 @@ extension RunContext {
 
     // MARK: validate
 
-    func runValidate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?, _ frame: inout Frame) async throws {
+    func runValidate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?, _ retryModel: Name?, _ frame: inout Frame) async throws {
         let slot = try slot(of: name, frame)
         guard var value = frame.slots[slot] else { throw unbound(name.text, name.span, frame) }
         var maxRetries = 1
@@ -256,60 +256,96 @@ extension RunContext {
             throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
                                file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
         }
-        // A dry run takes the path's number of failed attempts before one passes.
+        // A dry run takes the path's number of failed attempts before one passes; the retries are
+        // estimated on the model that answers them.
         let failedAttempts = estimate?.decide("`validate \(name.text)` at line \(frame.file.location(of: name.span.start).line)",
                                               (0...maxRetries).map { $0 == 0 ? "valid at once" : "\($0) retr\($0 == 1 ? "y" : "ies")" })
         let budget = frame.budget
         let validated: Value = try await tracer.span("validate", name.text) { detail in
             detail["type"] = .string("\(type)")
-            var attempt = 0
+            var attempts: [JSONValue] = []
+            var repairs: [JSONValue] = []
+            var attempt = 1
             while true {
-                var (json, problems) = check(value, against: type)
-                if let failedAttempts, attempt < failedAttempts { problems = ["(dry run) this attempt is taken to fail"] }
+                var (json, problems, stripped) = check(value, against: type)
+                if let failedAttempts, attempt <= failedAttempts { problems = ["(dry run) this attempt is taken to fail"] }
+                var record: [(String, JSONValue)] = [("attempt", .number(Double(attempt)))]
+                if case .reply(let reply) = value { record.append(("model", .string(reply.model))) }
+                if !stripped.isEmpty {
+                    repairs.append(.object([("kind", .string("lenient_parse")), ("attempt", .number(Double(attempt))),
+                                            ("stripped", .array(stripped.map { .string($0) }))]))
+                    detail["repairs"] = .array(repairs)
+                }
                 if problems.isEmpty, let json {
-                    detail["retries"] = .number(Double(attempt))
+                    attempts.append(.object(record + [("outcome", .string("valid"))]))
+                    detail["attempts"] = .array(attempts)
+                    detail["retries"] = .number(Double(attempt - 1))
                     return Value(json: json, trust: .untrusted)
                 }
-                detail["errors"] = .array(problems.map { .string($0) })
-                guard attempt < maxRetries, case .reply(let reply) = value else {
-                    throw RuntimeError(.validation, "`\(name.text)` does not match \(type) after \(attempt) retr\(attempt == 1 ? "y" : "ies"): "
+                attempts.append(.object(record + [("outcome", .string("invalid")), ("errors", .array(problems.map { .string($0) }))]))
+                detail["attempts"] = .array(attempts)
+                guard attempt <= maxRetries, case .reply(let reply) = value else {
+                    let retried = attempt - 1
+                    throw RuntimeError(.validation, "`\(name.text)` does not match \(type) after \(retried) retr\(retried == 1 ? "y" : "ies"): "
                                        + problems.joined(separator: "; "), file: frame.file, span: name.span,
                                        notes: [Diagnostic.Note("the last reply was:\n" + value.text)])
                 }
                 attempt += 1
-                let repair = ChatMessage(role: "user", content: "Your reply did not match the required JSON Schema:\n"
-                                         + problems.map { "- " + $0 }.joined(separator: "\n")
-                                         + "\nReply again with only the corrected JSON.")
+                let schema = jsonSchema(for: type)
+                let repair = ChatMessage(role: "user", content: Self.repairRequest(problems, schema: schema))
                 let messages = reply.request.messages + [ChatMessage(role: "assistant", content: reply.text), repair]
                 var rendered = RenderedPrompt(promptName: reply.promptName, messages: messages, temperature: reply.request.temperature,
                                               maxTokens: reply.request.maxTokens, stop: reply.request.stop, returns: type,
-                                              schema: jsonSchema(for: type))
+                                              schema: schema)
                 rendered.schemaName = reply.request.responseSchema?.name
                 rendered.version = reply.promptVersion
                 rendered.meta = reply.promptMeta
                 var callDetail = JSONDetail()
-                value = .reply(try await callModel(reply.model, rendered, span: name.span, file: frame.file, budget: budget,
-                                                   detail: &callDetail, attempt: attempt + 1))
+                value = .reply(try await callModel(retryModel?.text ?? reply.model, rendered, span: retryModel?.span ?? name.span,
+                                                   file: frame.file, budget: budget, detail: &callDetail, attempt: attempt))
             }
         }
         frame.slots[slot] = validated
     }
 
-    /// The value as JSON and what is wrong with it for `type`.
-    func check(_ value: Value, against type: SluiceType) -> (JSONValue?, [String]) {
-        let json: JSONValue?
+    /// At most this many of a reply's errors are listed when `validate` re-asks.
+    static let maxListedErrors = 10
+    /// A schema longer than this is cut when `validate` re-asks, so a large type cannot crowd the
+    /// conversation out of the model's context.
+    static let maxRepairSchemaCharacters = 4000
+
+    /// The message that re-asks for a reply: what was wrong with it, and the schema to match.
+    static func repairRequest(_ problems: [String], schema: JSONValue) -> String {
+        var listed = problems.prefix(maxListedErrors).map { "- " + $0 }
+        if problems.count > maxListedErrors { listed.append("- and \(problems.count - maxListedErrors) more") }
+        var schemaText = schema.serialized()
+        if schemaText.count > maxRepairSchemaCharacters {
+            schemaText = String(schemaText.prefix(maxRepairSchemaCharacters)) + "… (cut: the first \(maxRepairSchemaCharacters) of \(schemaText.count) characters)"
+        }
+        return "Your reply did not match the required JSON Schema:\n" + listed.joined(separator: "\n")
+            + "\nThe schema:\n" + schemaText
+            + "\nReply again with only the corrected JSON."
+    }
+
+    /// The value as JSON, what is wrong with it for `type`, and what a lenient parse had to strip
+    /// from the reply's text to find the JSON (a code fence, a preamble, trailing prose).
+    func check(_ value: Value, against type: SluiceType) -> (JSONValue?, [String], stripped: [String]) {
+        let parsed: LenientJSON?
         switch value {
-        case .reply(let reply): json = reply.json ?? parseReplyJSON(reply.text)
+        case .reply(let reply):
+            parsed = LenientJSON(reply.text)
+            // A guard may have rewritten the reply's JSON: that is the value checked.
+            if let json = reply.json { return (json, validate(json, against: type), parsed?.stripped ?? []) }
         case .string(let s, _):
             // Text checked against a text type is that text; against anything else, JSON to parse.
             switch type.nonOptional {
-            case .string, .enumeration: json = .string(s)
-            default: json = parseReplyJSON(s)
+            case .string, .enumeration: return (.string(s), validate(.string(s), against: type), [])
+            default: parsed = LenientJSON(s)
             }
-        default: json = value.json
+        default: return (value.json, validate(value.json, against: type), [])
         }
-        guard let json else { return (nil, ["the reply is not valid JSON"]) }
-        return (json, validate(json, against: type))
+        guard let parsed else { return (nil, ["the reply is not valid JSON"], []) }
+        return (parsed.value, validate(parsed.value, against: type), parsed.stripped)
     }
 
     // MARK: guard

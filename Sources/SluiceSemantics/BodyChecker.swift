@@ -242,8 +242,9 @@ final class BodyChecker {
                 locals[n] = Facts(old.type, old.trust.derived, taint: taint, replyOf: old.replyOf)
             }
 
-        case .validate(let name, let typeRef, let retries):
+        case .validate(let name, let typeRef, let retries, let retryModel):
             validate(name, typeRef, retries)
+            if let retryModel { mc.checkModelName(retryModel) }
 
         case .score(let subject, let uses):
             _ = check(subject)

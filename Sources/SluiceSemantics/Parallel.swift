@@ -99,7 +99,7 @@ extension BodyChecker {
     func namesBound(by statement: Stmt) -> [String] {
         switch statement.kind {
         case .assign(let name, _): [name.text]
-        case .validate(let name, _, _): [name.text]
+        case .validate(let name, _, _, _): [name.text]
         case .guardStage(let subject, _): rootName(of: subject).map { [$0] } ?? []
         case .ifElse(let branches, let elseBody):
             (branches.map(\.body) + (elseBody.map { [$0] } ?? [])).flatMap(\.statements).flatMap(namesBound)
@@ -123,7 +123,7 @@ extension BodyChecker {
             switch s.kind {
             case .assign(_, let value): walk(value)
             case .guardStage(let subject, let uses): walk(subject); uses.forEach { $0.condition.map(walk) }
-            case .validate(let name, _, let retries): out.append((name.text, name.span)); retries.map(walk)
+            case .validate(let name, _, let retries, _): out.append((name.text, name.span)); retries.map(walk)
             case .score(let subject, let uses): walk(subject); uses.forEach { $0.args.forEach { walk($0.value) }; $0.condition.map(walk) }
             case .ifElse(let branches, let elseBody):
                 for branch in branches { walk(branch.condition); branch.body.statements.forEach(visit) }

@@ -238,8 +238,8 @@ public struct Stmt: Sendable {
         case assign(Name, Expr)
         /// `guard EXPR with G, G(action)`.
         case guardStage(Expr, [StageUse])
-        /// `validate NAME [as Type] [retries N]`.
-        case validate(Name, TypeRef?, retries: Expr?)
+        /// `validate NAME [as Type] [retries N [using MODEL]]`: MODEL answers the retries.
+        case validate(Name, TypeRef?, retries: Expr?, using: Name?)
         /// `score EXPR with M(args) [when COND], ...`.
         case score(Expr, [StageUse])
         case ifElse([(condition: Expr, body: Block)], elseBody: Block?)

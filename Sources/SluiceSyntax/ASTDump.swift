@@ -156,10 +156,11 @@ private struct ASTDumper {
             line("(= \(name) \(Self.expression(value)))")
         case .guardStage(let subject, let guards):
             line("(guard \(Self.expression(subject))" + guards.map { " " + Self.stageUse($0) }.joined() + ")")
-        case .validate(let name, let type, let retries):
+        case .validate(let name, let type, let retries, let retryModel):
             var text = "(validate \(name)"
             if let type { text += " (as \(Self.type(type)))" }
             if let retries { text += " (retries \(Self.expression(retries)))" }
+            if let retryModel { text += " (using \(retryModel))" }
             line(text + ")")
         case .session(let name, let settings):
             line("(session \(name)" + settings.map { " (\($0.name) \(Self.expression($0.value)))" }.joined() + ")")

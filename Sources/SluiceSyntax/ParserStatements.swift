@@ -199,7 +199,7 @@ extension SyntaxParser {
         return uses
     }
 
-    // validate_stmt = "validate" name [ "as" type ] [ "retries" expression ]
+    // validate_stmt = "validate" name [ "as" type ] [ "retries" expression [ "using" name ] ]
     private mutating func parseValidate() throws(ParseFailure) -> Stmt {
         let start = advance().span.start
         let name = try expectName("the name of the value to validate")
@@ -213,6 +213,16 @@ extension SyntaxParser {
             advance()
             retries = try parseRequiredExpression("a number of retries after `retries`")
         }
-        return Stmt(.validate(name, type, retries: retries), span: spanFrom(start))
+        var retryModel: Name?
+        if check(.using) {
+            if retries == nil {
+                report("`using` names the model that answers the retries, so it follows `retries N`", at: current.span,
+                       help: "write `validate \(name.text) retries 1 using MODEL`")
+                throw ParseFailure()
+            }
+            advance()
+            retryModel = try expectName("the model that answers the retries after `using`")
+        }
+        return Stmt(.validate(name, type, retries: retries, using: retryModel), span: spanFrom(start))
     }
 }

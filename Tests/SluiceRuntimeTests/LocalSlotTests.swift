@@ -206,7 +206,7 @@ final class LocalSlotTests: XCTestCase {
                 XCTAssertNotNil(program.bindings.sites[BindingSite(program.main.file, name.span)], name.text)
                 visit(value)
                 if case .forIn(_, _, let body) = s.kind { body.statements.forEach(visit) }
-            case .validate(let name, _, _):
+            case .validate(let name, _, _, _):
                 sites += 1
                 XCTAssertNotNil(program.bindings.sites[BindingSite(program.main.file, name.span)], name.text)
             case .guardStage(let subject, _): visit(subject)
