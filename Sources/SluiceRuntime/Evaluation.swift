@@ -94,8 +94,8 @@ extension RunContext {
             try await runGuards(target, uses, &frame)
         case .validate(let name, let typeRef, let retries, let retryModel):
             try await runValidate(name, typeRef, retries, retryModel, &frame)
-        case .score(let target, let uses):
-            try await runScores(target, uses, &frame)
+        case .score(let target, let uses, let scoreName):
+            try await runScores(target, uses, named: scoreName, &frame)
         case .parallel(let settings, let body):
             try await runParallel(settings, body, &frame)
         }

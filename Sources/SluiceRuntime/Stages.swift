@@ -449,13 +449,15 @@ extension RunContext {
 
     // MARK: score
 
-    func runScores(_ target: Expr, _ uses: [StageUse], _ frame: inout Frame) async throws {
+    /// Each metric's score is named after the metric, or `NAME.METRIC` under `score … as NAME`
+    /// (a name already taken in the run gets `#2`, `#3`, …).
+    func runScores(_ target: Expr, _ uses: [StageUse], named scoreName: Name?, _ frame: inout Frame) async throws {
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
             guard let metric = BuiltinMetric(rawValue: use.name.text) else { throw unresolved(use.name.text, use.name.span, frame) }
             var scoreFrame = frame
-            try await addScore(use.name.text) { name in
+            try await addScore(scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text) { name in
                 try await tracer.span("score", name) { detail in
                     let score = try await self.metric(metric, value, use, &scoreFrame)
                     detail["value"] = .number(score)

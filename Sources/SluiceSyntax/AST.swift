@@ -240,8 +240,8 @@ public struct Stmt: Sendable {
         case guardStage(Expr, [StageUse])
         /// `validate NAME [as Type] [retries N [using MODEL]]`: MODEL answers the retries.
         case validate(Name, TypeRef?, retries: Expr?, using: Name?)
-        /// `score EXPR with M(args) [when COND], ...`.
-        case score(Expr, [StageUse])
+        /// `score EXPR [as NAME] with M(args) [when COND], ...`: with a NAME the scores are `NAME.M`.
+        case score(Expr, [StageUse], as: Name?)
         case ifElse([(condition: Expr, body: Block)], elseBody: Block?)
         case forIn(Name, Expr, Block)
         case returnValue(Expr?)

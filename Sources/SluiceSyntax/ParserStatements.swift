@@ -173,13 +173,18 @@ extension SyntaxParser {
         return Stmt(.guardStage(subject, guards), span: spanFrom(start))
     }
 
-    // score_stmt = "score" expression "with" stage_use { "," stage_use }
+    // score_stmt = "score" expression [ "as" name ] "with" stage_use { "," stage_use }
     private mutating func parseScore() throws(ParseFailure) -> Stmt {
         let start = advance().span.start
         let subject = try parseRequiredExpression("a value to score after `score`")
+        var scoreName: Name?
+        if checkWord("as") {
+            advance()
+            scoreName = try expectName("a name for the scores after `as` (as in `score reply as grounded with …`)")
+        }
         try expect(.keyword(.with), "after the scored value (as in `score reply with contains(\"x\")`)")
         let metrics = try parseStageUses(what: "a metric name")
-        return Stmt(.score(subject, metrics), span: spanFrom(start))
+        return Stmt(.score(subject, metrics, as: scoreName), span: spanFrom(start))
     }
 
     // stage_use = name [ arguments ] [ "when" expression ]
