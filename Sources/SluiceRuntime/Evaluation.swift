@@ -8,13 +8,13 @@ extension RunContext {
 
     /// `arguments` are the values of the parameters, in order (nil takes the default).
     func callPipeline(_ declared: Declared<PipelineDecl>, arguments: [Value?], budget: BudgetScope, depth: Int,
-                      callSite: (file: SourceFile, span: Span)? = nil) async throws -> Value {
+                      callSite: (file: SourceFile, span: Span)? = nil, spanKind: String = "pipeline") async throws -> Value {
         let decl = declared.decl
         guard depth < Interpreter.maxPipelineDepth else {
             throw RuntimeError(.limit, "pipelines call each other more than \(Interpreter.maxPipelineDepth) deep",
                                file: callSite?.file ?? declared.file, span: callSite?.span ?? decl.name.span)
         }
-        return try await tracer.span("pipeline", decl.name.text) { _ in
+        return try await tracer.span(spanKind, decl.name.text) { _ in
             var frame = Frame(file: declared.file, layout: try layout(of: decl.name, in: declared.file), pipeline: decl,
                               budget: budget, depth: depth + 1)
             // The parameters are the first slots, in order.

@@ -455,17 +455,67 @@ extension RunContext {
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
-            guard let metric = BuiltinMetric(rawValue: use.name.text) else { throw unresolved(use.name.text, use.name.span, frame) }
+            // A built-in metric, else a `metric` declaration (the checker refuses a declaration named like a built-in).
+            let builtin = BuiltinMetric(rawValue: use.name.text)
+            let declared = program.metrics[use.name.text]
+            if builtin == nil, declared == nil { throw unresolved(use.name.text, use.name.span, frame) }
             var scoreFrame = frame
             try await addScore(scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text) { name in
                 try await tracer.span("score", name) { detail in
-                    let score = try await self.metric(metric, value, use, &scoreFrame)
+                    var score = 0.0
+                    if let builtin {
+                        score = try await self.metric(builtin, value, use, &scoreFrame)
+                    } else if let declared {
+                        score = try await self.declaredMetric(declared, value, use, &scoreFrame, detail: &detail)
+                    }
                     detail["value"] = .number(score)
                     tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
                     return score
                 }
             }
         }
+    }
+
+    /// A `metric` declaration's score of `value`: its lowered pipeline run with `it` and the
+    /// arguments. An expression gives the number; a judge's reply is checked against its grade
+    /// type and gives its `score`, and its `reasoning` goes into the score span's detail. A
+    /// number outside 0..1 is refused, not clamped: it is a mistake in the metric or the judge.
+    func declaredMetric(_ declared: Declared<MetricDecl>, _ value: Value, _ use: StageUse, _ frame: inout Frame,
+                        detail: inout JSONDetail) async throws -> Double {
+        let metric = declared.decl, file = frame.file
+        var arguments: [Value?] = [value]
+        for arg in use.args { arguments.append(try await eval(arg.value, &frame)) }
+        let result = try await callPipeline(Declared(metric.lowered, in: declared.file), arguments: arguments, budget: frame.budget,
+                                            depth: frame.depth, callSite: (file, use.span), spanKind: "metric")
+        let score: Double
+        switch metric.body {
+        case .expression:
+            guard case .number(let n) = result else {
+                throw RuntimeError(.script, "metric `\(metric.name.text)` gave \(result.json.serialized()), not a number", file: file, span: use.span)
+            }
+            score = n
+        case .judge:
+            guard case .reply(let reply) = result, let grade = reply.returns else {
+                throw RuntimeError(.script, "internal error: the judge of metric `\(metric.name.text)` gave no typed reply", file: file, span: use.span)
+            }
+            detail["judge"] = .string(reply.promptName)
+            let (json, problems, stripped) = check(result, against: grade)
+            if !stripped.isEmpty {
+                detail["repairs"] = .array([.object([("kind", .string("lenient_parse")), ("stripped", .array(stripped.map { .string($0) }))])])
+            }
+            guard problems.isEmpty, case .object(let fields)? = json, case .number(let n)? = fields.first(where: { $0.0 == "score" })?.1 else {
+                throw RuntimeError(.validation, "the judge of metric `\(metric.name.text)` gave a grade that does not match \(grade)"
+                                   + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")), file: file, span: use.span,
+                                   notes: [Diagnostic.Note("the judge replied:\n" + reply.text)])
+            }
+            if case .string(let reasoning)? = fields.first(where: { $0.0 == "reasoning" })?.1 { detail["reasoning"] = .string(reasoning) }
+            score = n
+        }
+        guard (0...1).contains(score) else {
+            throw RuntimeError(.script, "metric `\(metric.name.text)` gave \(JSONValue.formatNumber(score)); a score is a number in 0..1",
+                               file: file, span: use.span)
+        }
+        return score
     }
 
     /// `similarity(expected, MODEL)`: the cosine similarity of the two texts' embeddings, in 0...1

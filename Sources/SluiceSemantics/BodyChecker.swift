@@ -493,10 +493,23 @@ final class BodyChecker {
             if !arity.contains(use.args.count) {
                 error("metric `\(use.name.text)` takes \(count(arity)), got \(use.args.count)", at: use.span)
             }
+        } else if let entry = mc.lookup(use.name.text) {
+            if case .metric(let declared) = entry.decl {
+                // The arguments are the metric's parameters after `it`, in order.
+                let required = declared.params.filter { $0.defaultValue == nil }.count
+                if use.args.count < required || use.args.count > declared.params.count {
+                    let arity = required == declared.params.count ? "\(required)" : "\(required) to \(declared.params.count)"
+                    error("metric `\(use.name.text)` takes \(arity) argument\(declared.params.count == 1 ? "" : "s"), got \(use.args.count)",
+                          at: use.span, notes: [Diagnostic.Note("declared here", file: entry.file, span: declared.name.span)])
+                }
+            } else {
+                error("`\(use.name.text)` is \(entry.kind.article), not a metric", at: use.name.span)
+            }
         } else {
+            let known = Array(Builtins.metrics.keys) + mc.names(of: .metric)
             error("unknown metric `\(use.name.text)`", at: use.name.span,
-                  help: suggestion(use.name.text, Builtins.metrics.keys)
-                    ?? "built-in metrics: " + Builtins.metrics.keys.sorted().joined(separator: ", "))
+                  help: suggestion(use.name.text, known)
+                    ?? "built-in metrics: " + Builtins.metrics.keys.sorted().joined(separator: ", ") + "; or declare one with `metric NAME(…) = …`")
         }
         if let condition = use.condition { _ = check(condition) }
     }

@@ -93,7 +93,7 @@ struct LoadError: Error, CustomStringConvertible {
 /// A declaration known to the checker, shared by every module that imports it.
 final class Entry {
     enum Kind: String {
-        case model, type, prompt, index, guardSet = "guard", pipeline
+        case model, type, prompt, index, guardSet = "guard", pipeline, metric
 
         init?(_ decl: Decl) {
             switch decl {
@@ -103,6 +103,7 @@ final class Entry {
             case .index: self = .index
             case .guardSet: self = .guardSet
             case .pipeline: self = .pipeline
+            case .metric: self = .metric
             case .use, .budget: return nil
             }
         }
@@ -305,6 +306,7 @@ extension ModuleChecker {
         var models: [String: Declared<ModelDecl>] = [:], types: [String: Declared<TypeDecl>] = [:]
         var prompts: [String: Declared<PromptDecl>] = [:], indexes: [String: Declared<IndexDecl>] = [:]
         var guards: [String: Declared<GuardDecl>] = [:], pipelines: [String: Declared<PipelineDecl>] = [:]
+        var metrics: [String: Declared<MetricDecl>] = [:]
         var resolved: [String: SluiceType] = [:]
         for (name, e) in table {
             switch e.decl {
@@ -316,11 +318,12 @@ extension ModuleChecker {
             case .index(let d): indexes[name] = Declared(d, in: e.file)
             case .guardSet(let d): guards[name] = Declared(d, in: e.file)
             case .pipeline(let d): pipelines[name] = Declared(d, in: e.file)
+            case .metric(let d): metrics[name] = Declared(d, in: e.file)
             case .use, .budget: break
             }
         }
         return Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards,
-                       pipelines: pipelines, budget: budget, resolvedTypes: resolved, calls: calls, bindings: bindings)
+                       pipelines: pipelines, metrics: metrics, budget: budget, resolvedTypes: resolved, calls: calls, bindings: bindings)
     }
 
     /// Makes the declarations of an existing program visible (and redefinable) here: for the REPL.
@@ -339,5 +342,6 @@ extension ModuleChecker {
         for (n, d) in program.indexes.sorted(by: { $0.key < $1.key }) { add(.index, n, .index(d.decl), d.decl.name, d.file) }
         for (n, d) in program.guards.sorted(by: { $0.key < $1.key }) { add(.guardSet, n, .guardSet(d.decl), d.decl.name, d.file) }
         for (n, d) in program.pipelines.sorted(by: { $0.key < $1.key }) { add(.pipeline, n, .pipeline(d.decl), d.decl.name, d.file) }
+        for (n, d) in program.metrics.sorted(by: { $0.key < $1.key }) { add(.metric, n, .metric(d.decl), d.decl.name, d.file) }
     }
 }

@@ -293,6 +293,8 @@ final class ModuleChecker {
         case .pipeline(let p):
             signature.params = p.params.map(paramInfo)
             signature.returns = p.returnType.map(resolve)
+        case .metric(let m):
+            signature.params = m.lowered.params.map(paramInfo)
         default: break
         }
         entry.signature = signature
@@ -316,6 +318,7 @@ final class ModuleChecker {
         case .guardSet(let d): checkGuard(d)
         case .prompt(let d): checkPrompt(d, entry)
         case .pipeline(let d): checkPipeline(d, entry)
+        case .metric(let d): checkMetric(d, entry)
         case .type, .use, .budget: break
         }
     }
@@ -595,6 +598,49 @@ final class ModuleChecker {
             }
             error("pipeline `\(p.name.text)` returns `\(slice(declared.span))`, but it can end without `return`", at: closing,
                   notes: notes, help: "end every path with `return VALUE`")
+        }
+    }
+
+    /// A metric's body is checked as its lowered pipeline's, with `it` of any type; what it gives
+    /// must be a number (an expression) or a grade (a judge).
+    func checkMetric(_ m: MetricDecl, _ entry: Entry) {
+        if Builtins.metrics[m.name.text] != nil {
+            error("`\(m.name.text)` is a built-in metric; a declared metric needs another name", at: m.name.span)
+        }
+        let sig = signature(of: entry)
+        checkParams(m.params, Signature(params: Array(sig.params.dropFirst()), returns: nil), of: "metric `\(m.name.text)`")
+        for param in m.params where param.name.text == "it" {
+            error("`it` is the scored value in a metric; name the parameter otherwise", at: param.name.span)
+        }
+        let parameters = sig.params.map { ($0.name, parameterFacts($0, role: "an input of metric `\(m.name.text)`")) }
+        let body = BodyChecker(self, mode: .pipeline(m.name.text, returns: nil), parameters: parameters)
+        body.pipeline = m.lowered
+        let value: Expr
+        switch m.body { case .expression(let e), .judge(let e): value = e }
+        let facts = body.check(value)
+        session.bindings.layout(of: m.lowered.name, in: file, body.layout)
+        switch m.body {
+        case .expression(let e):
+            if !kinds(facts.type).contains(.number) {
+                error("metric `\(m.name.text)` must give a number in 0..1, but this is \(describe(facts.type))", at: e.span)
+            }
+        case .judge(let call):
+            let help = "a judge is a prompt that `returns` a grade, as in `type Grade { reasoning: string  score: number }`"
+            guard case .call = call.kind, case .reply(let returns) = facts.type else {
+                error("`judge` takes a call of a prompt, as in `judge relevance_judge(question: question, answer: it)`", at: call.span,
+                      help: help)
+                return
+            }
+            guard case .record(_, let fields)? = returns?.nonOptional, let score = fields.first(where: { $0.name == "score" }) else {
+                error("the judge of metric `\(m.name.text)` must return a record with a `score: number` field", at: call.span, help: help)
+                return
+            }
+            if ![.number, .int].contains(score.type.nonOptional) {
+                error("the judge's `score` must be a number, not \(describe(score.type))", at: call.span, help: help)
+            }
+            if let reasoning = fields.first(where: { $0.name == "reasoning" }), reasoning.type.nonOptional != .string {
+                error("the judge's `reasoning` must be a string, not \(describe(reasoning.type))", at: call.span, help: help)
+            }
         }
     }
 

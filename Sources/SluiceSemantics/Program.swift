@@ -34,6 +34,8 @@ public final class Program: Sendable {
     public let indexes: [String: Declared<IndexDecl>]
     public let guards: [String: Declared<GuardDecl>]
     public let pipelines: [String: Declared<PipelineDecl>]
+    /// `metric` declarations, by name: what `score` runs for a metric that is not built in.
+    public let metrics: [String: Declared<MetricDecl>]
     /// The main file's file-wide `budget`, if any.
     public let budget: Declared<BudgetDecl>?
     /// Every declared type, resolved (record fields, lists, optionals, enums).
@@ -55,10 +57,10 @@ public final class Program: Sendable {
     public init(main: Module, models: [String: Declared<ModelDecl>], types: [String: Declared<TypeDecl>],
                 prompts: [String: Declared<PromptDecl>], indexes: [String: Declared<IndexDecl>],
                 guards: [String: Declared<GuardDecl>], pipelines: [String: Declared<PipelineDecl>],
-                budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
+                metrics: [String: Declared<MetricDecl>] = [:], budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
                 calls: CallTable = CallTable(), bindings: BindingTable = BindingTable(), errors: [Diagnostic] = []) {
         self.main = main; self.models = models; self.types = types; self.prompts = prompts; self.indexes = indexes
-        self.guards = guards; self.pipelines = pipelines; self.budget = budget; self.resolvedTypes = resolvedTypes
+        self.guards = guards; self.pipelines = pipelines; self.metrics = metrics; self.budget = budget; self.resolvedTypes = resolvedTypes
         self.callTargets = calls.targets; self.callExpressions = calls.expressions
         self.bindings = bindings; self.errors = errors
     }
@@ -66,7 +68,7 @@ public final class Program: Sendable {
     /// The same program, knowing the errors its check found.
     func with(errors: [Diagnostic]) -> Program {
         Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards, pipelines: pipelines,
-                budget: budget, resolvedTypes: resolvedTypes, calls: callTable, bindings: bindings, errors: errors)
+                metrics: metrics, budget: budget, resolvedTypes: resolvedTypes, calls: callTable, bindings: bindings, errors: errors)
     }
 
     /// The call table with its expressions, to extend (REPL declarations).

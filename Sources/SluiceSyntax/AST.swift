@@ -24,6 +24,7 @@ public enum Decl: Sendable {
     case guardSet(GuardDecl)
     case budget(BudgetDecl)
     case pipeline(PipelineDecl)
+    case metric(MetricDecl)
 
     public var span: Span {
         switch self {
@@ -35,6 +36,7 @@ public enum Decl: Sendable {
         case .guardSet(let d): d.span
         case .budget(let d): d.span
         case .pipeline(let d): d.span
+        case .metric(let d): d.span
         }
     }
 
@@ -48,6 +50,7 @@ public enum Decl: Sendable {
         case .index(let d): d.name
         case .guardSet(let d): d.name
         case .pipeline(let d): d.name
+        case .metric(let d): d.name
         }
     }
 }
@@ -213,6 +216,33 @@ public struct PipelineDecl: Sendable {
     public var span: Span
     public init(name: Name, params: [Param], returnType: TypeRef?, body: Block, span: Span) {
         self.name = name; self.params = params; self.returnType = returnType; self.body = body; self.span = span
+    }
+}
+
+/// `metric NAME(params) = EXPR` or `metric NAME(params) judge PROMPT(args)`: a metric `score`
+/// can use. It runs as `lowered`, a pipeline whose parameters are `it` (the scored value) and
+/// the metric's, and whose body returns the expression (or the judge prompt's reply), so names,
+/// slots and trust are checked and run by the machinery pipelines already have.
+public struct MetricDecl: Sendable {
+    public enum Body: Sendable {
+        /// A number in 0..1 computed from `it` and the parameters.
+        case expression(Expr)
+        /// A call of a prompt that `returns` a grade record with `score: number`.
+        case judge(Expr)
+    }
+    public var name: Name
+    public var params: [Param]
+    public var body: Body
+    public var span: Span
+    public var lowered: PipelineDecl
+    public init(name: Name, params: [Param], body: Body, itName: Name, span: Span) {
+        self.name = name; self.params = params; self.body = body; self.span = span
+        let value: Expr
+        switch body {
+        case .expression(let e), .judge(let e): value = e
+        }
+        lowered = PipelineDecl(name: name, params: [Param(name: itName, type: nil, span: itName.span)] + params, returnType: nil,
+                               body: Block(statements: [Stmt(.returnValue(value), span: value.span)], span: value.span), span: span)
     }
 }
 

@@ -101,6 +101,14 @@ private struct ASTDumper {
             }
         case .budget(let budget):
             line(Self.budget(budget))
+        case .metric(let metric):
+            node("metric \(metric.name)") { dumper in
+                dumper.params(metric.params)
+                switch metric.body {
+                case .expression(let e): dumper.line("(= \(Self.expression(e)))")
+                case .judge(let call): dumper.line("(judge \(Self.expression(call)))")
+                }
+            }
         case .pipeline(let pipeline):
             node("pipeline \(pipeline.name)") { dumper in
                 dumper.params(pipeline.params)

@@ -45,6 +45,8 @@ extension SyntaxParser {
         case .keyword(.use), .keyword(.model), .keyword(.type), .keyword(.prompt), .keyword(.index),
              .keyword(.pipeline), .keyword(.budget):
             return true
+        case .identifier:
+            return isMetricDeclaration
         case .keyword(.guard):
             return peek(1).kind == .identifier && peek(2).kind == .leftBrace && !peek(2).isAtLineStart
         default:
@@ -68,6 +70,7 @@ extension SyntaxParser {
         case .keyword(.guard): return .guardSet(try parseGuardDeclaration())
         case .keyword(.budget): return .budget(try parseBudget())
         case .keyword(.pipeline): return .pipeline(try parsePipeline())
+        case .identifier where isMetricDeclaration: return .metric(try parseMetric())
         default:
             let keywords = Keyword.declarationKeywords.map(\.rawValue)
             var help: String?
@@ -409,6 +412,33 @@ extension SyntaxParser {
     }
 
     // pipeline_decl = "pipeline" name params [ "->" type ] block
+    /// `metric` is a word, not a keyword (scripts name values `metric`): it starts a declaration
+    /// when a name and `(` follow on the same line.
+    private var isMetricDeclaration: Bool {
+        text(of: current) == "metric" && peek(1).kind == .identifier && !peek(1).isAtLineStart
+            && peek(2).kind == .leftParen && !peek(2).isAtLineStart
+    }
+
+    // metric_decl = "metric" name params ( "=" expression | "judge" expression )
+    private mutating func parseMetric() throws(ParseFailure) -> MetricDecl {
+        let keyword = advance()
+        let start = keyword.span.start
+        let name = try expectName("a name for the metric")
+        let paramsOpener = try expect(.leftParen, "after the metric name (a metric declares its parameters, even `()`)")
+        let params = try parseParams(opener: paramsOpener)
+        let body: MetricDecl.Body
+        if accept(.assign) {
+            body = .expression(try parseRequiredExpression("an expression over `it` after `=` (as in `= it.confidence`)"))
+        } else if checkWord("judge") {
+            advance()
+            body = .judge(try parseRequiredExpression("a call of the judge prompt after `judge`"))
+        } else {
+            throw expected("`=` and an expression, or `judge` and a prompt call, after the metric's parameters")
+        }
+        // `it` binds where the declaration starts: the word `metric`.
+        return MetricDecl(name: name, params: params, body: body, itName: Name("it", keyword.span), span: spanFrom(start))
+    }
+
     private mutating func parsePipeline() throws(ParseFailure) -> PipelineDecl {
         let start = advance().span.start
         let name = try expectName("a name for the pipeline")
