@@ -1,7 +1,7 @@
 import SluiceSyntax
 
 /// A reply's JSON found leniently, as `validate` reads it: the text as it is; else the inside of
-/// its Markdown code fence; else the one JSON object or array amid prose ("Here is the JSON:
+/// its Markdown code fence; else the longest JSON object or array amid prose ("Here is the JSON:
 /// {…} Hope this helps!"). `stripped` says what was removed, so the trace can report the repair.
 struct LenientJSON {
     var value: JSONValue
@@ -57,23 +57,26 @@ struct LenientJSON {
         return (text[..<open.lowerBound], text[contentStart..<close.lowerBound], text[close.upperBound...])
     }
 
-    /// The first object or array in `text` that parses, found by matching its brackets outside
-    /// strings.
+    /// The longest object or array in `text` that parses, found by matching brackets outside
+    /// strings: the reply's JSON rather than a `[1]` citation in the prose before it.
     private static func embeddedValue(_ text: Substring) -> (value: JSONValue, before: Substring, after: Substring)? {
         let bytes = Array(text.utf8)
+        var best: (value: JSONValue, start: Int, end: Int)?
         var tried = 0
         var start = 0
         while start < bytes.count, tried < maxCandidateStarts {
-            defer { start += 1 }
-            guard bytes[start] == UInt8(ascii: "{") || bytes[start] == UInt8(ascii: "[") else { continue }
+            guard bytes[start] == UInt8(ascii: "{") || bytes[start] == UInt8(ascii: "[") else { start += 1; continue }
             tried += 1
             guard let end = matchingClose(bytes, from: start),
-                  let value = try? JSONValue.parse(bytes: Array(bytes[start...end])) else { continue }
-            let utf8 = text.utf8
-            let lower = utf8.index(utf8.startIndex, offsetBy: start), upper = utf8.index(utf8.startIndex, offsetBy: end + 1)
-            return (value, text[..<lower], text[upper...])
+                  let value = try? JSONValue.parse(bytes: Array(bytes[start...end])) else { start += 1; continue }
+            if end - start > (best.map { $0.end - $0.start } ?? -1) { best = (value, start, end) }
+            // A value inside this one is shorter: go on after it.
+            start = end + 1
         }
-        return nil
+        guard let best else { return nil }
+        let utf8 = text.utf8
+        let lower = utf8.index(utf8.startIndex, offsetBy: best.start), upper = utf8.index(utf8.startIndex, offsetBy: best.end + 1)
+        return (best.value, text[..<lower], text[upper...])
     }
 
     /// The index of the bracket that closes the one at `start` (brackets, quotes and escapes are

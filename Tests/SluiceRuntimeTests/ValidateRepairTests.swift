@@ -30,6 +30,12 @@ final class ValidateRepairTests: XCTestCase {
         XCTAssertEqual(parsed.stripped, ["preamble", "trailing text"])
     }
 
+    func testTheLongestValueWinsOverACitation() throws {
+        let parsed = try XCTUnwrap(LenientJSON("As the docs say [1], here it is: {\"label\": \"bug\", \"sources\": [1]} [2]"))
+        XCTAssertEqual(parsed.value, .object([("label", .string("bug")), ("sources", .array([.number(1)]))]))
+        XCTAssertEqual(parsed.stripped, ["preamble", "trailing text"])
+    }
+
     func testProseWithoutJSONIsNotParsed() {
         XCTAssertNil(LenientJSON("Sure! The label is bug."))
         XCTAssertNil(LenientJSON("an unclosed {\"a\": 1"))
