@@ -17,7 +17,7 @@ struct Sluice: AsyncParsableCommand {
         abstract: "Run, check and estimate LLM pipelines written in Sluice.",
         version: "0.1.0",
         subcommands: [RunCommand.self, CheckCommand.self, DryRunCommand.self, ReplCommand.self, TracesCommand.self, IndexCommand.self,
-                      SessionsCommand.self, TokensCommand.self, MetricCommand.self]
+                      SessionsCommand.self, TokensCommand.self, MetricCommand.self, TestCommand.self]
     )
 }
 

@@ -1,0 +1,276 @@
+import ArgumentParser
+import Foundation
+import SluiceRuntime
+import SluiceServices
+import SluiceSyntax
+
+struct TestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run a pipeline over labelled cases and check its scores against thresholds.",
+        discussion: """
+            CASES is a JSONL file: one JSON object of the pipeline's inputs per line (an `expected` input feeds \
+            `score ... when expected != null`). Every case is a traced run in the store. A threshold such as \
+            --threshold exact>=0.9 is checked against the mean of that score over the cases that recorded it. \
+            Exit 0 when every case ran and every threshold holds, 1 when a case failed with an error or a \
+            threshold failed (a case a guard blocked is reported, not failed), 2 for usage errors.
+            """
+    )
+
+    @ArgumentParser.Argument(help: "The script to test.") var file: String
+    @Option(name: .long, help: ArgumentHelp("The labelled cases: one JSON object of inputs per line.", valueName: "file"))
+    var cases: String
+    @Option(name: .long, help: "The pipeline to run when the file declares several.") var pipeline: String?
+    @Option(name: .long, help: "How many cases run at once.") var concurrency = 4
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("A score's mean must meet this, as NAME>=VALUE (also >, <=, <); repeatable.", valueName: "threshold"))
+    var threshold: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file")) var junit: String?
+    @Option(name: .long, help: ArgumentHelp("Write the JSON report here.", valueName: "file")) var report: String?
+    @Flag(name: .long, help: "Print the JSON report on standard output instead of the table.") var json = false
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var providers: ProviderOptions
+
+    func validate() throws {
+        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        for text in threshold { _ = try Threshold.parse(text) }
+    }
+
+    func run() async throws {
+        let script = try loadScript(file)
+        let pipelineName: String
+        let testCases: [TestCase]
+        let thresholds: [Threshold]
+        let sqlite: SQLiteStore
+        let provider: ModelProvider
+        do {
+            pipelineName = try choosePipeline(script.program, named: pipeline)
+            thresholds = try threshold.map(Threshold.parse)
+            testCases = try TestCase.load(cases)
+            for testCase in testCases {
+                do { try checkInputs(testCase.inputs, for: pipelineName, in: script.program, allowMissing: false) } catch let error as UsageError {
+                    throw UsageError("\(cases):\(testCase.line): \(error.description)")
+                }
+            }
+            sqlite = try openStore(store.path)
+            provider = WarningReportingProvider(try providers.makeProvider(store: sqlite))
+        } catch let error as UsageError {
+            throw error.exit()
+        }
+        let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
+            provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
+
+        let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
+        let runTask = Task { await Self.runAll(testCases, pipeline: pipelineName, on: interpreter, concurrency: concurrency, progress: progress) }
+        let signals = SignalCancellation { runTask.cancel() }
+        let outcomes = await runTask.value
+        signals.stop()
+        progress.finish()
+
+        let summary = TestSummary(file: file, pipeline: pipelineName, outcomes: outcomes, thresholds: thresholds)
+        let jsonReport = summary.json()
+        do {
+            if let report { try write(jsonReport.prettyPrinted() + "\n", to: report, what: "JSON report") }
+            if let junit { try write(summary.junitXML(), to: junit, what: "JUnit report") }
+        } catch let error as UsageError {
+            throw error.exit()
+        }
+        if json {
+            Terminal.out(jsonReport.prettyPrinted())
+        } else {
+            Terminal.out(summary.table())
+        }
+        for outcome in outcomes {
+            if case .failed(let failure) = outcome.status {
+                Terminal.error(Terminal.red("case \(outcome.testCase.line) failed:") + " \(failure.error.message) "
+                               + Terminal.dim("(sluice traces show \(failure.runId))"))
+            }
+        }
+        if let signal = signals.received { throw ExitCode(SignalCancellation.exitStatus(for: signal)) }
+        if !summary.passed { throw Exit.scriptError }
+    }
+
+    private func write(_ text: String, to path: String, what: String) throws {
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
+            throw UsageError("cannot write the \(what) \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Runs every case on the one shared interpreter, at most `concurrency` at a time; the
+    /// outcomes come back in the cases' order.
+    static func runAll(_ cases: [TestCase], pipeline: String, on interpreter: Interpreter, concurrency: Int,
+                       progress: TestProgress) async -> [CaseOutcome] {
+        await withTaskGroup(of: (Int, CaseOutcome).self) { group in
+            var outcomes = [CaseOutcome?](repeating: nil, count: cases.count)
+            var next = 0
+            func startNext() {
+                guard next < cases.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await runCase(cases[index], pipeline: pipeline, on: interpreter)) }
+            }
+            for _ in 0..<min(concurrency, cases.count) { startNext() }
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+                progress.completed(outcome)
+                startNext()
+            }
+            return outcomes.compactMap { $0 }
+        }
+    }
+
+    static func runCase(_ testCase: TestCase, pipeline: String, on interpreter: Interpreter) async -> CaseOutcome {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let status: CaseOutcome.Status
+        do throws(RunFailure) {
+            status = .ok(try await interpreter.run(pipeline: pipeline, inputs: testCase.inputs))
+        } catch {
+            status = error.error.kind == .guardBlocked ? .blocked(error) : .failed(error)
+        }
+        let elapsed = start.duration(to: clock.now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return CaseOutcome(testCase: testCase, status: status, seconds: seconds)
+    }
+}
+
+/// One labelled case: the inputs on one line of the cases file.
+struct TestCase: Sendable {
+    var line: Int
+    var inputs: [String: JSONValue]
+
+    /// Every non-blank line of a JSONL file, each a JSON object; anything else is a usage error
+    /// naming the line.
+    static func load(_ path: String) throws -> [TestCase] {
+        let text = String(decoding: try readWholeFile(path, what: "cases file"), as: UTF8.self)
+        var cases: [TestCase] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty { continue }
+            let json: JSONValue
+            do { json = try JSONValue.parse(bytes: Array(trimmed.utf8)) } catch {
+                throw UsageError("\(path):\(index + 1): not valid JSON: \(error)")
+            }
+            guard case .object(let members) = json else {
+                throw UsageError("\(path):\(index + 1): a case must be a JSON object of inputs, like {\"question\": \"...\", \"expected\": \"...\"}")
+            }
+            var inputs: [String: JSONValue] = [:]
+            for member in members { inputs[member.key] = member.value }
+            cases.append(TestCase(line: index + 1, inputs: inputs))
+        }
+        guard !cases.isEmpty else { throw UsageError("\(path) holds no cases (one JSON object per line)") }
+        return cases
+    }
+}
+
+/// How one case ended, and how long it took.
+struct CaseOutcome: Sendable {
+    enum Status: Sendable {
+        case ok(RunResult)
+        /// A guard stopped the run: the pipeline did what it was written to do.
+        case blocked(RunFailure)
+        case failed(RunFailure)
+    }
+
+    var testCase: TestCase
+    var status: Status
+    var seconds: Double
+
+    var runId: String {
+        switch status {
+        case .ok(let result): result.runId
+        case .blocked(let failure), .failed(let failure): failure.runId
+        }
+    }
+
+    var scores: [(name: String, value: Double)] {
+        if case .ok(let result) = status { return result.scores }
+        return []
+    }
+
+    var cost: Double {
+        switch status {
+        case .ok(let result): result.cost
+        case .blocked(let failure), .failed(let failure): failure.cost
+        }
+    }
+
+    var tokens: Int {
+        switch status {
+        case .ok(let result): result.tokens
+        case .blocked(let failure), .failed(let failure): failure.tokens
+        }
+    }
+}
+
+/// `--threshold NAME>=VALUE`: a bound on the mean of one score.
+struct Threshold: Sendable {
+    enum Comparison: String, Sendable, CaseIterable {
+        // Two-character operators first, so `>=` is not read as `>` and `=0.9`.
+        case atLeast = ">=", atMost = "<=", above = ">", below = "<"
+
+        func holds(_ value: Double, _ bound: Double) -> Bool {
+            switch self {
+            case .atLeast: value >= bound
+            case .atMost: value <= bound
+            case .above: value > bound
+            case .below: value < bound
+            }
+        }
+    }
+
+    var score: String
+    var comparison: Comparison
+    var value: Double
+
+    var description: String { "\(score) \(comparison.rawValue) \(NumberDisplay.score(value))" }
+
+    static func parse(_ text: String) throws -> Threshold {
+        for comparison in Comparison.allCases {
+            guard let range = text.range(of: comparison.rawValue) else { continue }
+            let name = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
+            let bound = text[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw ValidationError("--threshold \"\(text)\": the score's name before \(comparison.rawValue) must be a name like `exact`")
+            }
+            guard let value = Double(bound), value.isFinite else {
+                throw ValidationError("--threshold \"\(text)\": \"\(bound)\" is not a number")
+            }
+            return Threshold(score: name, comparison: comparison, value: value)
+        }
+        throw ValidationError("--threshold \"\(text)\" needs NAME>=VALUE (or >, <=, <), like exact>=0.9")
+    }
+}
+
+/// The `done/total` line on standard error while cases run, only on a terminal.
+final class TestProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let total: Int
+    private let enabled: Bool
+    private var done = 0
+    private var failed = 0
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    func completed(_ outcome: CaseOutcome) {
+        guard enabled else { return }
+        lock.withLock {
+            done += 1
+            if case .failed = outcome.status { failed += 1 }
+            let width = 30
+            let filled = total == 0 ? width : width * done / total
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total) cases\(failed > 0 ? " · \(failed) failed" : "")\u{1B}[K".utf8))
+        }
+    }
+
+    /// Clears the progress line.
+    func finish() {
+        guard enabled else { return }
+        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import SluiceRuntime
+import SluiceServices
+import SluiceSyntax
+
+/// What `sluice test` found: per-score statistics, the thresholds' verdicts, and the summary
+/// table, JSON report and JUnit XML built from them.
+struct TestSummary {
+    /// One score over every case that recorded it.
+    struct ScoreStatistics {
+        var name: String
+        var values: [Double]
+        var threshold: Threshold?
+
+        var mean: Double { values.reduce(0, +) / Double(values.count) }
+        var minimum: Double { values.min() ?? 0 }
+        /// The share of values that meet the threshold's bound, or, without a threshold, that get full marks (1).
+        var passRate: Double {
+            let passing = values.filter { value in threshold.map { $0.comparison.holds(value, $0.value) } ?? (value >= 1) }
+            return Double(passing.count) / Double(values.count)
+        }
+    }
+
+    /// A threshold and whether the mean it bounds holds it; nil `mean` when no case recorded the score.
+    struct Verdict {
+        var threshold: Threshold
+        var mean: Double?
+        var message: String?
+        var passed: Bool { message == nil }
+    }
+
+    var file: String
+    var pipeline: String
+    var outcomes: [CaseOutcome]
+    var scores: [ScoreStatistics]
+    var verdicts: [Verdict]
+
+    init(file: String, pipeline: String, outcomes: [CaseOutcome], thresholds: [Threshold]) {
+        self.file = file
+        self.pipeline = pipeline
+        self.outcomes = outcomes
+        var order: [String] = []
+        var values: [String: [Double]] = [:]
+        for outcome in outcomes {
+            for score in outcome.scores {
+                if values[score.name] == nil { order.append(score.name) }
+                values[score.name, default: []].append(score.value)
+            }
+        }
+        // The last threshold given for a score wins, so a later flag overrides an earlier one.
+        var byScore: [String: Threshold] = [:]
+        var thresholdOrder: [String] = []
+        for threshold in thresholds {
+            if byScore[threshold.score] == nil { thresholdOrder.append(threshold.score) }
+            byScore[threshold.score] = threshold
+        }
+        scores = order.map { ScoreStatistics(name: $0, values: values[$0]!, threshold: byScore[$0]) }
+        verdicts = thresholdOrder.map { byScore[$0]! }.map { threshold in
+            guard let statistics = order.contains(threshold.score) ? values[threshold.score] : nil else {
+                let hint = closestMatch(to: threshold.score, in: order).map { " (did you mean `\($0)`?)" } ?? ""
+                let known = order.isEmpty ? "no case recorded any score" : "the scores recorded are: " + order.joined(separator: ", ")
+                return Verdict(threshold: threshold, mean: nil, message: "no case recorded the score `\(threshold.score)`\(hint); \(known)")
+            }
+            let mean = statistics.reduce(0, +) / Double(statistics.count)
+            guard threshold.comparison.holds(mean, threshold.value) else {
+                return Verdict(threshold: threshold, mean: mean,
+                               message: "mean \(threshold.score) is \(NumberDisplay.score(mean)), needs \(threshold.comparison.rawValue) \(NumberDisplay.score(threshold.value))")
+            }
+            return Verdict(threshold: threshold, mean: mean, message: nil)
+        }
+    }
+
+    var okCount: Int { outcomes.filter { if case .ok = $0.status { true } else { false } }.count }
+    var failedCount: Int { outcomes.filter { if case .failed = $0.status { true } else { false } }.count }
+    var blockedCount: Int { outcomes.filter { if case .blocked = $0.status { true } else { false } }.count }
+    var cost: Double { outcomes.reduce(0) { $0 + $1.cost } }
+    var tokens: Int { outcomes.reduce(0) { $0 + $1.tokens } }
+    var meanSeconds: Double { outcomes.isEmpty ? 0 : outcomes.reduce(0) { $0 + $1.seconds } / Double(outcomes.count) }
+    var maxSeconds: Double { outcomes.map(\.seconds).max() ?? 0 }
+
+    /// No case failed with an error and every threshold holds.
+    var passed: Bool { failedCount == 0 && verdicts.allSatisfy(\.passed) }
+
+    // MARK: - The table
+
+    func table() -> String {
+        var lines = ["\(file) · pipeline \(pipeline) · \(outcomes.count) case\(outcomes.count == 1 ? "" : "s"): "
+                     + "\(okCount) ok, \(failedCount) failed, \(blockedCount) blocked"]
+        if !scores.isEmpty {
+            var rows = [["score", "cases", "mean", "min", "pass", "threshold"]]
+            for score in scores {
+                let verdict = verdicts.first { $0.threshold.score == score.name }
+                let thresholdText = verdict.map { "\($0.threshold.comparison.rawValue) \(NumberDisplay.score($0.threshold.value)) "
+                                                  + ($0.passed ? "ok" : "FAILED") } ?? "-"
+                rows.append([score.name, "\(score.values.count)", NumberDisplay.score(score.mean), NumberDisplay.score(score.minimum),
+                             percent(score.passRate), thresholdText])
+            }
+            lines.append(contentsOf: aligned(rows))
+        }
+        for verdict in verdicts where !verdict.passed {
+            lines.append("threshold \(verdict.threshold.description) FAILED: \(verdict.message!)")
+        }
+        lines.append("cost \(NumberDisplay.money(cost)) · \(tokens) tokens · latency mean \(milliseconds(meanSeconds)), max \(milliseconds(maxSeconds))")
+        lines.append(passed ? "PASSED" : "FAILED")
+        return lines.joined(separator: "\n")
+    }
+
+    private func aligned(_ rows: [[String]]) -> [String] {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+
+    private func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
+    private func milliseconds(_ seconds: Double) -> String { String(format: "%.0f ms", seconds * 1000) }
+
+    // MARK: - JSON
+
+    func json() -> JSONValue {
+        .object([
+            ("file", .string(file)),
+            ("pipeline", .string(pipeline)),
+            ("passed", .bool(passed)),
+            ("cases", .number(Double(outcomes.count))),
+            ("ok", .number(Double(okCount))),
+            ("failed", .number(Double(failedCount))),
+            ("blocked", .number(Double(blockedCount))),
+            ("scores", .array(scores.map { score in
+                .object([
+                    ("name", .string(score.name)),
+                    ("count", .number(Double(score.values.count))),
+                    ("mean", NumberDisplay.scoreJSON(score.mean)),
+                    ("min", NumberDisplay.scoreJSON(score.minimum)),
+                    ("pass_rate", NumberDisplay.scoreJSON(score.passRate)),
+                ])
+            })),
+            ("thresholds", .array(verdicts.map { verdict in
+                .object([
+                    ("score", .string(verdict.threshold.score)),
+                    ("op", .string(verdict.threshold.comparison.rawValue)),
+                    ("value", .number(verdict.threshold.value)),
+                    ("mean", verdict.mean.map(NumberDisplay.scoreJSON) ?? .null),
+                    ("passed", .bool(verdict.passed)),
+                ] + (verdict.message.map { [("message", JSONValue.string($0))] } ?? []))
+            })),
+            ("cost", NumberDisplay.moneyJSON(cost)),
+            ("tokens", .number(Double(tokens))),
+            ("latency_ms", .object([("mean", NumberDisplay.millisecondsJSON(meanSeconds * 1000)),
+                                    ("max", NumberDisplay.millisecondsJSON(maxSeconds * 1000))])),
+            ("results", .array(outcomes.map(caseJSON))),
+        ])
+    }
+
+    private func caseJSON(_ outcome: CaseOutcome) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("line", .number(Double(outcome.testCase.line))),
+            ("run_id", .string(outcome.runId)),
+        ]
+        switch outcome.status {
+        case .ok(let result):
+            members.append(("status", .string("ok")))
+            members.append(("output", result.output.json))
+        case .blocked(let failure):
+            members.append(("status", .string("blocked")))
+            members.append(("error", .string(failure.error.message)))
+        case .failed(let failure):
+            members.append(("status", .string("failed")))
+            members.append(("error", .string(failure.error.message)))
+        }
+        members.append(("scores", .object(outcome.scores.map { ($0.name, NumberDisplay.scoreJSON($0.value)) })))
+        members.append(("cost", NumberDisplay.moneyJSON(outcome.cost)))
+        members.append(("tokens", .number(Double(outcome.tokens))))
+        members.append(("latency_ms", NumberDisplay.millisecondsJSON(outcome.seconds * 1000)))
+        return .object(members)
+    }
+
+    // MARK: - JUnit XML
+
+    /// One testcase per case (a failure when it errored, skipped when a guard blocked it) and one
+    /// per threshold (a failure when the mean misses it), so the XML fails exactly when the exit code does.
+    func junitXML() -> String {
+        let suiteName = "\(file):\(pipeline)"
+        let failures = failedCount + verdicts.filter { !$0.passed }.count
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites>\n"
+        xml += "  <testsuite name=\"\(escaped(suiteName))\" tests=\"\(outcomes.count + verdicts.count)\" failures=\"\(failures)\" "
+            + "errors=\"0\" skipped=\"\(blockedCount)\" time=\"\(seconds(outcomes.reduce(0) { $0 + $1.seconds }))\">\n"
+        for outcome in outcomes {
+            let scoresText = outcome.scores.map { "\($0.name)=\(NumberDisplay.score($0.value))" }.joined(separator: " ")
+            xml += "    <testcase classname=\"\(escaped(suiteName))\" name=\"case line \(outcome.testCase.line)\" time=\"\(seconds(outcome.seconds))\">\n"
+            switch outcome.status {
+            case .ok: break
+            case .blocked(let failure):
+                xml += "      <skipped message=\"\(escaped("blocked: " + failure.error.message))\"/>\n"
+            case .failed(let failure):
+                xml += "      <failure type=\"\(escaped(failure.error.kind.rawValue))\" message=\"\(escaped(failure.error.message))\">"
+                    + escaped("\(failure.error.message)\nits trace: sluice traces show \(failure.runId)") + "</failure>\n"
+            }
+            xml += "      <system-out>\(escaped("run \(outcome.runId)" + (scoresText.isEmpty ? "" : " · scores: " + scoresText)))</system-out>\n"
+            xml += "    </testcase>\n"
+        }
+        for verdict in verdicts {
+            xml += "    <testcase classname=\"\(escaped(suiteName))\" name=\"\(escaped("threshold mean " + verdict.threshold.description))\" time=\"0\">\n"
+            if let message = verdict.message {
+                let below = outcomes.filter { outcome in
+                    outcome.scores.contains { $0.name == verdict.threshold.score && !verdict.threshold.comparison.holds($0.value, verdict.threshold.value) }
+                }.map { "line \($0.testCase.line) (run \($0.runId))" }
+                let detail = message + (below.isEmpty ? "" : "\ncases that miss the bound: " + below.joined(separator: ", "))
+                xml += "      <failure type=\"threshold\" message=\"\(escaped(message))\">\(escaped(detail))</failure>\n"
+            }
+            xml += "    </testcase>\n"
+        }
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+
+    private func seconds(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    /// Text for an XML attribute or element: the five special characters escaped, and control
+    /// characters XML 1.0 cannot hold dropped.
+    private func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&apos;"
+            case "\n": result += "&#10;"
+            case "\t", "\r": result.unicodeScalars.append(scalar)
+            default:
+                if scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF { continue }
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
