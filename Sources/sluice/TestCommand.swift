@@ -83,7 +83,7 @@ struct TestCommand: AsyncParsableCommand {
         }
         for outcome in outcomes {
             if case .failed(let failure) = outcome.status {
-                Terminal.error(Terminal.red("case \(outcome.testCase.line) failed:") + " \(failure.error.message) "
+                Terminal.error(Terminal.red("\(cases):\(outcome.testCase.line): case failed:") + " \(failure.error.message) "
                                + Terminal.dim("(sluice traces show \(failure.runId))"))
             }
         }
