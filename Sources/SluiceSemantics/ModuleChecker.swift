@@ -87,6 +87,7 @@ final class ModuleChecker {
         for entry in declared where entry.kind == .type { _ = resolvedType(of: entry, referencedAt: nil) }
         for entry in declared where entry.kind == .prompt || entry.kind == .pipeline { _ = signature(of: entry) }
         for decl in module.decls { if case .budget(let b) = decl { checkBudget(b) } }
+        checkExpectations(module)
         for entry in declared { checkBody(of: entry) }
     }
 
@@ -319,7 +320,7 @@ final class ModuleChecker {
         case .prompt(let d): checkPrompt(d, entry)
         case .pipeline(let d): checkPipeline(d, entry)
         case .metric(let d): checkMetric(d, entry)
-        case .type, .use, .budget: break
+        case .type, .use, .budget, .expect: break
         }
     }
 
@@ -456,6 +457,34 @@ final class ModuleChecker {
                 span = Span(start, min(start + max(1, problem.length), span.end - 1))
             }
             error("invalid regular expression: \(problem.message)", at: span)
+        }
+    }
+
+    /// `expect AGGREGATE(SCORE) OP NUMBER`: a known aggregate, a finite bound, and one bound per
+    /// aggregate of a score. Whether a case records the score is known only when `sluice test` runs
+    /// the cases (a score under a `when` may never be recorded), so that is checked there.
+    func checkExpectations(_ module: Module) {
+        var seen: [String: Span] = [:]
+        for decl in module.decls {
+            guard case .expect(let expect) = decl else { continue }
+            let aggregates = ExpectDecl.Aggregate.allCases.map(\.rawValue)
+            guard aggregates.contains(expect.aggregate.text) else {
+                error("unknown aggregate `\(expect.aggregate.text)` in `expect`", at: expect.aggregate.span,
+                      help: suggestion(expect.aggregate.text, aggregates)
+                        ?? "`mean(SCORE)` is the score's mean over the cases, `min(SCORE)` its lowest value")
+                continue
+            }
+            guard expect.bound.isFinite else {
+                error("the bound of `expect` must be a finite number", at: expect.span)
+                continue
+            }
+            let key = "\(expect.aggregate.text)(\(expect.score.text))"
+            if let first = seen[key] {
+                error("`\(key)` is expected twice", at: expect.span, notes: [note("the first expectation is here", first)],
+                      help: "keep one bound for each aggregate of a score")
+                continue
+            }
+            seen[key] = expect.span
         }
     }
 

@@ -23,6 +23,7 @@ public enum Decl: Sendable {
     case index(IndexDecl)
     case guardSet(GuardDecl)
     case budget(BudgetDecl)
+    case expect(ExpectDecl)
     case pipeline(PipelineDecl)
     case metric(MetricDecl)
 
@@ -35,6 +36,7 @@ public enum Decl: Sendable {
         case .index(let d): d.span
         case .guardSet(let d): d.span
         case .budget(let d): d.span
+        case .expect(let d): d.span
         case .pipeline(let d): d.span
         case .metric(let d): d.span
         }
@@ -43,7 +45,7 @@ public enum Decl: Sendable {
     /// The declared name, for declarations that have one.
     public var name: Name? {
         switch self {
-        case .use, .budget: nil
+        case .use, .budget, .expect: nil
         case .model(let d): d.name
         case .type(let d): d.name
         case .prompt(let d): d.name
@@ -206,6 +208,37 @@ public struct BudgetDecl: Sendable {
     public var limits: [Field]
     public var span: Span
     public init(limits: [Field], span: Span) { self.limits = limits; self.span = span }
+}
+
+/// `expect mean(exact) >= 0.9`: a bound `sluice test` checks on a score aggregated over its cases.
+public struct ExpectDecl: Sendable {
+    public enum Aggregate: String, Sendable, CaseIterable {
+        case mean, min
+    }
+
+    public enum Comparison: String, Sendable, CaseIterable {
+        // Two-character operators first, so that reading text finds `>=` before `>`.
+        case atLeast = ">=", atMost = "<=", above = ">", below = "<"
+
+        public func holds(_ value: Double, _ bound: Double) -> Bool {
+            switch self {
+            case .atLeast: value >= bound
+            case .atMost: value <= bound
+            case .above: value > bound
+            case .below: value < bound
+            }
+        }
+    }
+
+    /// The aggregate as written (the checker verifies it names an `Aggregate`).
+    public var aggregate: Name
+    public var score: Name
+    public var comparison: Comparison
+    public var bound: Double
+    public var span: Span
+    public init(aggregate: Name, score: Name, comparison: Comparison, bound: Double, span: Span) {
+        self.aggregate = aggregate; self.score = score; self.comparison = comparison; self.bound = bound; self.span = span
+    }
 }
 
 public struct PipelineDecl: Sendable {

@@ -109,6 +109,8 @@ private struct ASTDumper {
                 case .judge(let call): dumper.line("(judge \(Self.expression(call)))")
                 }
             }
+        case .expect(let expect):
+            line("(expect \(expect.aggregate)(\(expect.score)) \(expect.comparison.rawValue) \(expect.bound))")
         case .pipeline(let pipeline):
             node("pipeline \(pipeline.name)") { dumper in
                 dumper.params(pipeline.params)

@@ -71,6 +71,7 @@ extension SyntaxParser {
         case .keyword(.budget): return .budget(try parseBudget())
         case .keyword(.pipeline): return .pipeline(try parsePipeline())
         case .identifier where isMetricDeclaration: return .metric(try parseMetric())
+        case .identifier where checkWord("expect"): return .expect(try parseExpect())
         default:
             let keywords = Keyword.declarationKeywords.map(\.rawValue)
             var help: String?
@@ -409,6 +410,29 @@ extension SyntaxParser {
             limits.append(try parseField(key: try expectWord("a budget limit (`request` or `tokens`)")))
         } while accept(.comma)
         return BudgetDecl(limits: limits, span: spanFrom(start))
+    }
+
+    // expect_decl = "expect" name "(" name ")" ( ">=" | ">" | "<=" | "<" ) NUMBER
+    // `expect` is a contextual word, not a keyword: it begins a declaration only at the top level.
+    private mutating func parseExpect() throws(ParseFailure) -> ExpectDecl {
+        let start = advance().span.start
+        let aggregate = try expectName("an aggregate (`mean` or `min`) after `expect`")
+        try expect(.leftParen, "after `\(aggregate.text)` (as in `expect mean(exact) >= 0.9`)")
+        let score = try expectName("the name of a score")
+        try expect(.rightParen, "after the score's name")
+        let comparisons: [(TokenKind, ExpectDecl.Comparison)] = [
+            (.greaterEqual, .atLeast), (.greater, .above), (.lessEqual, .atMost), (.less, .below),
+        ]
+        guard let comparison = comparisons.first(where: { check($0.0) })?.1 else {
+            throw expected("a comparison (`>=`, `>`, `<=` or `<`)")
+        }
+        advance()
+        let negative = accept(.minus)
+        guard check(.number) else { throw expected("a number to compare the \(aggregate.text) with") }
+        let bound = advance().numberValue
+        let decl = ExpectDecl(aggregate: aggregate, score: score, comparison: comparison, bound: negative ? -bound : bound, span: spanFrom(start))
+        try expectLineEnd(after: "the expectation")
+        return decl
     }
 
     // pipeline_decl = "pipeline" name params [ "->" type ] block

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceRuntime
+import SluiceSemantics
 import SluiceServices
 import SluiceSyntax
 
@@ -45,7 +46,7 @@ struct TestCommand: AsyncParsableCommand {
         let provider: ModelProvider
         do {
             pipelineName = try choosePipeline(script.program, named: pipeline)
-            thresholds = try threshold.map(Threshold.parse)
+            thresholds = Threshold.combined(Threshold.declared(in: script.program), try threshold.map(Threshold.parse))
             testCases = try TestCase.load(cases)
             for testCase in testCases {
                 do { try checkInputs(testCase.inputs, for: pipelineName, in: script.program, allowMissing: false) } catch let error as UsageError {
@@ -204,42 +205,69 @@ struct CaseOutcome: Sendable {
     }
 }
 
-/// `--threshold NAME>=VALUE`: a bound on the mean of one score.
+/// A bound on a score aggregated over the cases: `expect mean(exact) >= 0.9` in the script, or
+/// `--threshold exact>=0.9` (a bare name is its mean; `min(exact)>=0.5` also works), which
+/// replaces the script's bound on the same aggregate of the same score.
 struct Threshold: Sendable {
-    enum Comparison: String, Sendable, CaseIterable {
-        // Two-character operators first, so `>=` is not read as `>` and `=0.9`.
-        case atLeast = ">=", atMost = "<=", above = ">", below = "<"
+    var aggregate: ExpectDecl.Aggregate
+    var score: String
+    var comparison: ExpectDecl.Comparison
+    var value: Double
+    /// Where it was set: `file:line:col` of the `expect`, or `--threshold`.
+    var origin: String
 
-        func holds(_ value: Double, _ bound: Double) -> Bool {
-            switch self {
-            case .atLeast: value >= bound
-            case .atMost: value <= bound
-            case .above: value > bound
-            case .below: value < bound
-            }
+    var key: String { "\(aggregate.rawValue)(\(score))" }
+    var description: String { "\(key) \(comparison.rawValue) \(NumberDisplay.score(value))" }
+
+    init(aggregate: ExpectDecl.Aggregate, score: String, comparison: ExpectDecl.Comparison, value: Double, origin: String) {
+        self.aggregate = aggregate; self.score = score; self.comparison = comparison; self.value = value; self.origin = origin
+    }
+
+    /// The script's `expect` declarations (the checker has verified their aggregates).
+    static func declared(in program: Program) -> [Threshold] {
+        program.main.decls.compactMap { decl in
+            guard case .expect(let expect) = decl, let aggregate = ExpectDecl.Aggregate(rawValue: expect.aggregate.text) else { return nil }
+            let (line, column) = program.main.file.location(of: expect.span.start)
+            return Threshold(aggregate: aggregate, score: expect.score.text, comparison: expect.comparison, value: expect.bound,
+                             origin: "\(program.main.file.path):\(line):\(column)")
         }
     }
 
-    var score: String
-    var comparison: Comparison
-    var value: Double
-
-    var description: String { "\(score) \(comparison.rawValue) \(NumberDisplay.score(value))" }
-
     static func parse(_ text: String) throws -> Threshold {
-        for comparison in Comparison.allCases {
+        for comparison in ExpectDecl.Comparison.allCases {
             guard let range = text.range(of: comparison.rawValue) else { continue }
-            let name = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
+            var name = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
             let bound = text[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            var aggregate = ExpectDecl.Aggregate.mean
+            if let open = name.firstIndex(of: "("), name.hasSuffix(")") {
+                let written = String(name[..<open])
+                guard let known = ExpectDecl.Aggregate(rawValue: written) else {
+                    throw ValidationError("--threshold \"\(text)\": unknown aggregate `\(written)`; use mean(NAME) or min(NAME)")
+                }
+                aggregate = known
+                name = String(name[name.index(after: open)..<name.index(before: name.endIndex)])
+            }
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw ValidationError("--threshold \"\(text)\": the score's name before \(comparison.rawValue) must be a name like `exact`")
             }
             guard let value = Double(bound), value.isFinite else {
                 throw ValidationError("--threshold \"\(text)\": \"\(bound)\" is not a number")
             }
-            return Threshold(score: name, comparison: comparison, value: value)
+            return Threshold(aggregate: aggregate, score: name, comparison: comparison, value: value, origin: "--threshold")
         }
         throw ValidationError("--threshold \"\(text)\" needs NAME>=VALUE (or >, <=, <), like exact>=0.9")
+    }
+
+    /// The script's thresholds with the command line's replacing those on the same aggregate of
+    /// the same score (the last one given wins), in the order first given.
+    static func combined(_ declared: [Threshold], _ commandLine: [Threshold]) -> [Threshold] {
+        var order: [String] = []
+        var byKey: [String: Threshold] = [:]
+        for threshold in declared + commandLine {
+            if byKey[threshold.key] == nil { order.append(threshold.key) }
+            byKey[threshold.key] = threshold
+        }
+        return order.map { byKey[$0]! }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceRuntime
+import SluiceSemantics
 import SluiceServices
 import SluiceSyntax
 
@@ -10,21 +11,29 @@ struct TestSummary {
     struct ScoreStatistics {
         var name: String
         var values: [Double]
-        var threshold: Threshold?
+        /// The bound a single value is held to for the pass rate.
+        var passBound: Threshold?
 
         var mean: Double { values.reduce(0, +) / Double(values.count) }
         var minimum: Double { values.min() ?? 0 }
-        /// The share of values that meet the threshold's bound, or, without a threshold, that get full marks (1).
+        /// The share of values that meet the score's first threshold's bound, or, without one, that get full marks (1).
         var passRate: Double {
-            let passing = values.filter { value in threshold.map { $0.comparison.holds(value, $0.value) } ?? (value >= 1) }
+            let passing = values.filter { value in passBound.map { $0.comparison.holds(value, $0.value) } ?? (value >= 1) }
             return Double(passing.count) / Double(values.count)
+        }
+
+        func value(of aggregate: ExpectDecl.Aggregate) -> Double {
+            switch aggregate {
+            case .mean: mean
+            case .min: minimum
+            }
         }
     }
 
-    /// A threshold and whether the mean it bounds holds it; nil `mean` when no case recorded the score.
+    /// A threshold and whether the aggregate it bounds holds it; nil `actual` when no case recorded the score.
     struct Verdict {
         var threshold: Threshold
-        var mean: Double?
+        var actual: Double?
         var message: String?
         var passed: Bool { message == nil }
     }
@@ -35,6 +44,7 @@ struct TestSummary {
     var scores: [ScoreStatistics]
     var verdicts: [Verdict]
 
+    /// `thresholds` hold at most one per aggregate of a score (`Threshold.combined`).
     init(file: String, pipeline: String, outcomes: [CaseOutcome], thresholds: [Threshold]) {
         self.file = file
         self.pipeline = pipeline
@@ -47,26 +57,21 @@ struct TestSummary {
                 values[score.name, default: []].append(score.value)
             }
         }
-        // The last threshold given for a score wins, so a later flag overrides an earlier one.
-        var byScore: [String: Threshold] = [:]
-        var thresholdOrder: [String] = []
-        for threshold in thresholds {
-            if byScore[threshold.score] == nil { thresholdOrder.append(threshold.score) }
-            byScore[threshold.score] = threshold
-        }
-        scores = order.map { ScoreStatistics(name: $0, values: values[$0]!, threshold: byScore[$0]) }
-        verdicts = thresholdOrder.map { byScore[$0]! }.map { threshold in
-            guard let statistics = order.contains(threshold.score) ? values[threshold.score] : nil else {
+        let scores = order.map { name in ScoreStatistics(name: name, values: values[name]!, passBound: thresholds.first { $0.score == name }) }
+        self.scores = scores
+        verdicts = thresholds.map { threshold in
+            guard let statistics = scores.first(where: { $0.name == threshold.score }) else {
                 let hint = closestMatch(to: threshold.score, in: order).map { " (did you mean `\($0)`?)" } ?? ""
                 let known = order.isEmpty ? "no case recorded any score" : "the scores recorded are: " + order.joined(separator: ", ")
-                return Verdict(threshold: threshold, mean: nil, message: "no case recorded the score `\(threshold.score)`\(hint); \(known)")
+                return Verdict(threshold: threshold, actual: nil, message: "no case recorded the score `\(threshold.score)`\(hint); \(known)")
             }
-            let mean = statistics.reduce(0, +) / Double(statistics.count)
-            guard threshold.comparison.holds(mean, threshold.value) else {
-                return Verdict(threshold: threshold, mean: mean,
-                               message: "mean \(threshold.score) is \(NumberDisplay.score(mean)), needs \(threshold.comparison.rawValue) \(NumberDisplay.score(threshold.value))")
+            let actual = statistics.value(of: threshold.aggregate)
+            guard threshold.comparison.holds(actual, threshold.value) else {
+                return Verdict(threshold: threshold, actual: actual,
+                               message: "\(threshold.key) is \(NumberDisplay.score(actual)), needs \(threshold.comparison.rawValue) "
+                                 + "\(NumberDisplay.score(threshold.value)) (set by \(threshold.origin))")
             }
-            return Verdict(threshold: threshold, mean: mean, message: nil)
+            return Verdict(threshold: threshold, actual: actual, message: nil)
         }
     }
 
@@ -89,16 +94,18 @@ struct TestSummary {
         if !scores.isEmpty {
             var rows = [["score", "cases", "mean", "min", "pass", "threshold"]]
             for score in scores {
-                let verdict = verdicts.first { $0.threshold.score == score.name }
-                let thresholdText = verdict.map { "\($0.threshold.comparison.rawValue) \(NumberDisplay.score($0.threshold.value)) "
-                                                  + ($0.passed ? "ok" : "FAILED") } ?? "-"
+                let own = verdicts.filter { $0.threshold.score == score.name }
+                let thresholdText = own.isEmpty ? "-" : own.map { verdict in
+                    (verdict.threshold.aggregate == .mean ? "" : "\(verdict.threshold.aggregate.rawValue) ")
+                        + "\(verdict.threshold.comparison.rawValue) \(NumberDisplay.score(verdict.threshold.value)) \(verdict.passed ? "ok" : "FAILED")"
+                }.joined(separator: ", ")
                 rows.append([score.name, "\(score.values.count)", NumberDisplay.score(score.mean), NumberDisplay.score(score.minimum),
                              percent(score.passRate), thresholdText])
             }
             lines.append(contentsOf: aligned(rows))
         }
         for verdict in verdicts where !verdict.passed {
-            lines.append("threshold \(verdict.threshold.description) FAILED: \(verdict.message!)")
+            lines.append("threshold FAILED: \(verdict.message!)")
         }
         lines.append("cost \(NumberDisplay.money(cost)) · \(tokens) tokens · latency mean \(milliseconds(meanSeconds)), max \(milliseconds(maxSeconds))")
         lines.append(passed ? "PASSED" : "FAILED")
@@ -140,9 +147,11 @@ struct TestSummary {
             ("thresholds", .array(verdicts.map { verdict in
                 .object([
                     ("score", .string(verdict.threshold.score)),
+                    ("aggregate", .string(verdict.threshold.aggregate.rawValue)),
                     ("op", .string(verdict.threshold.comparison.rawValue)),
                     ("value", .number(verdict.threshold.value)),
-                    ("mean", verdict.mean.map(NumberDisplay.scoreJSON) ?? .null),
+                    ("actual", verdict.actual.map(NumberDisplay.scoreJSON) ?? .null),
+                    ("origin", .string(verdict.threshold.origin)),
                     ("passed", .bool(verdict.passed)),
                 ] + (verdict.message.map { [("message", JSONValue.string($0))] } ?? []))
             })),
@@ -203,7 +212,7 @@ struct TestSummary {
             xml += "    </testcase>\n"
         }
         for verdict in verdicts {
-            xml += "    <testcase classname=\"\(escaped(suiteName))\" name=\"\(escaped("threshold mean " + verdict.threshold.description))\" time=\"0\">\n"
+            xml += "    <testcase classname=\"\(escaped(suiteName))\" name=\"\(escaped("threshold " + verdict.threshold.description))\" time=\"0\">\n"
             if let message = verdict.message {
                 let below = outcomes.filter { outcome in
                     outcome.scores.contains { $0.name == verdict.threshold.score && !verdict.threshold.comparison.holds($0.value, verdict.threshold.value) }

@@ -81,12 +81,12 @@ final class TestCommandTests: SluiceCLITestCase {
         let result = try sluice(["test", Self.pipeline, "--cases", files.cases, "--replies", files.replies, "--db", db,
                                  "--threshold", "exact>=0.9", "--junit", junit, "--report", json])
         XCTAssertEqual(result.code, 1, result.stderr)
-        XCTAssertTrue(result.stdout.contains("threshold exact >= 0.9 FAILED: mean exact is 0.3333, needs >= 0.9"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("threshold FAILED: mean(exact) is 0.3333, needs >= 0.9 (set by --threshold)"), result.stdout)
         XCTAssertEqual(result.stdout.split(separator: "\n").last, "FAILED")
         let xml = try String(contentsOfFile: junit, encoding: .utf8)
         XCTAssertTrue(xml.contains("tests=\"4\" failures=\"1\" errors=\"0\" skipped=\"0\""), xml)
-        XCTAssertTrue(xml.contains("name=\"threshold mean exact &gt;= 0.9\""), xml)
-        XCTAssertTrue(xml.contains("<failure type=\"threshold\" message=\"mean exact is 0.3333, needs &gt;= 0.9\">"), xml)
+        XCTAssertTrue(xml.contains("name=\"threshold mean(exact) &gt;= 0.9\""), xml)
+        XCTAssertTrue(xml.contains("<failure type=\"threshold\" message=\"mean(exact) is 0.3333, needs &gt;= 0.9 (set by --threshold)\">"), xml)
         XCTAssertTrue(xml.contains("cases that miss the bound: line 2 (run "), xml)
         XCTAssertEqual(xml.components(separatedBy: "<testcase ").count - 1, 4, xml)
         // The JUnit file parses as XML.
@@ -95,7 +95,8 @@ final class TestCommandTests: SluiceCLITestCase {
         XCTAssertEqual(object["passed"] as? Bool, false)
         let threshold = try XCTUnwrap((object["thresholds"] as? [[String: Any]])?.first)
         XCTAssertEqual(threshold["passed"] as? Bool, false)
-        XCTAssertEqual(threshold["message"] as? String, "mean exact is 0.3333, needs >= 0.9")
+        XCTAssertEqual(threshold["message"] as? String, "mean(exact) is 0.3333, needs >= 0.9 (set by --threshold)")
+        XCTAssertEqual(threshold["actual"] as? Double, 0.333333)
     }
 
     func testACaseThatErrorsFailsTheTestAndABlockedOneIsSkipped() throws {
@@ -180,5 +181,52 @@ final class TestCommandTests: SluiceCLITestCase {
         XCTAssertEqual(result.code, 2)
         XCTAssertTrue(result.stderr.contains("--concurrency must be at least 1"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing ran, so no store was made")
+    }
+
+    /// A script whose `expect` lines bound the feedback pipeline's `exact` score.
+    func scriptWithExpectations(_ lines: String) throws -> String {
+        let pipeline = Self.repo.appendingPathComponent(Self.pipeline).path
+        return try write("expectations.sluice", "use \"\(pipeline)\".{feedback_zero_shot}\n\n" + lines)
+    }
+
+    func testExpectationsDeclaredInTheScriptAreCheckedAndTheCommandLineReplacesThem() throws {
+        let script = try scriptWithExpectations("expect mean(exact) >= 0.9\nexpect min(exact) >= 0\n")
+        let files = try casesAndReplies(["bug", "bug", "question"])
+        var result = try sluice(["test", script, "--pipeline", "feedback_zero_shot", "--cases", files.cases, "--replies", files.replies,
+                                 "--db", db, "--json"])
+        XCTAssertEqual(result.code, 1, result.stderr)
+        var thresholds = try XCTUnwrap(try report(result)["thresholds"] as? [[String: Any]])
+        XCTAssertEqual(thresholds.map { $0["aggregate"] as? String }, ["mean", "min"])
+        XCTAssertEqual(thresholds.map { $0["passed"] as? Bool }, [false, true])
+        XCTAssertEqual(thresholds.first?["origin"] as? String, "\(script):3:1")
+        XCTAssertEqual(thresholds.first?["message"] as? String, "mean(exact) is 0.6667, needs >= 0.9 (set by \(script):3:1)")
+
+        // `--threshold exact>=0.6` is the mean's bound: it replaces the script's, the `min` one stays.
+        result = try sluice(["test", script, "--pipeline", "feedback_zero_shot", "--cases", files.cases, "--replies", files.replies,
+                             "--db", db, "--json", "--threshold", "exact>=0.6", "--threshold", "min(exact)<1"])
+        XCTAssertEqual(result.code, 0, result.stderr)
+        thresholds = try XCTUnwrap(try report(result)["thresholds"] as? [[String: Any]])
+        XCTAssertEqual(thresholds.map { $0["origin"] as? String }, ["--threshold", "--threshold"])
+        XCTAssertEqual(thresholds.map { $0["value"] as? Double }, [0.6, 1])
+        XCTAssertEqual(thresholds.map { $0["op"] as? String }, [">=", "<"])
+        XCTAssertEqual(thresholds.map { $0["passed"] as? Bool }, [true, true])
+    }
+
+    func testMalformedExpectationsAreCheckErrorsWithCarets() throws {
+        let script = try scriptWithExpectations("""
+            expect avg(exact) >= 0.9
+            expect mean(exact) >= 0.9
+            expect mean(exact) >= 1
+            expect mean(exact) = 1
+
+            """)
+        let result = try sluice(["check", script])
+        XCTAssertEqual(result.code, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("error: unknown aggregate `avg` in `expect`\n --> \(script):3:8"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("error: `mean(exact)` is expected twice\n --> \(script):5:1"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("note: the first expectation is here\n --> \(script):4:1"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("error: expected a comparison (`>=`, `>`, `<=` or `<`), found `=`\n --> \(script):6:20"),
+                      result.stderr)
+        XCTAssertTrue(result.stderr.contains("6 | expect mean(exact) = 1\n  |                    ^"), result.stderr)
     }
 }
