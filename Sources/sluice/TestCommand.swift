@@ -14,7 +14,9 @@ struct TestCommand: AsyncParsableCommand {
             `score ... when expected != null`). Every case is a traced run in the store. A threshold such as \
             --threshold exact>=0.9 is checked against the mean of that score over the cases that recorded it. \
             Exit 0 when every case ran and every threshold holds, 1 when a case failed with an error or a \
-            threshold failed (a case a guard blocked is reported, not failed), 2 for usage errors.
+            threshold failed (a case a guard blocked is reported, not failed), 2 for usage errors. With \
+            --compare BASELINE the cases also run through BASELINE and the two are shown side by side; only \
+            FILE is checked against bounds and written to --junit.
             """
     )
 
@@ -29,6 +31,9 @@ struct TestCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file")) var junit: String?
     @Option(name: .long, help: ArgumentHelp("Write the JSON report here.", valueName: "file")) var report: String?
     @Flag(name: .long, help: "Print the JSON report on standard output instead of the table.") var json = false
+    @Option(name: .long, help: ArgumentHelp("Also run the cases with this script (another prompt version or model) and print both side by side.",
+                                            valueName: "baseline"))
+    var compare: String?
     @OptionGroup var store: StoreOptions
     @OptionGroup var providers: ProviderOptions
 
@@ -37,42 +42,77 @@ struct TestCommand: AsyncParsableCommand {
         for text in threshold { _ = try Threshold.parse(text) }
     }
 
-    func run() async throws {
-        let script = try loadScript(file)
-        let pipelineName: String
-        let testCases: [TestCase]
-        let thresholds: [Threshold]
-        let sqlite: SQLiteStore
-        let provider: ModelProvider
+    /// A script under test: its program, the pipeline to run and the bounds to check.
+    struct Subject {
+        var path: String
+        var program: Program
+        var pipeline: String
+        var thresholds: [Threshold]
+    }
+
+    /// Loads a script and checks every case's inputs against the pipeline it runs.
+    func subject(_ path: String, cases testCases: [TestCase], commandLine: [Threshold]) throws -> Subject {
+        let script = try loadScript(path)
         do {
-            pipelineName = try choosePipeline(script.program, named: pipeline)
-            thresholds = Threshold.combined(Threshold.declared(in: script.program), try threshold.map(Threshold.parse))
-            testCases = try TestCase.load(cases)
+            let pipelineName = try choosePipeline(script.program, named: pipeline)
             for testCase in testCases {
                 do { try checkInputs(testCase.inputs, for: pipelineName, in: script.program, allowMissing: false) } catch let error as UsageError {
                     throw UsageError("\(cases):\(testCase.line): \(error.description)")
                 }
             }
+            return Subject(path: path, program: script.program, pipeline: pipelineName,
+                           thresholds: Threshold.combined(Threshold.declared(in: script.program), commandLine))
+        } catch let error as UsageError {
+            throw error.exit()
+        }
+    }
+
+    func run() async throws {
+        let testCases: [TestCase]
+        do { testCases = try TestCase.load(cases) } catch let error as UsageError { throw error.exit() }
+        let commandLine = try threshold.map(Threshold.parse)
+        // The baseline is loaded first, so that a mistake in either script stops before any case runs.
+        // The baseline is the reference, not under test: no bounds are checked on it.
+        let baseline = try compare.map { path in
+            var baseline = try subject(path, cases: testCases, commandLine: [])
+            baseline.thresholds = []
+            return baseline
+        }
+        let tested = try subject(file, cases: testCases, commandLine: commandLine)
+        let sqlite: SQLiteStore
+        let provider: ModelProvider
+        do {
             sqlite = try openStore(store.path)
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite))
         } catch let error as UsageError {
             throw error.exit()
         }
-        let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
+        let effects = RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider)
 
-        let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
-        let runTask = Task { await Self.runAll(testCases, pipeline: pipelineName, on: interpreter, concurrency: concurrency, progress: progress) }
+        let concurrency = concurrency
+        let runTask = Task { () async -> [TestSummary] in
+            var summaries: [TestSummary] = []
+            for subject in [tested] + (baseline.map { [$0] } ?? []) {
+                let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
+                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: Interpreter(program: subject.program, effects: effects),
+                                                 concurrency: concurrency, progress: progress)
+                progress.finish()
+                summaries.append(TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds))
+            }
+            return summaries
+        }
         let signals = SignalCancellation { runTask.cancel() }
-        let outcomes = await runTask.value
+        let summaries = await runTask.value
         signals.stop()
-        progress.finish()
 
-        let summary = TestSummary(file: file, pipeline: pipelineName, outcomes: outcomes, thresholds: thresholds)
-        let jsonReport = summary.json()
+        let summary = summaries[0]
+        let comparison = summaries.count > 1 ? TestComparison(tested: summary, baseline: summaries[1]) : nil
+        let jsonReport = comparison?.json() ?? summary.json()
         do {
             if let report { try write(jsonReport.prettyPrinted() + "\n", to: report, what: "JSON report") }
+            // CI reads the JUnit file as pass or fail, so it holds the tested file only, as the exit status does.
             if let junit { try write(summary.junitXML(), to: junit, what: "JUnit report") }
         } catch let error as UsageError {
             throw error.exit()
@@ -80,12 +120,14 @@ struct TestCommand: AsyncParsableCommand {
         if json {
             Terminal.out(jsonReport.prettyPrinted())
         } else {
-            Terminal.out(summary.table())
+            Terminal.out(comparison?.table() ?? summary.table())
         }
-        for outcome in outcomes {
-            if case .failed(let failure) = outcome.status {
-                Terminal.error(Terminal.red("\(cases):\(outcome.testCase.line): case failed:") + " \(failure.error.message) "
-                               + Terminal.dim("(sluice traces show \(failure.runId))"))
+        for summary in summaries {
+            for outcome in summary.outcomes {
+                if case .failed(let failure) = outcome.status {
+                    Terminal.error(Terminal.red("\(cases):\(outcome.testCase.line): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
+                                   + " \(failure.error.message) " + Terminal.dim("(sluice traces show \(failure.runId))"))
+                }
             }
         }
         if let signal = signals.received { throw ExitCode(SignalCancellation.exitStatus(for: signal)) }

@@ -112,7 +112,7 @@ struct TestSummary {
         return lines.joined(separator: "\n")
     }
 
-    private func aligned(_ rows: [[String]]) -> [String] {
+    func aligned(_ rows: [[String]]) -> [String] {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
         return rows.map { row in
             row.enumerated().map { column, cell in
@@ -121,8 +121,8 @@ struct TestSummary {
         }
     }
 
-    private func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
-    private func milliseconds(_ seconds: Double) -> String { String(format: "%.0f ms", seconds * 1000) }
+    func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
+    func milliseconds(_ seconds: Double) -> String { String(format: "%.0f ms", seconds * 1000) }
 
     // MARK: - JSON
 
@@ -193,8 +193,7 @@ struct TestSummary {
     func junitXML() -> String {
         let suiteName = "\(file):\(pipeline)"
         let failures = failedCount + verdicts.filter { !$0.passed }.count
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        xml += "<testsuites>\n"
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
         xml += "  <testsuite name=\"\(escaped(suiteName))\" tests=\"\(outcomes.count + verdicts.count)\" failures=\"\(failures)\" "
             + "errors=\"0\" skipped=\"\(blockedCount)\" time=\"\(seconds(outcomes.reduce(0) { $0 + $1.seconds }))\">\n"
         for outcome in outcomes {
@@ -230,7 +229,7 @@ struct TestSummary {
 
     /// Text for an XML attribute or element: the five special characters escaped, and control
     /// characters XML 1.0 cannot hold dropped.
-    private func escaped(_ text: String) -> String {
+    func escaped(_ text: String) -> String {
         var result = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -247,5 +246,52 @@ struct TestSummary {
             }
         }
         return result
+    }
+}
+
+/// `--compare`: the tested file's results beside a baseline's, over the same cases.
+struct TestComparison {
+    var tested: TestSummary
+    var baseline: TestSummary
+
+    /// Every score either side recorded, the tested file's first.
+    var scoreNames: [String] {
+        var names = tested.scores.map(\.name)
+        for score in baseline.scores where !names.contains(score.name) { names.append(score.name) }
+        return names
+    }
+
+    func table() -> String {
+        var lines = [tested.table(), "", "compared with \(baseline.file) · pipeline \(baseline.pipeline): "
+                     + "\(baseline.okCount) ok, \(baseline.failedCount) failed, \(baseline.blockedCount) blocked"]
+        var rows = [["score", "mean", "baseline", "change", "pass", "baseline pass"]]
+        for name in scoreNames {
+            let mine = tested.scores.first { $0.name == name }, theirs = baseline.scores.first { $0.name == name }
+            let change = mine.flatMap { m in theirs.map { t in signed(m.mean - t.mean) } } ?? "-"
+            rows.append([name, mine.map { NumberDisplay.score($0.mean) } ?? "-", theirs.map { NumberDisplay.score($0.mean) } ?? "-", change,
+                         mine.map { tested.percent($0.passRate) } ?? "-", theirs.map { tested.percent($0.passRate) } ?? "-"])
+        }
+        if rows.count > 1 { lines.append(contentsOf: tested.aligned(rows)) }
+        lines.append("baseline cost \(NumberDisplay.money(baseline.cost)) · \(baseline.tokens) tokens · latency mean "
+                     + "\(tested.milliseconds(baseline.meanSeconds)), max \(tested.milliseconds(baseline.maxSeconds))")
+        return lines.joined(separator: "\n")
+    }
+
+    private func signed(_ value: Double) -> String { (value > 0 ? "+" : "") + NumberDisplay.score(value) }
+
+    /// The tested file's report, with the baseline's report and each score's change in mean.
+    func json() -> JSONValue {
+        guard case .object(var members) = tested.json() else { return tested.json() }
+        members.append(("baseline", baseline.json()))
+        members.append(("differences", .array(scoreNames.map { name in
+            let mine = tested.scores.first { $0.name == name }?.mean, theirs = baseline.scores.first { $0.name == name }?.mean
+            return .object([
+                ("score", .string(name)),
+                ("mean", mine.map(NumberDisplay.scoreJSON) ?? .null),
+                ("baseline_mean", theirs.map(NumberDisplay.scoreJSON) ?? .null),
+                ("change", mine.flatMap { m in theirs.map { NumberDisplay.scoreJSON(m - $0) } } ?? .null),
+            ])
+        })))
+        return .object(members)
     }
 }

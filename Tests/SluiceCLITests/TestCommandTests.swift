@@ -230,3 +230,71 @@ final class TestCommandTests: SluiceCLITestCase {
         XCTAssertTrue(result.stderr.contains("6 | expect mean(exact) = 1\n  |                    ^"), result.stderr)
     }
 }
+
+extension TestCommandTests {
+    /// The few-shot prompt answers "feature_request" and the zero-shot one "bug" (scripted, by prompt name).
+    func comparisonFiles() throws -> (cases: String, replies: String) {
+        let cases = try write("cases.jsonl", """
+            {"feedback": "The export never finishes.", "expected": "bug"}
+            {"feedback": "Please add dark mode.", "expected": "feature_request"}
+            {"feedback": "Could you add an API for tags?", "expected": "feature_request"}
+            """)
+        let zeroShot = try String(contentsOf: Self.repo.appendingPathComponent("pipelines/replies/feedback_zero_shot.jsonl"), encoding: .utf8)
+        let fewShot = try String(contentsOf: Self.repo.appendingPathComponent("pipelines/replies/feedback_few_shot.jsonl"), encoding: .utf8)
+        let pair = [zeroShot, fewShot].map { $0.split(separator: "\n")[0] }.joined(separator: "\n")
+        return (cases, try write("replies.jsonl", Array(repeating: pair, count: 3).joined(separator: "\n") + "\n"))
+    }
+
+    func testCompareRunsTheCasesThroughABaselineAndShowsTheChangeInEachMean() throws {
+        let files = try comparisonFiles()
+        let junit = scratch.appendingPathComponent("junit.xml").path
+        let arguments = ["test", "pipelines/feedback_few_shot.sluice", "--compare", Self.pipeline, "--cases", files.cases,
+                         "--replies", files.replies, "--db", db, "--threshold", "exact>=0.6", "--junit", junit]
+        let table = try sluice(arguments)
+        XCTAssertEqual(table.code, 0, table.stderr)
+        let lines = table.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertTrue(lines.contains("compared with \(Self.pipeline) · pipeline feedback_zero_shot: 3 ok, 0 failed, 0 blocked"), table.stdout)
+        XCTAssertTrue(lines.contains("score  mean    baseline  change   pass  baseline pass"), table.stdout)
+        XCTAssertTrue(lines.contains("exact  0.6667  0.3333    +0.3333  67%   33%"), table.stdout)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("baseline cost $0.000187 · 942 tokens · latency mean ") }, table.stdout)
+        // The baseline is not under test: the bound the baseline misses neither fails the exit status nor the JUnit file.
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        XCTAssertEqual(xml.components(separatedBy: "<testsuite ").count - 1, 1, xml)
+        XCTAssertTrue(xml.contains("name=\"pipelines/feedback_few_shot.sluice:feedback_few_shot\" tests=\"4\" failures=\"0\""), xml)
+
+        let result = try sluice(Array(arguments.dropLast(2)) + ["--json"])
+        XCTAssertEqual(result.code, 0, result.stderr)
+        let object = try report(result)
+        XCTAssertEqual(object["file"] as? String, "pipelines/feedback_few_shot.sluice")
+        let baseline = try XCTUnwrap(object["baseline"] as? [String: Any])
+        XCTAssertEqual(baseline["file"] as? String, Self.pipeline)
+        XCTAssertEqual((baseline["thresholds"] as? [Any])?.count, 0)
+        let baselineIds = Set(try XCTUnwrap(baseline["results"] as? [[String: Any]]).compactMap { $0["run_id"] as? String })
+        let testedIds = Set(try XCTUnwrap(object["results"] as? [[String: Any]]).compactMap { $0["run_id"] as? String })
+        XCTAssertEqual(baselineIds.count, 3)
+        XCTAssertTrue(baselineIds.isDisjoint(with: testedIds), "each side's cases are runs of their own")
+        let difference = try XCTUnwrap((object["differences"] as? [[String: Any]])?.first)
+        XCTAssertEqual(difference["score"] as? String, "exact")
+        XCTAssertEqual(difference["mean"] as? Double, 0.666667)
+        XCTAssertEqual(difference["baseline_mean"] as? Double, 0.333333)
+        XCTAssertEqual(difference["change"] as? Double, 0.333333)
+    }
+
+    func testTheTestedFileAloneDecidesTheExitStatusOfAComparison() throws {
+        let files = try comparisonFiles()
+        // Swapped: the zero-shot file is tested and misses the bound its few-shot baseline would meet.
+        let result = try sluice(["test", Self.pipeline, "--compare", "pipelines/feedback_few_shot.sluice", "--cases", files.cases,
+                                 "--replies", files.replies, "--db", db, "--threshold", "exact>=0.6"])
+        XCTAssertEqual(result.code, 1, result.stderr)
+        XCTAssertTrue(result.stdout.contains("exact  0.3333  0.6667    -0.3333  33%   67%"), result.stdout)
+    }
+
+    func testACompareScriptThatDoesNotTakeTheCasesIsAUsageErrorBeforeAnythingRuns() throws {
+        let files = try comparisonFiles()
+        let result = try sluice(["test", Self.pipeline, "--compare", "pipelines/chat.sluice", "--cases", files.cases,
+                                 "--replies", files.replies, "--db", db])
+        XCTAssertEqual(result.code, 2, result.stderr)
+        XCTAssertTrue(result.stderr.contains("cases.jsonl:1: pipeline `chat` has no input `expected`; its inputs are: message"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing ran")
+    }
+}
