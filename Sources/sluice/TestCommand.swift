@@ -94,7 +94,7 @@ struct TestCommand: AsyncParsableCommand {
         let concurrency = concurrency
         let runTask = Task { () async -> [TestSummary] in
             var summaries: [TestSummary] = []
-            for subject in [tested] + (baseline.map { [$0] } ?? []) {
+            for subject in [tested] + (baseline.map { [$0] } ?? []) where !Task.isCancelled {
                 let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
                 let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: Interpreter(program: subject.program, effects: effects),
                                                  concurrency: concurrency, progress: progress)
@@ -107,7 +107,7 @@ struct TestCommand: AsyncParsableCommand {
         let summaries = await runTask.value
         signals.stop()
 
-        let summary = summaries[0]
+        guard let summary = summaries.first else { throw ExitCode(SignalCancellation.exitStatus(for: signals.received ?? SIGINT)) }
         let comparison = summaries.count > 1 ? TestComparison(tested: summary, baseline: summaries[1]) : nil
         let jsonReport = comparison?.json() ?? summary.json()
         do {
@@ -141,14 +141,15 @@ struct TestCommand: AsyncParsableCommand {
     }
 
     /// Runs every case on the one shared interpreter, at most `concurrency` at a time; the
-    /// outcomes come back in the cases' order.
+    /// outcomes come back in the cases' order (only those of the cases started, when cancelled).
     static func runAll(_ cases: [TestCase], pipeline: String, on interpreter: Interpreter, concurrency: Int,
                        progress: TestProgress) async -> [CaseOutcome] {
         await withTaskGroup(of: (Int, CaseOutcome).self) { group in
             var outcomes = [CaseOutcome?](repeating: nil, count: cases.count)
             var next = 0
             func startNext() {
-                guard next < cases.count else { return }
+                // After a signal, the runs in flight end as cancelled and no new case starts.
+                guard next < cases.count, !Task.isCancelled else { return }
                 let index = next
                 next += 1
                 group.addTask { (index, await runCase(cases[index], pipeline: pipeline, on: interpreter)) }

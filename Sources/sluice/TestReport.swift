@@ -176,7 +176,7 @@ struct TestSummary {
             members.append(("status", .string("blocked")))
             members.append(("error", .string(failure.error.message)))
         case .failed(let failure):
-            members.append(("status", .string("failed")))
+            members.append(("status", .string(failure.error.kind == .cancelled ? "cancelled" : "failed")))
             members.append(("error", .string(failure.error.message)))
         }
         members.append(("scores", .object(outcome.scores.map { ($0.name, NumberDisplay.scoreJSON($0.value)) })))

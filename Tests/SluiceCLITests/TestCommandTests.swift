@@ -298,3 +298,54 @@ extension TestCommandTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing ran")
     }
 }
+
+extension TestCommandTests {
+    func testASignalCancelsTheCasesInFlightAndStartsNoOthers() throws {
+        let server = try RunLifecycleCLITests.SilentServer()
+        let script = try write("stall.sluice", """
+            model m { provider "openai" id "x" base_url "http://127.0.0.1:\(server.port)/v1" timeout 600 retries 0 }
+            prompt ask(q: string) {
+              model m
+              user "{q}"
+            }
+            pipeline p(q: string) {
+              return ask(q: q)
+            }
+            """)
+        let cases = try write("cases.jsonl", (1...5).map { "{\"q\": \"question \($0)\"}" }.joined(separator: "\n"))
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["test", script, "--cases", cases, "--db", db, "--concurrency", "2", "--json"]
+        process.currentDirectoryURL = scratch
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENAI_API_KEY"] = "test-key"
+        environment.removeValue(forKey: "SLUICE_DB")
+        process.environment = environment
+        let stdout = scratch.appendingPathComponent("stdout")
+        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+
+        // Wait until both cases allowed at once have their call in flight.
+        let deadline = Date().addingTimeInterval(30)
+        var running = 0
+        while Date() < deadline, running < 2 {
+            Thread.sleep(forTimeInterval: 0.1)
+            guard FileManager.default.fileExists(atPath: db) else { continue }
+            let listed = try sluice(["traces", "list", "--db", db, "--json"])
+            running = ((try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]])?.count ?? 0
+        }
+        guard running == 2 else { process.terminate(); throw XCTSkip("the two cases did not start within 30 s") }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: stdout)) as? [String: Any])
+        let results = try XCTUnwrap(object["results"] as? [[String: Any]])
+        XCTAssertEqual(results.map { $0["status"] as? String }, ["cancelled", "cancelled"])
+        let listed = try sluice(["traces", "list", "--db", db, "--json"])
+        let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(runs.map { $0["status"] as? String }, ["cancelled", "cancelled"], "the three cases not started never ran")
+    }
+}
