@@ -349,3 +349,33 @@ extension TestCommandTests {
         XCTAssertEqual(runs.map { $0["status"] as? String }, ["cancelled", "cancelled"], "the three cases not started never ran")
     }
 }
+
+extension TestCommandTests {
+    func testAProgressBarIsDrawnOnATerminalOnly() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1) to give sluice a terminal") }
+        let files = try casesAndReplies(["bug", "bug", "bug"])
+        let command = [Self.binary.path, "test", Self.pipeline, "--cases", files.cases, "--replies", files.replies, "--db", db]
+            .map { "'\($0)'" }.joined(separator: " ")
+        // script(1) runs the command on a pseudo-terminal: standard error goes there, standard output to a file.
+        let table = scratch.appendingPathComponent("table.txt").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", "\(command) 2>&1 >'\(table)'", "/dev/null"]
+        process.currentDirectoryURL = Self.repo
+        let terminal = Pipe()
+        process.standardOutput = terminal
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let drawn = String(decoding: terminal.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, drawn)
+        for done in 1...3 { XCTAssertTrue(drawn.contains(" \(done)/3 cases\u{1B}[K"), drawn) }
+        XCTAssertTrue(drawn.contains(String(repeating: "█", count: 30) + " 3/3 cases"), drawn)
+        XCTAssertTrue(drawn.hasSuffix("\r\u{1B}[K"), "the progress line is cleared at the end: \(drawn.debugDescription)")
+        XCTAssertTrue(try String(contentsOfFile: table, encoding: .utf8).hasSuffix("PASSED\n"))
+
+        let piped = try sluice(["test", Self.pipeline, "--cases", files.cases, "--replies", files.replies, "--db", db])
+        XCTAssertEqual(piped.code, 0, piped.stderr)
+        XCTAssertFalse(piped.stderr.contains("cases"), "no progress line when standard error is not a terminal: \(piped.stderr)")
+    }
+}
