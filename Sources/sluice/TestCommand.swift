@@ -50,8 +50,9 @@ struct TestCommand: AsyncParsableCommand {
         var thresholds: [Threshold]
     }
 
-    /// Loads a script and checks every case's inputs against the pipeline it runs.
-    func subject(_ path: String, cases testCases: [TestCase], commandLine: [Threshold]) throws -> Subject {
+    /// Loads a script and checks every case's inputs against the pipeline it runs; `commandLine`
+    /// is nil for a baseline, which is the reference, not under test: no bounds are checked on it.
+    func subject(_ path: String, cases testCases: [TestCase], commandLine: [Threshold]?) throws -> Subject {
         let script = try loadScript(path)
         do {
             let pipelineName = try choosePipeline(script.program, named: pipeline)
@@ -61,7 +62,7 @@ struct TestCommand: AsyncParsableCommand {
                 }
             }
             return Subject(path: path, program: script.program, pipeline: pipelineName,
-                           thresholds: Threshold.combined(Threshold.declared(in: script.program), commandLine))
+                           thresholds: commandLine.map { Threshold.combined(Threshold.declared(in: script.program), $0) } ?? [])
         } catch let error as UsageError {
             throw error.exit()
         }
@@ -71,14 +72,9 @@ struct TestCommand: AsyncParsableCommand {
         let testCases: [TestCase]
         do { testCases = try TestCase.load(cases) } catch let error as UsageError { throw error.exit() }
         let commandLine = try threshold.map(Threshold.parse)
-        // The baseline is loaded first, so that a mistake in either script stops before any case runs.
-        // The baseline is the reference, not under test: no bounds are checked on it.
-        let baseline = try compare.map { path in
-            var baseline = try subject(path, cases: testCases, commandLine: [])
-            baseline.thresholds = []
-            return baseline
-        }
+        // Both scripts are loaded and their pipelines checked against every case before any case runs.
         let tested = try subject(file, cases: testCases, commandLine: commandLine)
+        let baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
         let sqlite: SQLiteStore
         let provider: ModelProvider
         do {
