@@ -412,13 +412,18 @@ extension SyntaxParser {
         return BudgetDecl(limits: limits, span: spanFrom(start))
     }
 
-    // expect_decl = "expect" name "(" name ")" ( ">=" | ">" | "<=" | "<" ) NUMBER
+    // expect_decl = "expect" name "(" name { "." word } ")" ( ">=" | ">" | "<=" | "<" ) [ "-" ] NUMBER
     // `expect` is a contextual word, not a keyword: it begins a declaration only at the top level.
     private mutating func parseExpect() throws(ParseFailure) -> ExpectDecl {
         let start = advance().span.start
         let aggregate = try expectName("an aggregate (`mean` or `min`) after `expect`")
         try expect(.leftParen, "after `\(aggregate.text)` (as in `expect mean(exact) >= 0.9`)")
-        let score = try expectName("the name of a score")
+        // A score named with `as` reads `grounded.contains`.
+        var score = try expectName("the name of a score")
+        while accept(.dot) {
+            let part = try expectWord("the metric's name after `.` (as in `grounded.contains`)")
+            score = Name(score.text + "." + part.text, Span(score.span.start, part.span.end))
+        }
         try expect(.rightParen, "after the score's name")
         let comparisons: [(TokenKind, ExpectDecl.Comparison)] = [
             (.greaterEqual, .atLeast), (.greater, .above), (.lessEqual, .atMost), (.less, .below),

@@ -286,8 +286,9 @@ struct Threshold: Sendable {
                 aggregate = known
                 name = String(name[name.index(after: open)..<name.index(before: name.endIndex)])
             }
-            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw ValidationError("--threshold \"\(text)\": the score's name before \(comparison.rawValue) must be a name like `exact`")
+            // Score names are names, joined by dots under `score ... as NAME` (`grounded.contains`), `#2` for a repeat.
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_.#".contains($0) }) else {
+                throw ValidationError("--threshold \"\(text)\": the score's name before \(comparison.rawValue) must be a score's name like `exact` or `grounded.contains`")
             }
             guard let value = Double(bound), value.isFinite else {
                 throw ValidationError("--threshold \"\(text)\": \"\(bound)\" is not a number")

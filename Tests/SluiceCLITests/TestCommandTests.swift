@@ -379,3 +379,26 @@ extension TestCommandTests {
         XCTAssertFalse(piped.stderr.contains("cases"), "no progress line when standard error is not a terminal: \(piped.stderr)")
     }
 }
+
+extension TestCommandTests {
+    func testExpectationsAndThresholdsNameScoresNamedWithAs() throws {
+        let feedback = Self.repo.appendingPathComponent(Self.pipeline).path
+        let script = try write("named.sluice", """
+            use "\(feedback)".{classify_feedback, Feedback}
+            expect mean(label.exact) >= 0.6
+            pipeline p(feedback: string, expected: string? = null) -> Feedback {
+              reply = classify_feedback(feedback: feedback)
+              validate reply retries 1
+              score reply.label as label with exact(expected) when expected != null
+              return reply
+            }
+            """)
+        let files = try casesAndReplies(["bug", "question", "question"])
+        var result = try sluice(["test", script, "--cases", files.cases, "--replies", files.replies, "--db", db])
+        XCTAssertEqual(result.code, 1, result.stderr)
+        XCTAssertTrue(result.stdout.contains("label.exact  3      0.3333  0    33%   >= 0.6 FAILED"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("threshold FAILED: mean(label.exact) is 0.3333, needs >= 0.6 (set by \(script):2:1)"), result.stdout)
+        result = try sluice(["test", script, "--cases", files.cases, "--replies", files.replies, "--db", db, "--threshold", "label.exact>=0.3"])
+        XCTAssertEqual(result.code, 0, result.stderr + result.stdout)
+    }
+}
