@@ -11,8 +11,9 @@ struct TestCommand: AsyncParsableCommand {
         abstract: "Run a pipeline over labelled cases and check its scores against thresholds.",
         discussion: """
             CASES is a JSONL file: one JSON object of the pipeline's inputs per line (an `expected` input feeds \
-            `score ... when expected != null`). Every case is a traced run in the store. A threshold such as \
-            --threshold exact>=0.9 is checked against the mean of that score over the cases that recorded it. \
+            `score ... when expected != null`). Every case is a traced run in the store. The script's `expect mean(exact) >= 0.9` \
+            lines bound a score's mean (or `min`) over the cases that recorded it; --threshold exact>=0.9 replaces \
+            the bound on the same aggregate of that score. \
             Exit 0 when every case ran and every threshold holds, 1 when a case failed with an error or a \
             threshold failed (a case a guard blocked is reported, not failed), 2 for usage errors. With \
             --compare BASELINE the cases also run through BASELINE and the two are shown side by side; only \
@@ -26,7 +27,7 @@ struct TestCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The pipeline to run when the file declares several.") var pipeline: String?
     @Option(name: .long, help: "How many cases run at once.") var concurrency = 4
     @Option(name: .long, parsing: .singleValue,
-            help: ArgumentHelp("A score's mean must meet this, as NAME>=VALUE (also >, <=, <); repeatable.", valueName: "threshold"))
+            help: ArgumentHelp("A score's mean must meet this, as NAME>=VALUE (also >, <=, <, and min(NAME)); repeatable.", valueName: "threshold"))
     var threshold: [String] = []
     @Option(name: .long, help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file")) var junit: String?
     @Option(name: .long, help: ArgumentHelp("Write the JSON report here.", valueName: "file")) var report: String?
