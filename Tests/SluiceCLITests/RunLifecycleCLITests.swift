@@ -43,16 +43,21 @@ final class RunLifecycleCLITests: SluiceCLITestCase {
 
     /// A pipeline whose one model call goes to `server` and waits there.
     private func stallingScript(_ server: SilentServer) throws -> String {
-        try write("stall.sluice", """
-            model m { provider "openai" id "x" base_url "http://127.0.0.1:\(server.port)/v1" timeout 600 retries 0 }
-            prompt ask(q: string) {
-              model m
-              user "{q}"
-            }
-            pipeline p(q: string) {
-              return ask(q: q)
-            }
-            """)
+        try write("stall.sluice", Self.stallingSource(port: server.port))
+    }
+
+    /// The source of a pipeline `p(q)` whose one model call goes to a server on `port`.
+    static func stallingSource(port: UInt16) -> String {
+        """
+        model m { provider "openai" id "x" base_url "http://127.0.0.1:\(port)/v1" timeout 600 retries 0 }
+        prompt ask(q: string) {
+          model m
+          user "{q}"
+        }
+        pipeline p(q: string) {
+          return ask(q: q)
+        }
+        """
     }
 
     private func replyScript() throws -> (script: String, replies: String) {

@@ -302,16 +302,7 @@ extension TestCommandTests {
 extension TestCommandTests {
     func testASignalCancelsTheCasesInFlightAndStartsNoOthers() throws {
         let server = try RunLifecycleCLITests.SilentServer()
-        let script = try write("stall.sluice", """
-            model m { provider "openai" id "x" base_url "http://127.0.0.1:\(server.port)/v1" timeout 600 retries 0 }
-            prompt ask(q: string) {
-              model m
-              user "{q}"
-            }
-            pipeline p(q: string) {
-              return ask(q: q)
-            }
-            """)
+        let script = try write("stall.sluice", RunLifecycleCLITests.stallingSource(port: server.port))
         let cases = try write("cases.jsonl", (1...5).map { "{\"q\": \"question \($0)\"}" }.joined(separator: "\n"))
         let process = Process()
         process.executableURL = Self.binary
