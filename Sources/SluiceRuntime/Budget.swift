@@ -1,4 +1,5 @@
 import Foundation
+import SluiceSyntax
 
 /// The money and token limits of one run, with cost reserved before each model call and
 /// settled after it, so a declared budget is never exceeded.
@@ -7,10 +8,9 @@ public struct BudgetLimits: Sendable, Hashable {
     public var tokens: Int?
     public init(requestDollars: Double? = nil, tokens: Int? = nil) { self.requestDollars = requestDollars; self.tokens = tokens }
 
-    /// The tighter of two sets of limits.
-    func tightened(by other: BudgetLimits) -> BudgetLimits {
-        BudgetLimits(requestDollars: [requestDollars, other.requestDollars].compactMap { $0 }.min(),
-                     tokens: [tokens, other.tokens].compactMap { $0 }.min())
+    /// These limits with each one `other` sets put in its place.
+    func overridden(by other: BudgetLimits) -> BudgetLimits {
+        BudgetLimits(requestDollars: other.requestDollars ?? requestDollars, tokens: other.tokens ?? tokens)
     }
 }
 
@@ -110,5 +110,26 @@ final class BudgetLedger: @unchecked Sendable {
                 level.spentTokens += actualTokens
             }
         }
+    }
+}
+
+extension Interpreter {
+    /// The limits a `budget` declaration or statement sets.
+    func limits(of budget: BudgetDecl, file: SourceFile) throws -> BudgetLimits {
+        var limits = BudgetLimits()
+        for limit in budget.limits {
+            let value = try constant(limit.value, file: file)
+            switch (limit.name.text, value) {
+            case ("request", .money(let m)): limits.requestDollars = m
+            case ("tokens", .number(let n)):
+                guard let tokens = exactInt(n), tokens >= 0 else {
+                    throw RuntimeError(.script, "budget `tokens` needs a whole number of tokens", file: file, span: limit.span)
+                }
+                limits.tokens = tokens
+            default:
+                throw RuntimeError(.script, "budget `\(limit.name.text)` cannot be \(value.typeName)", file: file, span: limit.span)
+            }
+        }
+        return limits
     }
 }

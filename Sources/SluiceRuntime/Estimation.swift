@@ -211,14 +211,11 @@ extension Interpreter {
     /// The limits a run of `pipeline` has from the start: the file-wide budget, replaced limit
     /// by limit by the pipeline's own top-level `budget` statements.
     func declaredLimits(of name: String) -> BudgetLimits {
-        let context = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil)
-        var limits = BudgetLimits()
-        if let budget = program.budget, let declared = try? context.limits(of: budget.decl, file: budget.file) { limits = declared }
+        var limits = program.budget.flatMap { try? self.limits(of: $0.decl, file: $0.file) } ?? BudgetLimits()
         guard let pipeline = program.pipelines[name] else { return limits }
         for statement in pipeline.decl.body.statements {
-            guard case .budget(let budget) = statement.kind, let declared = try? context.limits(of: budget, file: pipeline.file) else { continue }
-            if let dollars = declared.requestDollars { limits.requestDollars = dollars }
-            if let tokens = declared.tokens { limits.tokens = tokens }
+            guard case .budget(let budget) = statement.kind, let declared = try? self.limits(of: budget, file: pipeline.file) else { continue }
+            limits = limits.overridden(by: declared)
         }
         return limits
     }

@@ -7,6 +7,12 @@ public func exactInt(_ value: Double) -> Int? {
     return Int(value)
 }
 
+/// A declaration's value as a count: a whole number of at least `minimum`, else nil.
+func count(_ value: Value, atLeast minimum: Int) -> Int? {
+    guard case .number(let n) = value, let whole = exactInt(n), whole >= minimum else { return nil }
+    return whole
+}
+
 /// A number as messages show it: like JSON, but NaN and the infinities by name (JSON has no
 /// spelling for them, and `formatNumber` prints them as `null`).
 func displayNumber(_ value: Double) -> String {

@@ -91,7 +91,10 @@ extension RunContext {
             }
         }
         for (statement, branch) in zip(body.statements, frames) {
-            for slot in try boundSlots(statement, frame) { frame.slots[slot] = branch.slots[slot] }
+            guard let bound = branchSlots(of: statement, in: frame.file) else {
+                throw unresolvedLocal("the branch `\(frame.file.slice(statement.span).prefix { $0 != "\n" })`", statement.span, frame.file)
+            }
+            for slot in bound where frame.slots.indices.contains(slot) { frame.slots[slot] = branch.slots[slot] }
         }
     }
 
@@ -118,28 +121,5 @@ extension RunContext {
                               callsInside: estimate.callCount - callsBefore)
         }
         return try nested(.list(results), body, frame)
-    }
-
-    /// The slots a statement binds in its frame (the sites of the checker's `namesBound`).
-    private func boundSlots(_ statement: Stmt, _ frame: Frame) throws -> [Int] {
-        switch statement.kind {
-        case .assign(let name, _), .validate(let name, _, _, _): return [try slot(of: name, frame)]
-        case .guardStage(let subject, _):
-            // A guard writes back to the local its subject's root reads.
-            var node = subject
-            while true {
-                switch node.kind {
-                case .name:
-                    guard let slot = readSlot(of: node) else { throw unresolvedLocal("`\(frame.file.slice(node.span))`", node.span, frame.file) }
-                    return [slot]
-                case .member(let base, _), .index(let base, _): node = base
-                default: return []
-                }
-            }
-        case .ifElse(let branches, let elseBody):
-            return try (branches.map(\.body) + (elseBody.map { [$0] } ?? [])).flatMap(\.statements).flatMap { try boundSlots($0, frame) }
-        case .forIn(_, _, let body), .parallel(_, let body): return try body.statements.flatMap { try boundSlots($0, frame) }
-        default: return []
-        }
     }
 }

@@ -35,13 +35,7 @@ final class Redactions: @unchecked Sendable {
     }
 
     func scrub(_ json: JSONValue) -> JSONValue {
-        guard !isEmpty else { return json }
-        switch json {
-        case .string(let s): return .string(scrub(s))
-        case .array(let items): return .array(items.map(scrub))
-        case .object(let members): return .object(members.map { ($0.key, scrub($0.value)) })
-        default: return json
-        }
+        isEmpty ? json : json.mappingStrings(scrub)
     }
 
     func scrub(_ error: RuntimeError) -> RuntimeError {

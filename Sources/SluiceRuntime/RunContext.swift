@@ -59,6 +59,12 @@ final class RunContext: @unchecked Sendable {
         program.bindings.reads[ObjectIdentifier(expr)] ?? extraBindings.reads[ObjectIdentifier(expr)]
     }
 
+    /// The slots a `parallel` branch binds, as the checker resolved them.
+    func branchSlots(of statement: Stmt, in file: SourceFile) -> [Int]? {
+        let site = BindingSite(file, statement.span)
+        return program.bindings.branches[site] ?? extraBindings.branches[site]
+    }
+
     /// The slot a binding site (an assignment target, a `for` variable, an argument's label in
     /// the callee, ...) of `file` writes.
     func siteSlot(of name: Name, in file: SourceFile) -> Int? {
@@ -307,32 +313,9 @@ final class RunContext: @unchecked Sendable {
 
     // MARK: Budgets
 
-    /// The limits a `budget` declaration or statement sets.
-    func limits(of budget: BudgetDecl, file: SourceFile) throws -> BudgetLimits {
-        var limits = BudgetLimits()
-        for limit in budget.limits {
-            let value = try interpreter.constant(limit.value, file: file)
-            switch (limit.name.text, value) {
-            case ("request", .money(let m)): limits.requestDollars = m
-            case ("tokens", .number(let n)):
-                guard let tokens = exactInt(n), tokens >= 0 else {
-                    throw RuntimeError(.script, "budget `tokens` needs a whole number of tokens", file: file, span: limit.span)
-                }
-                limits.tokens = tokens
-            default:
-                throw RuntimeError(.script, "budget `\(limit.name.text)` cannot be \(value.typeName)", file: file, span: limit.span)
-            }
-        }
-        return limits
-    }
-
     /// Sets the named limits of `scope`, keeping the others.
     func applyBudget(_ budget: BudgetDecl, file: SourceFile, to scope: BudgetScope) throws {
-        let declared = try limits(of: budget, file: file)
-        var limits = scope.limits
-        if let dollars = declared.requestDollars { limits.requestDollars = dollars }
-        if let tokens = declared.tokens { limits.tokens = tokens }
-        ledger.setLimits(limits, of: scope)
+        ledger.setLimits(scope.limits.overridden(by: try interpreter.limits(of: budget, file: file)), of: scope)
     }
 }
 
@@ -363,18 +346,6 @@ struct Frame: Sendable {
 
 extension SluiceType {
     var isOptional: Bool { if case .optional = self { true } else { false } }
-}
-
-extension JSONValue {
-    /// Every string inside the value.
-    var strings: [String] {
-        switch self {
-        case .string(let s): [s]
-        case .array(let items): items.flatMap(\.strings)
-        case .object(let members): members.flatMap(\.value.strings)
-        default: []
-        }
-    }
 }
 
 extension Value {

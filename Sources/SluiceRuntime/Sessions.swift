@@ -35,13 +35,13 @@ extension RunContext {
         var settings = SessionSettings()
         for field in fields {
             let value = try interpreter.constant(field.value, file: frame.file)
-            switch (field.name.text, value) {
-            case ("keep", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.keep = exactInt(n)!
-            case ("max_tokens", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.maxTokens = exactInt(n)!
-            case ("summarize_every", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.summarizeEvery = exactInt(n)!
-            case ("summarize_over", .number(let n)) where exactInt(n).map { $0 >= 0 } == true: settings.summarizeOver = exactInt(n)!
-            case ("model", .string(let s, _)): settings.model = s
-            case ("user", .string(let s, _)): settings.user = s
+            switch (field.name.text, value, count(value, atLeast: 0)) {
+            case ("keep", _, let n?): settings.keep = n
+            case ("max_tokens", _, let n?): settings.maxTokens = n
+            case ("summarize_every", _, let n?): settings.summarizeEvery = n
+            case ("summarize_over", _, let n?): settings.summarizeOver = n
+            case ("model", .string(let s, _), _): settings.model = s
+            case ("user", .string(let s, _), _): settings.user = s
             default:
                 throw RuntimeError(.script, "session setting `\(field.name.text)` cannot be \(value.typeName)", file: frame.file, span: field.span)
             }

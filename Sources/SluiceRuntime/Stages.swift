@@ -66,12 +66,12 @@ extension RunContext {
         var spec = IndexSpec(name: declared.decl.name.text, source: nil)
         for field in declared.decl.fields {
             let value = try interpreter.constant(field.value, file: declared.file)
-            switch (field.name.text, value) {
-            case ("store", .string(let s, _)): spec.name = s
-            case ("source", .string(let s, _)): spec.source = resolvePath(s, relativeTo: declared.file.path)
-            case ("chunk", .number(let n)) where exactInt(n).map({ $0 > 0 }) == true: spec.chunkTokens = exactInt(n) ?? spec.chunkTokens
-            case ("overlap", .number(let n)) where exactInt(n).map({ $0 >= 0 }) == true: spec.overlapTokens = exactInt(n) ?? spec.overlapTokens
-            case ("embed", _): break   // the reranking model, resolved in `runRetrieve`
+            switch (field.name.text, value, count(value, atLeast: 0)) {
+            case ("store", .string(let s, _), _): spec.name = s
+            case ("source", .string(let s, _), _): spec.source = resolvePath(s, relativeTo: declared.file.path)
+            case ("chunk", _, let n?) where n >= 1: spec.chunkTokens = n
+            case ("overlap", _, let n?): spec.overlapTokens = n
+            case ("embed", _, _): break   // the reranking model, resolved in `runRetrieve`
             default:
                 throw RuntimeError(.script, "index field `\(field.name.text)` cannot be \(value.typeName)", file: declared.file, span: field.span)
             }

@@ -39,8 +39,8 @@ public enum Checker {
         let session = Session(loader: NoModules())
         let checker = ModuleChecker(session: session, file: file, moduleName: file.path, isMain: true, depth: 0)
         checker.adopt(program)
-        let existing = locals.keys.sorted().map { name in
-            (name, Facts(locals[name]!, trust[name] ?? .untrusted, taint: .source("`\(name)`, bound by an earlier input")))
+        let existing = locals.sorted { $0.key < $1.key }.map { name, type in
+            (name, Facts(type, trust[name] ?? .untrusted, taint: .source("`\(name)`, bound by an earlier input")))
         }
         let body = BodyChecker(checker, mode: .repl, parameters: existing)
         body.prescan(statements)

@@ -58,7 +58,9 @@ extension BodyChecker {
             // What other branches bind was reported above if read here: no second error for it.
             for (name, _) in boundBy where locals[name] == nil { locals[name] = .unknown }
             _ = check(branch)
-            for name in namesBound(by: branch) { after[name] = locals[name] }
+            let bound = namesBound(by: branch)
+            for name in bound { after[name] = locals[name] }
+            mc.session.bindings.branch(branch, in: mc.file, binds: bound.compactMap(slot(of:)))
         }
         locals = after
     }

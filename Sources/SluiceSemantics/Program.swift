@@ -134,6 +134,9 @@ public struct BindingTable: Sendable {
     public private(set) var candidates: [ObjectIdentifier: Int] = [:]
     /// The layout of each pipeline and prompt, by the site of its declared name.
     public private(set) var layouts: [BindingSite: SlotLayout] = [:]
+    /// The slots each branch of a `parallel` block binds, by the site of the branch statement:
+    /// what the block's frame takes from that branch's.
+    public private(set) var branches: [BindingSite: [Int]] = [:]
     /// The expressions and files the keys name, kept alive so that no key is ever reused.
     private var expressions: [Expr] = []
     private var files: [ObjectIdentifier: SourceFile] = [:]
@@ -153,6 +156,11 @@ public struct BindingTable: Sendable {
         if candidates.updateValue(slot, forKey: ObjectIdentifier(cascade)) == nil { expressions.append(cascade) }
     }
 
+    mutating func branch(_ statement: Stmt, in file: SourceFile, binds slots: [Int]) {
+        branches[BindingSite(file, statement.span)] = slots
+        files[ObjectIdentifier(file)] = file
+    }
+
     mutating func layout(of name: Name, in file: SourceFile, _ layout: SlotLayout) {
         layouts[BindingSite(file, name.span)] = layout
         files[ObjectIdentifier(file)] = file
@@ -166,6 +174,7 @@ public struct BindingTable: Sendable {
         }
         sites.merge(other.sites) { $1 }
         layouts.merge(other.layouts) { $1 }
+        branches.merge(other.branches) { $1 }
         files.merge(other.files) { $1 }
     }
 }

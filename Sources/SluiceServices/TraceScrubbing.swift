@@ -32,15 +32,3 @@ extension SQLiteStore {
         }
     }
 }
-
-extension JSONValue {
-    /// The value with `transform` applied to every string in it.
-    func mappingStrings(_ transform: (String) -> String) -> JSONValue {
-        switch self {
-        case .string(let s): .string(transform(s))
-        case .array(let items): .array(items.map { $0.mappingStrings(transform) })
-        case .object(let members): .object(members.map { ($0.key, $0.value.mappingStrings(transform)) })
-        default: self
-        }
-    }
-}

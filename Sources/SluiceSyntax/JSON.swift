@@ -310,3 +310,25 @@ private struct JSONParser {
         return v
     }
 }
+
+extension JSONValue {
+    /// The value with `transform` applied to every string in it (object keys stay as they are).
+    public func mappingStrings(_ transform: (String) -> String) -> JSONValue {
+        switch self {
+        case .string(let s): .string(transform(s))
+        case .array(let items): .array(items.map { $0.mappingStrings(transform) })
+        case .object(let members): .object(members.map { ($0.key, $0.value.mappingStrings(transform)) })
+        default: self
+        }
+    }
+
+    /// Every string inside the value.
+    public var strings: [String] {
+        switch self {
+        case .string(let s): [s]
+        case .array(let items): items.flatMap(\.strings)
+        case .object(let members): members.flatMap(\.value.strings)
+        default: []
+        }
+    }
+}

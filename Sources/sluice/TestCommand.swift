@@ -308,7 +308,7 @@ struct Threshold: Sendable {
             if byKey[threshold.key] == nil { order.append(threshold.key) }
             byKey[threshold.key] = threshold
         }
-        return order.map { byKey[$0]! }
+        return order.compactMap { byKey[$0] }
     }
 }
 

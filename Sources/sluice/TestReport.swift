@@ -57,7 +57,7 @@ struct TestSummary {
                 values[score.name, default: []].append(score.value)
             }
         }
-        let scores = order.map { name in ScoreStatistics(name: name, values: values[name]!, passBound: thresholds.first { $0.score == name }) }
+        let scores = order.map { name in ScoreStatistics(name: name, values: values[name, default: []], passBound: thresholds.first { $0.score == name }) }
         self.scores = scores
         verdicts = thresholds.map { threshold in
             guard let statistics = scores.first(where: { $0.name == threshold.score }) else {

@@ -176,8 +176,8 @@ public enum ROUGE {
                 let token = sentence[index]
                 if candidateCounts[token, default: 0] > 0 && referenceCounts[token, default: 0] > 0 {
                     hits += 1
-                    candidateCounts[token]! -= 1
-                    referenceCounts[token]! -= 1
+                    candidateCounts[token, default: 0] -= 1
+                    referenceCounts[token, default: 0] -= 1
                 }
             }
         }
