@@ -225,8 +225,14 @@ public struct TraceRun: Sendable {
     public var file: String
     public var startedAt: Double
     public var inputs: JSONValue
-    public init(id: String, pipeline: String, file: String, startedAt: Double, inputs: JSONValue) {
+    /// Who the run is for (`--user ID`), for per-user budgets, filters and statistics.
+    public var user: String?
+    /// The conversation the run continues (`--session ID`).
+    public var session: String?
+    public init(id: String, pipeline: String, file: String, startedAt: Double, inputs: JSONValue,
+                user: String? = nil, session: String? = nil) {
         self.id = id; self.pipeline = pipeline; self.file = file; self.startedAt = startedAt; self.inputs = inputs
+        self.user = user; self.session = session
     }
 }
 

@@ -65,10 +65,11 @@ public final class Interpreter: Sendable {
 
     /// Runs `pipeline` with inputs as JSON (strings from the command line are converted to the
     /// declared parameter types). Every run is traced, failed ones too. `onText`, when given,
-    /// streams replies: it is called with a label naming the call and each piece of text.
-    public func run(pipeline name: String, inputs: [String: JSONValue], session: String? = nil,
+    /// streams replies: it is called with a label naming the call and each piece of text. `user`
+    /// names who the run is for: it is on the trace, and per-user budgets are kept by it.
+    public func run(pipeline name: String, inputs: [String: JSONValue], session: String? = nil, user: String? = nil,
                     onText: (@Sendable (_ call: String, _ text: String) -> Void)? = nil) async throws(RunFailure) -> RunResult {
-        let run = RunContext(interpreter: self, sessionId: session, onText: onText, estimate: nil)
+        let run = RunContext(interpreter: self, sessionId: session, userId: user, onText: onText, estimate: nil)
         return try await run.execute(pipeline: name, inputs: inputs)
     }
 

@@ -15,6 +15,8 @@ final class RunContext: @unchecked Sendable {
     let ledger: BudgetLedger
     /// The conversation the run continues (`--session ID`).
     let sessionId: String?
+    /// Who the run is for (`--user ID`).
+    let userId: String?
     let onText: (@Sendable (_ call: String, _ text: String) -> Void)?
     /// Set for one path of a dry run: models are answered with synthetic replies, and every
     /// decision (branch, cascade step, retry) is taken as the path says.
@@ -33,9 +35,10 @@ final class RunContext: @unchecked Sendable {
     /// The slots of the locals of REPL statements, checked on their own.
     private let extraBindings: BindingTable
 
-    init(interpreter: Interpreter, sessionId: String?, onText: (@Sendable (String, String) -> Void)?, estimate: EstimationPath?,
-         extraCalls: [ObjectIdentifier: CallTarget] = [:], extraBindings: BindingTable = BindingTable()) {
+    init(interpreter: Interpreter, sessionId: String?, userId: String? = nil, onText: (@Sendable (String, String) -> Void)?,
+         estimate: EstimationPath?, extraCalls: [ObjectIdentifier: CallTarget] = [:], extraBindings: BindingTable = BindingTable()) {
         self.interpreter = interpreter
+        self.userId = userId
         self.extraCalls = extraCalls
         self.extraBindings = extraBindings
         self.sessionId = sessionId
@@ -165,7 +168,8 @@ final class RunContext: @unchecked Sendable {
         let file = program.main.file
         let declared = program.pipelines[name]
         if let declared { learnSensitiveInputs(declared.decl, inputs) }
-        tracer.startRun(pipeline: name, file: file.path, inputs: .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        tracer.startRun(pipeline: name, file: file.path, inputs: .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }),
+                        user: userId, session: sessionId)
         do {
             if let first = program.errors.first {
                 throw RuntimeError(.script, "the program has \(program.errors.count) check error\(program.errors.count == 1 ? "" : "s") "

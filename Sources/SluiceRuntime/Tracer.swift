@@ -42,9 +42,12 @@ final class Tracer: @unchecked Sendable {
         do { try write() } catch { lock.withLock { if firstError == nil { firstError = error } } }
     }
 
-    func startRun(pipeline: String, file: String, inputs: JSONValue) {
+    func startRun(pipeline: String, file: String, inputs: JSONValue, user: String?, session: String?) {
         let inputs = redactions.scrub(inputs)
-        record { try sink.runStarted(TraceRun(id: runId, pipeline: pipeline, file: file, startedAt: clock.now(), inputs: inputs)) }
+        record {
+            try sink.runStarted(TraceRun(id: runId, pipeline: pipeline, file: file, startedAt: clock.now(), inputs: inputs,
+                                         user: user, session: session))
+        }
     }
 
     func endRun(status: TraceRunEnd.Status, output: JSONValue?, error: String?, cost: Double, tokens: Int) {

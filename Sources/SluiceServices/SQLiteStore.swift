@@ -46,11 +46,13 @@ public final class SQLiteStore: TraceSink, RetrievalStore, Sendable {
         let owner = RunOwner.current
         try database.withConnection { db in
             try db.run("""
-                INSERT INTO runs (id, pipeline, file, started_at, status, inputs, owner_host, owner_boot, owner_pid, owner_start)
-                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)
+                INSERT INTO runs (id, pipeline, file, started_at, status, inputs, owner_host, owner_boot, owner_pid, owner_start,
+                                  user_id, session_id)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(run.id), .text(run.pipeline), .text(run.file), .real(run.startedAt),
                       .text(fieldLimit.bound(Redaction.redact(run.inputs))),
-                      .text(owner.host), .text(owner.boot), .int(owner.pid), .int(owner.start)])
+                      .text(owner.host), .text(owner.boot), .int(owner.pid), .int(owner.start),
+                      .optionalText(run.user), .optionalText(run.session)])
         }
     }
 

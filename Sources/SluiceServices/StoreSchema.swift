@@ -159,6 +159,13 @@ enum StoreSchema {
         ALTER TABLE model_calls ADD COLUMN status TEXT;                -- in_flight, ok, error, cancelled, interrupted; NULL before version 4
         CREATE UNIQUE INDEX model_calls_by_call ON model_calls (call_id) WHERE call_id IS NOT NULL;
         """,
+        """
+        -- Who a run is for (`--user ID`) and the conversation it continues (`--session ID`).
+        ALTER TABLE runs ADD COLUMN user_id TEXT;
+        ALTER TABLE runs ADD COLUMN session_id TEXT;
+        CREATE INDEX runs_by_user ON runs (user_id, started_at) WHERE user_id IS NOT NULL;
+        CREATE INDEX runs_by_session ON runs (session_id, started_at) WHERE session_id IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -23,6 +23,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Continue this conversation (see `sluice sessions list`).", valueName: "id"))
     var session: String?
     @Flag(name: .customLong("new-session"), help: "Start a new conversation; its id is printed.") var newSession = false
+    @Option(name: .long, help: ArgumentHelp("Who the run is for: recorded on its trace, and per-user budgets (`user_day`) are kept by it "
+                                            + "(default: $SLUICE_USER).", valueName: "id"))
+    var user: String?
     @Option(name: .customLong("trace-field-limit"),
             help: ArgumentHelp("The most bytes one text field of the trace keeps (inputs, messages, replies...); longer ones are cut, "
                                + "with their length and SHA-256 (default: $SLUICE_TRACE_FIELD_LIMIT or 262144).", valueName: "bytes"))
@@ -30,9 +33,20 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if session != nil && newSession { throw ValidationError("use either --session ID or --new-session, not both") }
+        if let user {
+            do { try UserId.validate(user, source: "--user") } catch { throw ValidationError(error.description) }
+        }
         if let traceFieldLimit, traceFieldLimit < TraceFieldLimit.minimumBytes {
             throw ValidationError("--trace-field-limit must be at least \(TraceFieldLimit.minimumBytes) bytes, got \(traceFieldLimit)")
         }
+    }
+
+    /// `--user`, else `SLUICE_USER`, else nobody.
+    func userId() throws -> String? {
+        if let user { return user }
+        guard let setting = ProcessInfo.processInfo.environment["SLUICE_USER"], !setting.isEmpty else { return nil }
+        do { try UserId.validate(setting, source: "SLUICE_USER") } catch { throw UsageError(error.description) }
+        return setting
     }
 
     /// `--trace-field-limit`, else `SLUICE_TRACE_FIELD_LIMIT`, else the default.
@@ -52,12 +66,14 @@ struct RunCommand: AsyncParsableCommand {
         let provider: ModelProvider
         let sqlite: SQLiteStore
         let sessionId: String?
+        let runUser: String?
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: false)
             sqlite = try openStore(store.path, fieldLimit: try fieldLimit())
             sessionId = try resolveSession(sqlite)
+            runUser = try userId()
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
         } catch let error as UsageError {
             throw error.exit()
@@ -70,7 +86,7 @@ struct RunCommand: AsyncParsableCommand {
         let onText = stream ? printer.print : nil
         let runTask = Task { () async -> Result<RunResult, RunFailure> in
             do throws(RunFailure) {
-                return .success(try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId, onText: onText))
+                return .success(try await interpreter.run(pipeline: pipeline, inputs: inputs, session: sessionId, user: runUser, onText: onText))
             } catch {
                 return .failure(error)
             }

@@ -187,9 +187,14 @@ final class RunLifecycleCLITests: SluiceCLITestCase {
     }
 
     private func storedStatus(_ id: String) throws -> String? {
+        try storedValue("SELECT status FROM runs WHERE id = '\(id)'")
+    }
+
+    /// The first column of the first row `sql` selects from the store.
+    private func storedValue(_ sql: String) throws -> String? {
         try withDatabase { handle in
             var statement: OpaquePointer?
-            guard sqlite3_prepare_v2(handle, "SELECT status FROM runs WHERE id = '\(id)'", -1, &statement, nil) == SQLITE_OK else { return nil }
+            guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { return nil }
             defer { sqlite3_finalize(statement) }
             guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, 0) else { return nil }
             return String(cString: text)
@@ -201,6 +206,22 @@ final class RunLifecycleCLITests: SluiceCLITestCase {
         guard sqlite3_open(db, &handle) == SQLITE_OK, let handle else { throw POSIXError(.ENOENT) }
         defer { sqlite3_close(handle) }
         return try body(handle)
+    }
+
+    func testTheRunsUserAndSessionAreOnItsTrace() throws {
+        let run = try sluice(["run", "pipelines/chat.sluice", "--new-session", "--user", "cust-42", "--replies", "pipelines/replies/chat.jsonl",
+                              "--db", db, "--input", "message=hi", "--json"])
+        XCTAssertEqual(run.code, 0, run.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let session = try XCTUnwrap(json["session"] as? String)
+        XCTAssertEqual(try storedValue("SELECT user_id || '|' || session_id FROM runs"), "cust-42|\(session)")
+
+        let empty = try sluice(["run", "pipelines/chat.sluice", "--user", "", "--db", db, "--input", "message=hi"])
+        XCTAssertEqual(empty.code, 2)
+        XCTAssertTrue(empty.stderr.contains("--user needs a user id"), empty.stderr)
+        let control = try sluice(["run", "pipelines/chat.sluice", "--db", db, "--input", "message=hi"], environment: ["SLUICE_USER": "a\tb"])
+        XCTAssertEqual(control.code, 2)
+        XCTAssertTrue(control.stderr.contains("SLUICE_USER contains a control character"), control.stderr)
     }
 
     func testARunWhoseTraceCannotBeSavedExitsFourAndStillPrintsItsResult() throws {
