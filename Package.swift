@@ -1,10 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, arrows one way: Syntax → Semantics → Runtime → Services → CLI.
+// Layers, arrows one way: Syntax → Semantics → Runtime → Services → Viewer → CLI.
 let package = Package(
     name: "Sluice",
-    platforms: [.macOS(.v13)],
+    // macOS 14: Hummingbird's floor (the viewer's web server).
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
         // The layers as libraries, for embedding Sluice and for Benchmarks/.
@@ -17,6 +18,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Already Hummingbird's; named for the viewer's own imports (its logger, the bind error).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "SluiceSyntax"),
@@ -25,6 +30,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "SluiceServices", dependencies: ["SluiceRuntime", "SluiceTokenizers", "CSQLite", "CCurl"]),
+        // `sluice traces serve`: the web trace viewer (HTML pages and SVG charts over a read-only store).
+        .target(name: "SluiceViewer", dependencies: [
+            "SluiceServices", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
         // The standard library's Sluice sources, embedded so the binary is self-contained
         // (generated from stdlib/ by scripts/embed-stdlib; a test keeps the two in step).
         .target(name: "SluiceStdlib"),
@@ -32,7 +42,7 @@ let package = Package(
         // leaf: Services makes them the runtime's token counter.
         .target(name: "SluiceTokenizers", resources: [.copy("Resources")]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceStdlib", "SluiceTokenizers",
+            "SluiceSyntax", "SluiceSemantics", "SluiceRuntime", "SluiceServices", "SluiceViewer", "SluiceStdlib", "SluiceTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What every golden-file harness shares (update rule, line diff, inline diagnostics).

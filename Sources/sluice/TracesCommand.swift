@@ -8,6 +8,7 @@ struct TracesCommand: ParsableCommand {
         commandName: "traces",
         abstract: "What runs did, what they cost.",
         subcommands: [List.self, Show.self]
+            + [TracesServeCommand.self]
     )
 
     struct List: ParsableCommand {
