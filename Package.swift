@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "SluiceServicesTests", dependencies: ["SluiceRuntime", "SluiceServices"]),
         // CSQLite only to break a store on purpose (a trigger that refuses writes); the CLI itself is run as a binary.
         .testTarget(name: "SluiceCLITests", dependencies: ["CSQLite"], exclude: ["Fixtures"]),
+        .testTarget(name: "SluiceViewerTests", dependencies: ["SluiceRuntime", "SluiceServices", "SluiceViewer"]),
         .testTarget(name: "SluiceTokenizersTests", dependencies: ["SluiceTokenizers"], exclude: ["Fixtures"]),
     ]
 )

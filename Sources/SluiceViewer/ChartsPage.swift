@@ -85,7 +85,8 @@ struct Histogram {
 
     init(values: [Double], longest: Double) {
         width = Self.roundStep(max(longest, 0.001) / 12)
-        var counts = Array(repeating: 0, count: max(1, Int((longest / width).rounded(.down)) + 1))
+        // The last bin includes its upper edge, so the longest value never gets a bin of its own.
+        var counts = Array(repeating: 0, count: max(1, Int((longest / width).rounded(.up))))
         for value in values {
             counts[min(counts.count - 1, max(0, Int((value / width).rounded(.down))))] += 1
         }

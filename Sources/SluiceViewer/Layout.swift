@@ -72,6 +72,7 @@ enum Layout {
         form.filters label{display:flex;flex-direction:column;font-size:12px;color:#5a6275;gap:3px}
         form.filters input,form.filters select{font:inherit;padding:5px 7px;border:1px solid #c5cbd6;border-radius:5px;background:#fff;min-width:120px}
         form.filters input[type=search]{min-width:220px}
+        form.filters a.clear{padding-bottom:7px}
         form.filters button{font:inherit;padding:6px 16px;border:0;border-radius:5px;background:#2557c7;color:#fff;cursor:pointer}
         table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #dde1e8;border-radius:8px;overflow:hidden}
         th,td{text-align:left;padding:7px 10px;border-bottom:1px solid #eceef2;vertical-align:top}

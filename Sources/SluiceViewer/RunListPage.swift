@@ -16,6 +16,7 @@ struct FilterForm {
             })
             return "<label>\(label)<select name=\"\(name)\"><option value=\"\">any</option>\(items)</select></label>"
         }
+        let clear: HTML = query.isFiltered ? "<a class=\"clear\" href=\"\(action)\">Clear</a>" : ""
         return """
             <form class="filters" method="get" action="\(action)">
             \(select("pipeline", "Pipeline", facets.pipelines, query.pipeline))
@@ -25,7 +26,7 @@ struct FilterForm {
             <label>To (UTC)<input type="date" name="to" value="\(query.to)"></label>
             <label>Search inputs, outputs, errors<input type="search" name="q" value="\(query.search)" placeholder="text"></label>
             <button type="submit">Filter</button>
-            \(query.isFiltered ? "<a href=\"\(action)\">Clear</a>" : "")
+            \(clear)
             </form>
             """
     }
