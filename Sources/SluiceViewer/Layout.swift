@@ -35,7 +35,7 @@ enum Layout {
     }
 
     /// A page that says what went wrong with the request, with its status.
-    static func problem(status: Int, title: String, message: String, storePath: String) -> ViewerPage {
+    static func problem(status: Int, title: String, storePath: String, message: String) -> ViewerPage {
         ViewerPage(status: status, html: page(title: title, section: .none, storePath: storePath, body: """
             <h1>\(title)</h1>
             <p class="problem">\(message)</p>

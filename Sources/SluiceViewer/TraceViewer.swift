@@ -22,12 +22,12 @@ struct TraceViewer: Sendable {
             if path.hasPrefix("/runs/"), !path.dropFirst("/runs/".count).isEmpty {
                 return try runPage(id: String(path.dropFirst("/runs/".count)))
             }
-            return Layout.problem(status: 404, title: "Not found", message: "There is no page at \(path).", storePath: store.path)
+            return Layout.problem(status: 404, title: "Not found", storePath: store.path, message: "There is no page at \(path).")
         } catch let error as BadQuery {
-            return Layout.problem(status: 400, title: "Bad request", message: error.message, storePath: store.path)
+            return Layout.problem(status: 400, title: "Bad request", storePath: store.path, message: error.message)
         } catch {
-            return Layout.problem(status: 500, title: "Cannot read the store",
-                                  message: "Reading \(store.path) failed: \(error)", storePath: store.path)
+            return Layout.problem(status: 500, title: "Cannot read the store", storePath: store.path,
+                                  message: "Reading \(store.path) failed: \(error)")
         }
     }
 
@@ -50,8 +50,8 @@ struct TraceViewer: Sendable {
             throw BadQuery(message: error.message)
         }
         guard let detail else {
-            return Layout.problem(status: 404, title: "No such run", message: "There is no run with id \(id) in \(store.path).",
-                                  storePath: store.path)
+            return Layout.problem(status: 404, title: "No such run", storePath: store.path,
+                                  message: "There is no run with id \(id) in \(store.path).")
         }
         let owner = try store.viewerRunOwner(id: detail.summary.id)
         return ViewerPage(status: 200, html: Layout.page(title: "Run \(detail.summary.id.prefix(8))", section: .none, storePath: store.path,

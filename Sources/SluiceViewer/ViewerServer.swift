@@ -34,6 +34,23 @@ public enum ViewerServer {
     }
 }
 
+extension ViewerServer {
+    /// Whether a request's Host names this machine's loopback. A web page elsewhere can point its own
+    /// domain name at 127.0.0.1 (DNS rebinding) and so reach the viewer from the user's browser, but the
+    /// browser then sends that name as the Host: such a request gets no trace. No Host at all (HTTP/1.0)
+    /// is not a browser's request and is answered.
+    static func isLoopback(authority: String?) -> Bool {
+        guard let authority, !authority.isEmpty else { return true }
+        let host: Substring
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            host = authority[authority.index(after: authority.startIndex)..<close]
+        } else {
+            host = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        }
+        return ["127.0.0.1", "localhost", "::1"].contains(host.lowercased())
+    }
+}
+
 /// Why the viewer could not start serving.
 public struct ViewerServerError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -52,7 +69,11 @@ struct ViewerResponder: HTTPResponder {
             return Response(status: .methodNotAllowed, headers: headers,
                             body: ResponseBody(byteBuffer: ByteBuffer(string: "The trace viewer only answers GET and HEAD.\n")))
         }
-        let page = viewer.respond(path: request.uri.path, query: request.uri.query)
+        let authority = request.head.authority
+        let page = ViewerServer.isLoopback(authority: authority)
+            ? viewer.respond(path: request.uri.path, query: request.uri.query)
+            : Layout.problem(status: 403, title: "Forbidden", storePath: viewer.store.path,
+                             message: "The trace viewer answers only requests addressed to \(ViewerServer.host) or localhost, not to \(authority ?? "").")
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         // Pages embed the store's text: forbid every script and every fetch from elsewhere, even if escaping were ever missed.

@@ -89,9 +89,10 @@ final class TracesServeCLITests: SluiceCLITestCase {
     }
 
     /// A GET over HTTP: status, headers and body.
-    private func fetch(_ url: String, method: String = "GET") throws -> (status: Int, headers: [String: String], body: String) {
+    private func fetch(_ url: String, method: String = "GET", host: String? = nil) throws -> (status: Int, headers: [String: String], body: String) {
         var request = URLRequest(url: try XCTUnwrap(URL(string: url)))
         request.httpMethod = method
+        if let host { request.setValue(host, forHTTPHeaderField: "Host") }
         request.timeoutInterval = 20
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var answer: (Data?, URLResponse?, Error?)
@@ -125,6 +126,10 @@ final class TracesServeCLITests: SluiceCLITestCase {
         XCTAssertEqual(try fetch(server.base + "/nowhere").status, 404)
         XCTAssertEqual(try fetch(server.base + "/?to=someday").status, 400)
         XCTAssertEqual(try fetch(server.base + "/", method: "POST").status, 405)
+        XCTAssertEqual(try fetch(server.base + "/", host: "localhost:\(server.port)").status, 200)
+        let rebound = try fetch(server.base + "/", host: "attacker.example:\(server.port)")
+        XCTAssertEqual(rebound.status, 403, "a page whose name was pointed at 127.0.0.1 reads nothing")
+        XCTAssertFalse(rebound.body.contains(runs.support.prefix(8)))
         XCTAssertEqual(server.stop(), 0, server.stderr)
         XCTAssertTrue(server.stderr.contains("sluice traces serve: stopped"), server.stderr)
     }

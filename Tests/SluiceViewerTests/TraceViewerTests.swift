@@ -61,6 +61,15 @@ final class TraceViewerTests: XCTestCase {
                        "the to day is included whole")
     }
 
+    func testOnlyRequestsForTheLoopbackAreAnswered() {
+        for authority in ["127.0.0.1:8484", "127.0.0.1", "localhost:8484", "LOCALHOST", "[::1]:8484", nil] {
+            XCTAssertTrue(ViewerServer.isLoopback(authority: authority), authority ?? "no Host")
+        }
+        for authority in ["attacker.example:8484", "127.0.0.1.attacker.example", "localhost.attacker.example:80", "[::2]:8484", "10.0.0.1"] {
+            XCTAssertFalse(ViewerServer.isLoopback(authority: authority), authority)
+        }
+    }
+
     // MARK: Charts
 
     func testHistogramBinsAreRoundAndHoldEveryValue() {
@@ -133,6 +142,45 @@ final class TraceViewerTests: XCTestCase {
         XCTAssertEqual(bad.status, 400)
         XCTAssertTrue(bad.html.markup.contains("The from date yesterday is not a date"))
         XCTAssertEqual(viewer.respond(path: "/runs/run-", query: nil).status, 200, "a unique prefix is enough")
+    }
+
+    func testTheListPagesWithLinksThatKeepTheFilters() throws {
+        let path = folder + "/paged.db"
+        do {
+            let store = try SQLiteStore(path: path)
+            for index in 0..<30 {
+                try store.runStarted(TraceRun(id: String(format: "run-%02d", index), pipeline: "rag", file: "rag.sluice",
+                                              startedAt: 1_796_083_200 + Double(index), inputs: .object([]), user: "bob"))
+            }
+        }
+        let viewer = TraceViewer(store: try SQLiteStore(path: path, readOnly: true))
+        let first = viewer.respond(path: "/", query: "user=bob").html.markup
+        XCTAssertTrue(first.contains("30 runs match, showing 1–25 (page 1 of 2)"), first)
+        XCTAssertTrue(first.contains("<a rel=\"next\" href=\"/?user=bob&amp;page=2\">Older →</a>"), first)
+        XCTAssertFalse(first.contains("rel=\"prev\""))
+        XCTAssertTrue(first.contains(">run-29<"), "newest first")
+        let second = viewer.respond(path: "/", query: "user=bob&page=2").html.markup
+        XCTAssertTrue(second.contains("showing 26–30 (page 2 of 2)"), second)
+        XCTAssertTrue(second.contains("<a rel=\"prev\" href=\"/?user=bob\">← Newer</a>"))
+        XCTAssertTrue(second.contains(">run-00<"))
+        XCTAssertTrue(viewer.respond(path: "/", query: "page=9").html.markup.contains("There is no page 9 of these runs."))
+    }
+
+    func testAnOpenSpanReachesToTheEndOfWhatIsKnown() throws {
+        let path = folder + "/open.db"
+        do {
+            let store = try SQLiteStore(path: path)
+            try store.runStarted(TraceRun(id: "open", pipeline: "rag", file: "rag.sluice", startedAt: 100, inputs: .object([])))
+            try store.spanStarted(TraceSpan(id: "p", runId: "open", parentId: nil, kind: "pipeline", name: "rag", startedAt: 100))
+            try store.spanStarted(TraceSpan(id: "r", runId: "open", parentId: "p", kind: "retrieve", name: "kb", startedAt: 101))
+            try store.spanEnded(TraceSpanEnd(id: "r", endedAt: 104, status: "error", detail: .object([])))
+        }
+        let markup = TraceViewer(store: try SQLiteStore(path: path, readOnly: true)).respond(path: "/runs/open", query: nil).html.markup
+        XCTAssertTrue(markup.contains("class=\"bar open\" style=\"left:0%;width:100%\""), markup)
+        XCTAssertTrue(markup.contains("class=\"bar error\" style=\"left:25%;width:75%\""))
+        XCTAssertTrue(markup.contains("<div class=\"span-time\">unfinished</div>"))
+        XCTAssertTrue(markup.contains("<dd>not ended</dd>"))
+        XCTAssertTrue(markup.contains("padding-left:16px"), "a child is indented under its parent")
     }
 
     func testTheListAndChartsShowTheFilteredRuns() throws {
