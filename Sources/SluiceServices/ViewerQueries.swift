@@ -35,14 +35,13 @@ public struct ViewerRun: Sendable, Hashable {
     public var cost: Double
     public var tokens: Int
     public var user: String?
-    public var session: String?
 
     /// Seconds from start to end; nil while the run has not ended.
     public var duration: Double? { endedAt.map { $0 - startedAt } }
 }
 
-/// One page of the run list, and how many runs match the filter in all.
-public struct ViewerRunPage: Sendable, Hashable {
+/// One page of the runs a filter matches, and how many it matches in all.
+public struct MatchingRuns: Sendable, Hashable {
     public var runs: [ViewerRun]
     public var total: Int
 }
@@ -70,21 +69,21 @@ public struct ViewerFacets: Sendable, Hashable {
 
 extension SQLiteStore {
     /// The runs matching `filter`, newest first: `limit` of them after skipping `offset`.
-    public func viewerRuns(matching filter: RunFilter, offset: Int, limit: Int) throws -> ViewerRunPage {
+    public func viewerRuns(matching filter: RunFilter, offset: Int, limit: Int) throws -> MatchingRuns {
         try database.withConnection { db in
             let abandoned = try Self.abandonedRuns(in: db)
             let condition = Self.condition(filter, abandoned: abandoned)
             let total = try db.query("SELECT count(*) FROM runs WHERE \(condition.sql)", condition.values) { $0.int(0) }.first ?? 0
             let runs = try db.query("""
-                SELECT id, pipeline, status, started_at, ended_at, cost, tokens, user_id, session_id FROM runs
+                SELECT id, pipeline, status, started_at, ended_at, cost, tokens, user_id FROM runs
                 WHERE \(condition.sql) ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?
                 """, condition.values + [.int(max(0, limit)), .int(max(0, offset))]) { row in
                 ViewerRun(id: row.text(0), pipeline: row.text(1),
                           status: row.text(2) == "running" && abandoned[row.text(0)] != nil ? "interrupted" : row.text(2),
                           startedAt: row.double(3), endedAt: row.optionalDouble(4), cost: row.double(5), tokens: row.int(6),
-                          user: row.optionalText(7), session: row.optionalText(8))
+                          user: row.optionalText(7))
             }
-            return ViewerRunPage(runs: runs, total: total)
+            return MatchingRuns(runs: runs, total: total)
         }
     }
 

@@ -35,7 +35,7 @@ struct FilterForm {
 /// `/`: one page of the runs the filters select, newest first.
 struct RunListPage {
     let query: RunListQuery
-    let page: ViewerRunPage
+    let page: MatchingRuns
     let facets: ViewerFacets
 
     var body: HTML {

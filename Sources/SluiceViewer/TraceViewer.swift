@@ -90,7 +90,8 @@ struct RunListQuery: Sendable, Hashable {
             throw BadQuery(message: "The time range starts (\(query.from)) after it ends (\(query.to)).")
         }
         if let page = fields["page"], !page.isEmpty {
-            guard let number = Int(page), number >= 1 else {
+            // The bound keeps the page's offset a number.
+            guard let number = Int(page), number >= 1, number <= Int.max / TraceViewer.pageSize else {
                 throw BadQuery(message: "The page \(page) is not a page number (1, 2, ...).")
             }
             query.page = number

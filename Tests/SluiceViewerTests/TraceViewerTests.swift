@@ -55,6 +55,8 @@ final class TraceViewerTests: XCTestCase {
         XCTAssertThrowsError(try RunListQuery.parse(["page": "0"])) {
             XCTAssertEqual(($0 as? BadQuery)?.message, "The page 0 is not a page number (1, 2, ...).")
         }
+        XCTAssertThrowsError(try RunListQuery.parse(["page": "\(Int.max)"]), "too far to have an offset")
+        XCTAssertThrowsError(try RunListQuery.parse(["page": "2.5"]))
         let query = try RunListQuery.parse(["from": "2026-12-01", "to": "2026-12-01", "q": "reset", "status": "ok", "page": "3"])
         XCTAssertEqual(query.page, 3)
         XCTAssertEqual(query.filter, RunFilter(status: "ok", startedFrom: 1_796_083_200, startedBefore: 1_796_083_200 + 86_400, search: "reset"),
