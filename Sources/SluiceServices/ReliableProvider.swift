@@ -148,7 +148,7 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
                 let wait = try reserve(endpoint, model: model, tokens: tokens, deadline: deadline)
                 if wait > 0 { try await clock.sleep(seconds: wait) }
             } catch var error as ProviderError {
-                try release(endpoint, trial: trial)
+                release(endpoint, trial: trial)
                 if error.kind == .deadlineExceeded {
                     throw deadline.exceeded(attempts: attempts, waiting: error.message)
                 }
@@ -156,7 +156,7 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
                 error.attempts = attempts
                 throw error
             } catch {
-                try release(endpoint, trial: trial)
+                release(endpoint, trial: trial)
                 throw error
             }
 
@@ -166,18 +166,18 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
             bounded.timeout = min(model.timeout, max(0.001, deadline.at - started))
             do {
                 let (value, innerFailures) = try await operation(bounded, emitted)
-                try succeeded(endpoint)
+                succeeded(endpoint)
                 return finish(value, attempts + innerFailures, max(0, (clock.now() - started) * 1000))
             } catch {
                 if error is CancellationError || Task.isCancelled {
-                    try release(endpoint, trial: trial)
+                    release(endpoint, trial: trial)
                     throw error
                 }
                 var failure = error as? ProviderError ?? ProviderError(.transport, "\(error)")
                 var tries = failure.attempts.isEmpty
                     ? [ProviderAttempt(error: failure.message, status: failure.status, latencyMs: max(0, (clock.now() - started) * 1000))]
                     : failure.attempts
-                try failed(endpoint, failure, trial: trial, settings: settings)
+                failed(endpoint, failure, trial: trial, settings: settings)
                 let retryable = Self.isRetryable(failure)
                 guard retryable, retry < settings.retries, !emitted.isSet else {
                     failure.attempts = attempts + tries
@@ -266,14 +266,18 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
         }
     }
 
-    private func succeeded(_ endpoint: String) throws {
-        try coordination.updateBreaker(endpoint) { $0 = BreakerRecord() }
+    // The verdicts below are recorded after the call, best effort: the call's outcome stands
+    // even when the store cannot take the update (it is then lost, as if the process had ended
+    // before recording it; a trial's lease still ends at its deadline).
+
+    private func succeeded(_ endpoint: String) {
+        _ = try? coordination.updateBreaker(endpoint) { $0 = BreakerRecord() }
     }
 
-    private func failed(_ endpoint: String, _ error: ProviderError, trial: Bool, settings: Reliability) throws {
+    private func failed(_ endpoint: String, _ error: ProviderError, trial: Bool, settings: Reliability) {
         guard settings.breakerFailures > 0 else { return }
         let now = clock.now()
-        try coordination.updateBreaker(endpoint) { breaker in
+        _ = try? coordination.updateBreaker(endpoint) { breaker in
             guard Self.isRetryable(error) else {
                 // The endpoint answered; the request was at fault.
                 breaker = BreakerRecord()
@@ -291,9 +295,9 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
     }
 
     /// A trial call that ended without a verdict (cancelled, or refused by the rate limit).
-    private func release(_ endpoint: String, trial: Bool) throws {
+    private func release(_ endpoint: String, trial: Bool) {
         guard trial else { return }
-        try coordination.updateBreaker(endpoint) { $0.trialUntil = nil }
+        _ = try? coordination.updateBreaker(endpoint) { $0.trialUntil = nil }
     }
 
     // MARK: Rate limits

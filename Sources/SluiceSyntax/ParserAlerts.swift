@@ -79,7 +79,12 @@ extension SyntaxParser {
             return Quantity(value: token.numberValue, unit: .seconds, text: text(of: token), span: token.span)
         case .number:
             advance()
-            if check(.percent), current.span.start == token.span.end {
+            if check(.percent) {
+                guard current.span.start == token.span.end else {
+                    report("a percentage is written with `%` right after the number", at: Span(token.span.start, current.span.end),
+                           help: "write `\(text(of: token))%`")
+                    throw ParseFailure()
+                }
                 let percent = advance()
                 let span = Span(token.span.start, percent.span.end)
                 return Quantity(value: token.numberValue, unit: .percent, text: text(of: token) + "%", span: span)
