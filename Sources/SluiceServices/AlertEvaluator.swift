@@ -80,8 +80,12 @@ public struct FiredAlert: Sendable, Equatable {
         self.observedText = observedText; self.window = window; self.runId = runId; self.firedAt = firedAt; self.notified = notified
     }
 
-    /// The window as people read it: `10m`, `1h`, or the budget's.
-    public var windowText: String { window.map(AlertEvaluator.duration) ?? (scope.isEmpty ? "" : "the budget's window") }
+    /// The window as people read it: `10m`, `1h`, or the budget's (`one user's UTC day`).
+    public var windowText: String {
+        if let window { return AlertEvaluator.duration(window) }
+        let budget = scope.split(separator: " ").first.flatMap { AlertBudgetWindow(rawValue: String($0)) }
+        return budget?.window ?? ""
+    }
 
     /// The webhook's body.
     public var json: JSONValue {

@@ -66,10 +66,9 @@ public final class InProcessCoordination: ProviderCoordination {
             var entries = slots[endpoint] ?? []
             entries.removeAll { $0.time <= since }
             let (slot, result) = try decide(entries)
-            if let slot {
-                entries.append(slot)
-                entries.sort { $0.time < $1.time }
-            }
+            // A new slot is never before the last one (`ReliableProvider` queues in arrival order),
+            // so appending keeps the slots in time order.
+            if let slot { entries.append(slot) }
             slots[endpoint] = entries
             return result
         }
@@ -77,17 +76,21 @@ public final class InProcessCoordination: ProviderCoordination {
 }
 
 /// The breaker and rate-limit state in the store, shared by every process that opens the same
-/// file: each step is one short `BEGIN IMMEDIATE` transaction (the write lock SQLite gives one
+/// file: each change is one short `BEGIN IMMEDIATE` transaction (the write lock SQLite gives one
 /// process at a time), so two processes cannot both take the last slot of a minute or both run
 /// the trial call of a half-open circuit.
 extension SQLiteStore: ProviderCoordination {
+    /// The common cases (a closed circuit, a refusal, a success with nothing to reset) change
+    /// nothing: they are answered from one read, without the write lock. Only an update that
+    /// changes the record takes the transaction, which reads it again and runs `update` on what it
+    /// finds then (`update` is pure, so running it twice is safe).
     public func updateBreaker<T>(_ endpoint: String, _ update: (inout BreakerRecord) -> T) throws -> T {
-        try coordinationStep("the circuit breaker of \(endpoint)") { db in
-            let stored = try db.query("""
-                SELECT failures, opened_at, trial_until, last_error FROM provider_breakers WHERE endpoint = ?
-                """, [.text(endpoint)]) { row in
-                BreakerRecord(failures: row.int(0), openedAt: row.optionalDouble(1), trialUntil: row.optionalDouble(2), lastError: row.text(3))
-            }.first
+        let current = try coordinationRead("the circuit breaker of \(endpoint)") { db in try Self.breaker(endpoint, db) }
+        var unchanged = current ?? BreakerRecord()
+        let result = update(&unchanged)
+        if unchanged == (current ?? BreakerRecord()) { return result }
+        return try coordinationStep("the circuit breaker of \(endpoint)") { db in
+            let stored = try Self.breaker(endpoint, db)
             var record = stored ?? BreakerRecord()
             let result = update(&record)
             if record != stored {
@@ -104,6 +107,12 @@ extension SQLiteStore: ProviderCoordination {
         }
     }
 
+    private static func breaker(_ endpoint: String, _ db: SQLiteConnection) throws -> BreakerRecord? {
+        try db.query("SELECT failures, opened_at, trial_until, last_error FROM provider_breakers WHERE endpoint = ?", [.text(endpoint)]) { row in
+            BreakerRecord(failures: row.int(0), openedAt: row.optionalDouble(1), trialUntil: row.optionalDouble(2), lastError: row.text(3))
+        }.first
+    }
+
     public func takeSlot<T>(_ endpoint: String, since: Double, _ decide: ([RateSlot]) throws -> (slot: RateSlot?, result: T)) throws -> T {
         try coordinationStep("the rate limits of \(endpoint)") { db in
             try db.run("DELETE FROM provider_rate_slots WHERE endpoint = ? AND at <= ?", [.text(endpoint), .real(since)])
@@ -116,6 +125,14 @@ extension SQLiteStore: ProviderCoordination {
                            [.text(endpoint), .real(slot.time), .int(slot.tokens)])
             }
             return result
+        }
+    }
+
+    private func coordinationRead<T>(_ what: String, _ body: (SQLiteConnection) throws -> T) throws -> T {
+        do {
+            return try database.withConnection(body)
+        } catch let error as SQLiteError {
+            throw ProviderError(.configuration, "cannot read \(what) in the store \(path): \(error)")
         }
     }
 

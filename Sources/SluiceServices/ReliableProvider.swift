@@ -166,7 +166,7 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
             bounded.timeout = min(model.timeout, max(0.001, deadline.at - started))
             do {
                 let (value, innerFailures) = try await operation(bounded, emitted)
-                succeeded(endpoint)
+                succeeded(endpoint, settings: settings)
                 return finish(value, attempts + innerFailures, max(0, (clock.now() - started) * 1000))
             } catch {
                 if error is CancellationError || Task.isCancelled {
@@ -270,7 +270,8 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
     // even when the store cannot take the update (it is then lost, as if the process had ended
     // before recording it; a trial's lease still ends at its deadline).
 
-    private func succeeded(_ endpoint: String) {
+    private func succeeded(_ endpoint: String, settings: Reliability) {
+        guard settings.breakerFailures > 0 else { return }
         _ = try? coordination.updateBreaker(endpoint) { $0 = BreakerRecord() }
     }
 

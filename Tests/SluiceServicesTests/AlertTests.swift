@@ -119,6 +119,8 @@ final class AlertTests: XCTestCase {
         let fired = try evaluator.evaluate(rules, afterRun: "a")
         XCTAssertEqual(fired.map(\.alert.scope), ["user_day heavy 2025-12-01"])
         XCTAssertEqual(fired.first?.alert.observedText, "85% of $2")
+        XCTAssertEqual(fired.first?.alert.json["window"], .string("one user's UTC day"))
+        XCTAssertEqual(fired.first?.alert.json["window_seconds"], .null)
         XCTAssertEqual(try evaluator.evaluate(rules, afterRun: "b").count, 0, "the light user is under 80%")
         XCTAssertEqual(try evaluator.evaluate(rules, afterRun: "c").count, 0, "once per user and day")
         clock.advance(86_400)
