@@ -57,12 +57,20 @@ public struct Reliability: Sendable, Hashable {
     /// Client-side limits per minute; nil means unlimited.
     public var requestsPerMinute: Int?
     public var tokensPerMinute: Int?
+    /// Seconds for the whole call: every try, backoff, Retry-After and rate-limit wait. Each try's
+    /// timeout is cut to what is left of it. The default is the default `timeout`: a person waits
+    /// that long for an answer at most, and a stalled first try is not followed by two more.
+    public var deadline: Double
+
+    public static let defaultDeadline: Double = 60
 
     public init(retries: Int = 2, backoff: Double = 0.5, maxBackoff: Double = 20, connectTimeout: Double = 10,
-                breakerFailures: Int = 5, breakerCooldown: Double = 30, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil) {
+                breakerFailures: Int = 5, breakerCooldown: Double = 30, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil,
+                deadline: Double = Reliability.defaultDeadline) {
         self.retries = retries; self.backoff = backoff; self.maxBackoff = maxBackoff; self.connectTimeout = connectTimeout
         self.breakerFailures = breakerFailures; self.breakerCooldown = breakerCooldown
         self.requestsPerMinute = requestsPerMinute; self.tokensPerMinute = tokensPerMinute
+        self.deadline = deadline
     }
 }
 
@@ -146,6 +154,7 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
         case exhausted          // a scripted provider with no replies left
         case circuitOpen        // the endpoint failed too often lately; calls are refused for a while
         case rateLimited        // a client-side limit would be passed
+        case deadlineExceeded   // the call's deadline (`deadline`, every try and wait) would pass
     }
     public var kind: Kind
     public var message: String

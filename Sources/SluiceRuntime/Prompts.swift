@@ -269,6 +269,7 @@ extension RunContext {
             case .breaker_cooldown: spec.reliability.breakerCooldown = try number()
             case .rpm: spec.reliability.requestsPerMinute = try whole(try number())
             case .tpm: spec.reliability.tokensPerMinute = try whole(try number())
+            case .deadline: spec.reliability.deadline = try number()
             }
         }
         return spec

@@ -65,7 +65,7 @@ public enum BuiltinMetric: String, CaseIterable, Sendable {
 /// `kind`, and the interpreter sets each case in an exhaustive switch.
 public enum ModelField: String, CaseIterable, Sendable {
     case provider, id, context, max_output, input, output, cached, tokenizer, base_url, api_key_env, temperature, timeout
-    case retries, backoff, max_backoff, connect_timeout, breaker_failures, breaker_cooldown, rpm, tpm
+    case retries, backoff, max_backoff, connect_timeout, breaker_failures, breaker_cooldown, rpm, tpm, deadline
 
     public enum Kind: Sendable, Equatable {
         case text(oneOf: [String]?)
@@ -83,7 +83,7 @@ public enum ModelField: String, CaseIterable, Sendable {
         case .context, .max_output, .tpm: .wholeNumber(example: "128k")
         case .retries, .breaker_failures, .rpm: .wholeNumber(example: "3")
         case .temperature: .number(example: "0.7")
-        case .timeout, .backoff, .max_backoff, .connect_timeout, .breaker_cooldown: .number(example: "30")
+        case .timeout, .backoff, .max_backoff, .connect_timeout, .breaker_cooldown, .deadline: .number(example: "30")
         case .input, .output, .cached: .price
         }
     }

@@ -104,7 +104,7 @@ final class Entry {
             case .guardSet: self = .guardSet
             case .pipeline: self = .pipeline
             case .metric: self = .metric
-            case .use, .budget, .expect: return nil
+            case .use, .budget, .expect, .alert, .notify: return nil
             }
         }
 
@@ -319,7 +319,7 @@ extension ModuleChecker {
             case .guardSet(let d): guards[name] = Declared(d, in: e.file)
             case .pipeline(let d): pipelines[name] = Declared(d, in: e.file)
             case .metric(let d): metrics[name] = Declared(d, in: e.file)
-            case .use, .budget, .expect: break
+            case .use, .budget, .expect, .alert, .notify: break
             }
         }
         return Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards,

@@ -88,6 +88,7 @@ final class ModuleChecker {
         for entry in declared where entry.kind == .prompt || entry.kind == .pipeline { _ = signature(of: entry) }
         for decl in module.decls { if case .budget(let b) = decl { checkBudget(b) } }
         checkExpectations(module)
+        checkAlerts(module)
         for entry in declared { checkBody(of: entry) }
     }
 
@@ -320,7 +321,7 @@ final class ModuleChecker {
         case .prompt(let d): checkPrompt(d, entry)
         case .pipeline(let d): checkPipeline(d, entry)
         case .metric(let d): checkMetric(d, entry)
-        case .type, .use, .budget, .expect: break
+        case .type, .use, .budget, .expect, .alert, .notify: break
         }
     }
 

@@ -10,18 +10,20 @@ enum ProviderCatalog {
         var random: any RandomSource
         var counter: any TokenCounter
         var memory: (any FeatureMemory)?
+        /// Where the breakers and rate limits live: shared by the providers of every kind.
+        var coordination: any ProviderCoordination
     }
 
-    /// The provider of `kind`, behind retries, backoff and the circuit breaker; nil for kinds
+    /// The provider of `kind`, behind retries, backoff, the deadline, the circuit breaker and rate limits; nil for kinds
     /// that only answer when the command is given something (`scripted`: `--replies FILE`).
     static func make(_ kind: ProviderKind, _ s: Setting) -> (any ModelProvider)? {
         switch kind {
         case .openai:
             ReliableProvider(OpenAICompatibleProvider(environment: s.environment, counter: s.counter, clock: s.clock, memory: s.memory),
-                             clock: s.clock, random: s.random, counter: s.counter)
+                             clock: s.clock, random: s.random, counter: s.counter, coordination: s.coordination)
         case .anthropic:
             ReliableProvider(AnthropicProvider(environment: s.environment, counter: s.counter, clock: s.clock, memory: s.memory),
-                             clock: s.clock, random: s.random, counter: s.counter)
+                             clock: s.clock, random: s.random, counter: s.counter, coordination: s.coordination)
         case .scripted:
             nil
         }

@@ -49,10 +49,13 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
     /// Throws a `.configuration` `ProviderError` for an unreadable or malformed replay file, an
     /// unwritable record file, or a conflicting combination.
     /// - `memory`: where the real providers keep what servers refused (see `FeatureMemory`).
+    /// - `coordination`: where their breakers and rate limits live (the store, to share them with
+    ///   other processes; default this process alone).
     public static func standard(environment: [String: String], replies: ScriptedProvider? = nil, record: String?, replay: String?,
                                 clock: any Clock = SystemClock(), random: any RandomSource = SystemRandom(),
                                 counter: any TokenCounter = EstimatingTokenCounter(),
-                                memory: (any FeatureMemory)? = nil) throws -> any ModelProvider {
+                                memory: (any FeatureMemory)? = nil,
+                                coordination: any ProviderCoordination = InProcessCoordination()) throws -> any ModelProvider {
         if let replay {
             if replies != nil {
                 throw ProviderError(.configuration, "--replay \(replay) cannot be combined with --replies: both would answer every model")
@@ -63,14 +66,16 @@ public struct RoutingProvider: ModelProvider, EndpointNaming {
             return try ReplayProvider(path: replay)
         }
         let provider: any ModelProvider = replies.map { RoutingProvider(everyModel: $0) }
-            ?? real(environment: environment, clock: clock, random: random, counter: counter, memory: memory)
+            ?? real(environment: environment, clock: clock, random: random, counter: counter, memory: memory, coordination: coordination)
         guard let record else { return provider }
         return try RecordingProvider(provider, path: record)
     }
 
     static func real(environment: [String: String], clock: any Clock, random: any RandomSource, counter: any TokenCounter,
-                     memory: (any FeatureMemory)? = nil) -> RoutingProvider {
-        let setting = ProviderCatalog.Setting(environment: environment, clock: clock, random: random, counter: counter, memory: memory)
+                     memory: (any FeatureMemory)? = nil,
+                     coordination: any ProviderCoordination = InProcessCoordination()) -> RoutingProvider {
+        let setting = ProviderCatalog.Setting(environment: environment, clock: clock, random: random, counter: counter, memory: memory,
+                                              coordination: coordination)
         var providers: [ProviderKind: any ModelProvider] = [:]
         for kind in ProviderKind.allCases { providers[kind] = ProviderCatalog.make(kind, setting) }
         return RoutingProvider(providers: providers)

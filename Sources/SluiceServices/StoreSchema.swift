@@ -166,6 +166,40 @@ enum StoreSchema {
         CREATE INDEX runs_by_user ON runs (user_id, started_at) WHERE user_id IS NOT NULL;
         CREATE INDEX runs_by_session ON runs (session_id, started_at) WHERE session_id IS NOT NULL;
         """,
+        """
+        -- Circuit breakers and client-side rate limits shared by every process using this store (see ProviderCoordination).
+        CREATE TABLE provider_breakers (
+            endpoint    TEXT PRIMARY KEY,                 -- provider, base URL and model id
+            failures    INTEGER NOT NULL,                 -- consecutive failed tries that said the endpoint is unwell
+            opened_at   REAL,                             -- when the circuit opened; NULL while closed
+            trial_until REAL,                             -- the lease of a half-open circuit's trial call in flight
+            last_error  TEXT NOT NULL
+        );
+        CREATE TABLE provider_rate_slots (
+            seq         INTEGER PRIMARY KEY,
+            endpoint    TEXT NOT NULL,
+            at          REAL NOT NULL,                    -- when the try starts (or started)
+            tokens      INTEGER NOT NULL                  -- its prompt and max tokens
+        );
+        CREATE INDEX provider_rate_slots_by_endpoint ON provider_rate_slots (endpoint, at);
+
+        -- Alerts that fired (see AlertEvaluator); one per alert, pipeline and scope per window, across processes.
+        CREATE TABLE alerts (
+            seq         INTEGER PRIMARY KEY,
+            alert       TEXT NOT NULL,                    -- the alert's declared name
+            pipeline    TEXT NOT NULL,
+            scope       TEXT NOT NULL,                    -- '' for the pipeline's runs; a budget window's key (e.g. user_day cust-42 2026-12-01)
+            condition   TEXT NOT NULL,                    -- as declared, e.g. error_rate > 5% over 10m
+            observed    REAL NOT NULL,                    -- in the metric's unit: dollars, a fraction (0.12 for 12%), seconds, tokens
+            observed_text TEXT NOT NULL,                  -- as shown, e.g. 12.5%
+            window_seconds REAL,                          -- NULL for a budget alert (the budget's own window)
+            run_id      TEXT NOT NULL,                    -- the run after which it was evaluated
+            fired_at    REAL NOT NULL,
+            notified    TEXT                              -- JSON: each target and what became of the notification
+        );
+        CREATE INDEX alerts_by_key ON alerts (alert, pipeline, scope, fired_at);
+        CREATE INDEX alerts_by_time ON alerts (fired_at DESC);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -26,6 +26,8 @@ public enum Decl: Sendable {
     case expect(ExpectDecl)
     case pipeline(PipelineDecl)
     case metric(MetricDecl)
+    case alert(AlertDecl)
+    case notify(NotifyDecl)
 
     public var span: Span {
         switch self {
@@ -39,13 +41,15 @@ public enum Decl: Sendable {
         case .expect(let d): d.span
         case .pipeline(let d): d.span
         case .metric(let d): d.span
+        case .alert(let d): d.span
+        case .notify(let d): d.span
         }
     }
 
     /// The declared name, for declarations that have one.
     public var name: Name? {
         switch self {
-        case .use, .budget, .expect: nil
+        case .use, .budget, .expect, .alert, .notify: nil
         case .model(let d): d.name
         case .type(let d): d.name
         case .prompt(let d): d.name

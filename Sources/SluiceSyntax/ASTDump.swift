@@ -111,6 +111,13 @@ private struct ASTDumper {
             }
         case .expect(let expect):
             line("(expect \(expect.aggregate)(\(expect.score)) \(expect.comparison.rawValue) \(expect.bound))")
+        case .alert(let alert):
+            line("(alert \(alert.name) \(alert.conditionText))")
+        case .notify(let notify):
+            switch notify.target {
+            case .named(let name): line("(notify \(name))")
+            case .webhook(let url, _): line("(notify \(JSONValue.string(url).serialized()))")
+            }
         case .pipeline(let pipeline):
             node("pipeline \(pipeline.name)") { dumper in
                 dumper.params(pipeline.params)

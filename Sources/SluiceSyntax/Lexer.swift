@@ -140,9 +140,17 @@ public struct Lexer {
             switch suffix {
             case "k": value *= 1_000; suffixZeros = 3
             case "M": value *= 1_000_000; suffixZeros = 6
+            case _ where Self.secondsPerUnit[suffix] != nil && kind == .number:
+                // A duration (`10m`, ten minutes; `10M` is ten million): its value is in seconds.
+                if Self.exceedsLargestExactNumber(digits: digits, suffixZeros: 0) {
+                    error("number too large", Span(start, position), help: "numbers are exact only up to 9007199254740992 (2^53)")
+                }
+                emit(.duration, from: start, value: .number(value * (Self.secondsPerUnit[suffix] ?? 1)))
+                return
             default:
                 error("unknown number suffix `\(suffix)`", Span(suffixStart, position),
-                      help: "the suffixes are `k` (×1 000) and `M` (×1 000 000)")
+                      help: kind == .money ? "the suffixes are `k` (×1 000) and `M` (×1 000 000)"
+                          : "the suffixes are `k` (×1 000) and `M` (×1 000 000), and for a duration `ms`, `s`, `m`, `h` and `d`")
             }
         }
         if Self.exceedsLargestExactNumber(digits: digits, suffixZeros: suffixZeros) {
@@ -151,6 +159,9 @@ public struct Lexer {
         }
         emit(kind, from: start, value: .number(value))
     }
+
+    /// Duration suffixes and the seconds in each unit.
+    static let secondsPerUnit: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3_600, "d": 86_400]
 
     // money = "$" number
     private mutating func lexMoney() {

@@ -153,7 +153,7 @@ struct SyntaxParser {
         switch token.kind {
         case .endOfFile: return isHole ? "the `}` ending the hole" : "end of file"
         case .string: return "a string"
-        case .identifier, .keyword, .number, .money: return "`\(text(of: token))`"
+        case .identifier, .keyword, .number, .money, .duration: return "`\(text(of: token))`"
         default: return token.kind.spelling
         }
     }

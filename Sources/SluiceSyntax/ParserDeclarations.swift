@@ -1,4 +1,5 @@
 // Declarations: use, model, type, prompt, index, guard, budget, pipeline; and type references.
+// (`alert` and `notify` are in ParserAlerts.swift.)
 
 extension SyntaxParser {
     // module = { declaration NEWLINE } EOF
@@ -46,7 +47,7 @@ extension SyntaxParser {
              .keyword(.pipeline), .keyword(.budget):
             return true
         case .identifier:
-            return isMetricDeclaration
+            return isMetricDeclaration || isAlertDeclaration || isNotifyDeclaration
         case .keyword(.guard):
             return peek(1).kind == .identifier && peek(2).kind == .leftBrace && !peek(2).isAtLineStart
         default:
@@ -72,6 +73,8 @@ extension SyntaxParser {
         case .keyword(.pipeline): return .pipeline(try parsePipeline())
         case .identifier where isMetricDeclaration: return .metric(try parseMetric())
         case .identifier where checkWord("expect"): return .expect(try parseExpect())
+        case .identifier where isAlertDeclaration: return .alert(try parseAlert())
+        case .identifier where isNotifyDeclaration: return .notify(try parseNotify())
         default:
             let keywords = Keyword.declarationKeywords.map(\.rawValue)
             var help: String?

@@ -182,6 +182,10 @@ extension SyntaxParser {
         case .money:
             advance()
             return Expr(.money(token.numberValue), span: token.span)
+        case .duration:
+            report("a duration such as `\(text(of: token))` is written only in an `alert`", at: token.span,
+                   help: "in an expression, write the number of seconds")
+            throw ParseFailure()
         case .string:
             advance()
             return try parseStringLiteral(token)

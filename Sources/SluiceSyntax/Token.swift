@@ -19,6 +19,8 @@ public enum TokenKind: Hashable, Sendable {
     case keyword(Keyword)
     case number
     case money
+    /// A number with a unit of time, `500ms`, `2s`, `10m`, `1h`, `1d`; its value is in seconds.
+    case duration
     case string
     case leftParen, rightParen, leftBracket, rightBracket, leftBrace, rightBrace
     case comma, colon, dot, pipe, coalesce
@@ -34,6 +36,7 @@ public enum TokenKind: Hashable, Sendable {
         case .keyword(let k): "`\(k.rawValue)`"
         case .number: "a number"
         case .money: "an amount of money"
+        case .duration: "a duration"
         case .string: "a string"
         case .leftParen: "`(`"
         case .rightParen: "`)`"
@@ -74,7 +77,7 @@ public enum StringSegment: Sendable, Equatable {
 
 public enum TokenValue: Sendable, Equatable {
     case none
-    /// The value of a number or money token, suffixes applied (`8k` → 8000).
+    /// The value of a number, money or duration token, suffixes applied (`8k` → 8000, `10m` → 600).
     case number(Double)
     /// The pieces of a string token, escapes decoded and triple-quoted text dedented.
     /// An empty string is a single empty text segment.

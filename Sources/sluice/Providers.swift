@@ -15,7 +15,8 @@ struct ProviderOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Answer every model call from a file --record wrote; no network.", valueName: "file"))
     var replay: String?
 
-    /// The providers for a command. With a `store`, what servers refused is remembered there; with
+    /// The providers for a command. With a `store`, what servers refused is remembered there and the
+    /// breakers and rate limits are shared there with every process using it; with
     /// a `session` too, `--replies` lines used by the conversation's earlier runs are skipped.
     func makeProvider(store: SQLiteStore? = nil, session: String? = nil) throws -> ModelProvider {
         let environment = ProcessInfo.processInfo.environment
@@ -28,7 +29,8 @@ struct ProviderOptions: ParsableArguments {
         }
         do {
             return try RoutingProvider.standard(environment: environment, replies: scripted, record: record, replay: replay,
-                                                counter: defaultTokenCounter(), memory: store)
+                                                counter: defaultTokenCounter(), memory: store,
+                                                coordination: store ?? InProcessCoordination())
         } catch {
             throw UsageError("\(error)")
         }

@@ -110,6 +110,7 @@ struct RunCommand: AsyncParsableCommand {
                 if printer.finish() != output { Terminal.out(output) }
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
+            await RunAlerts.check(script.program, runId: result.runId, store: sqlite)
             if result.traceError != nil { throw Exit.traceNotSaved }
         case .failure(let error):
             printer.finish()
@@ -126,6 +127,7 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
             Terminal.error(Terminal.dim("run \(error.runId) failed after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
                                         + "its trace: sluice traces show \(error.runId)"))
+            await RunAlerts.check(script.program, runId: error.runId, store: sqlite)
             throw Exit.scriptError
         }
     }

@@ -7,8 +7,7 @@ struct TracesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "traces",
         abstract: "What runs did, what they cost.",
-        subcommands: [List.self, Show.self]
-            + [TracesServeCommand.self]
+        subcommands: [List.self, Show.self, TracesAlertsCommand.self, TracesServeCommand.self]
     )
 
     struct List: ParsableCommand {

@@ -2,8 +2,8 @@ import Foundation
 import SluiceSemantics
 import XCTest
 
-/// The tables of built-ins are what the language reference lists: a function, metric or model
-/// field added to one is documented, or this fails.
+/// The tables of built-ins are what the language reference lists: a function, metric, model
+/// field or alert metric added to one is documented, or this fails.
 final class BuiltinTablesTests: XCTestCase {
     func testTheLanguageReferenceDocumentsEveryBuiltin() throws {
         let reference = try String(contentsOf: Paths.repository.appendingPathComponent("grammar/LANGUAGE.md"), encoding: .utf8)
@@ -15,6 +15,12 @@ final class BuiltinTablesTests: XCTestCase {
         }
         for field in ModelField.allCases {
             XCTAssertTrue(reference.contains("`\(field.rawValue)`"), "LANGUAGE.md does not document the model field `\(field.rawValue)`")
+        }
+        for metric in AlertMetric.allCases {
+            XCTAssertTrue(reference.contains("`\(metric.rawValue)`"), "LANGUAGE.md does not document the alert metric `\(metric.rawValue)`")
+        }
+        for budget in AlertBudgetWindow.allCases {
+            XCTAssertTrue(reference.contains("`budget \(budget.rawValue)`"), "LANGUAGE.md does not document the budget alert `\(budget.rawValue)`")
         }
     }
 

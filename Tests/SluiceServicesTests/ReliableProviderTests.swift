@@ -5,10 +5,10 @@ import XCTest
 
 final class ReliableProviderTests: XCTestCase {
     private func spec(retries: Int = 2, backoff: Double = 1, maxBackoff: Double = 8, breaker: Int = 0, cooldown: Double = 30,
-                      rpm: Int? = nil, tpm: Int? = nil, timeout: Double = 60, baseURL: String? = nil) -> ModelSpec {
+                      rpm: Int? = nil, tpm: Int? = nil, timeout: Double = 60, deadline: Double = 600, baseURL: String? = nil) -> ModelSpec {
         ModelSpec(name: "m", id: "m-1", baseURL: baseURL, timeout: timeout,
                   reliability: Reliability(retries: retries, backoff: backoff, maxBackoff: maxBackoff, connectTimeout: 5, breakerFailures: breaker,
-                                           breakerCooldown: cooldown, requestsPerMinute: rpm, tokensPerMinute: tpm))
+                                           breakerCooldown: cooldown, requestsPerMinute: rpm, tokensPerMinute: tpm, deadline: deadline))
     }
 
     private func ask(_ provider: any ModelProvider, _ model: ModelSpec, maxTokens: Int = 10,
@@ -134,7 +134,7 @@ final class ReliableProviderTests: XCTestCase {
                                                             "refused for another 30s"])
         XCTAssertEqual(opened?.attempts.count, 4, "three failed tries and the refusal")
         XCTAssertEqual(inner.callCount, 3)
-        XCTAssertEqual(provider.circuitState(for: model), .open(until: clock.now() + 30))
+        XCTAssertEqual(try provider.circuitState(for: model), .open(until: clock.now() + 30))
 
         // While open, calls are refused without reaching the endpoint or waiting.
         clock.advance(10)
@@ -143,10 +143,10 @@ final class ReliableProviderTests: XCTestCase {
 
         // After the cooldown one trial goes through; it succeeds and the circuit closes.
         clock.advance(20)
-        XCTAssertEqual(provider.circuitState(for: model), .halfOpen(trialInFlight: false))
+        XCTAssertEqual(try provider.circuitState(for: model), .halfOpen(trialInFlight: false))
         let reply = try await ask(provider, model)
         XCTAssertEqual(reply.text, "back")
-        XCTAssertEqual(provider.circuitState(for: model), .closed(failures: 0))
+        XCTAssertEqual(try provider.circuitState(for: model), .closed(failures: 0))
     }
 
     func testAFailedTrialReopensAndOnlyOneTrialRunsAtATime() async throws {
@@ -158,12 +158,12 @@ final class ReliableProviderTests: XCTestCase {
         gate.open()
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .http)
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .http)
-        XCTAssertEqual(provider.circuitState(for: model), .open(until: clock.now() + 5))
+        XCTAssertEqual(try provider.circuitState(for: model), .open(until: clock.now() + 5))
 
         // The trial fails: open again for a full cooldown.
         clock.advance(5)
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .http, status: 503)
-        XCTAssertEqual(provider.circuitState(for: model), .open(until: clock.now() + 5))
+        XCTAssertEqual(try provider.circuitState(for: model), .open(until: clock.now() + 5))
 
         // Next trial: held at the gate while a second call arrives and is refused.
         clock.advance(5)
@@ -171,12 +171,12 @@ final class ReliableProviderTests: XCTestCase {
         let before = gate.arrivals
         let trial = Task { try await askOnce(provider, model) }
         await gate.waitForArrival(after: before)
-        XCTAssertEqual(provider.circuitState(for: model), .halfOpen(trialInFlight: true))
+        XCTAssertEqual(try provider.circuitState(for: model), .halfOpen(trialInFlight: true))
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .circuitOpen, containing: ["a trial call is in flight"])
         gate.open()
         let reply = try await trial.value
         XCTAssertEqual(reply.text, "later")
-        XCTAssertEqual(provider.circuitState(for: model), .closed(failures: 0))
+        XCTAssertEqual(try provider.circuitState(for: model), .closed(failures: 0))
     }
 
     func testClientErrorsDoNotOpenTheBreakerAndEndpointsAreSeparate() async throws {
@@ -186,9 +186,9 @@ final class ReliableProviderTests: XCTestCase {
         let model = spec(retries: 0, breaker: 2)
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .http, status: 500)
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .http, status: 400)
-        XCTAssertEqual(provider.circuitState(for: model), .closed(failures: 0), "the endpoint answered; the count starts over")
+        XCTAssertEqual(try provider.circuitState(for: model), .closed(failures: 0), "the endpoint answered; the count starts over")
         _ = await expectProviderError({ try await self.ask(provider, model) }, kind: .http, status: 500)
-        XCTAssertEqual(provider.circuitState(for: model), .closed(failures: 1))
+        XCTAssertEqual(try provider.circuitState(for: model), .closed(failures: 1))
 
         // Breaker state is per endpoint: the fallback name includes the base URL and model id.
         let unnamed = Gate()
@@ -197,8 +197,8 @@ final class ReliableProviderTests: XCTestCase {
         let a = spec(retries: 0, breaker: 1, baseURL: "http://a/v1")
         let b = spec(retries: 0, breaker: 1, baseURL: "http://b/v1")
         _ = await expectProviderError({ try await self.ask(plain, a) }, kind: .http)
-        XCTAssertEqual(plain.circuitState(for: a), .open(until: clock.now() + 30))
-        XCTAssertEqual(plain.circuitState(for: b), .closed(failures: 0))
+        XCTAssertEqual(try plain.circuitState(for: a), .open(until: clock.now() + 30))
+        XCTAssertEqual(try plain.circuitState(for: b), .closed(failures: 0))
     }
 
     // MARK: Rate limits
