@@ -21,7 +21,7 @@ public struct WindowKey: Sendable, Hashable, Comparable {
 
     /// "for user `cust-42` (2026-12-01 UTC", "for pipeline `support` (2026-12-01 UTC", "(2026-12-01 UTC",
     /// "for session `ab12` (" — completed by the caller with the totals.
-    var whose: String {
+    public var whose: String {
         switch window {
         case .userDay: "for user `\(subject)` (\(day) UTC: "
         case .pipelineDay: "for pipeline `\(subject)` (\(day) UTC: "
