@@ -159,7 +159,7 @@ final class BudgetCLITests: SluiceCLITestCase {
         // The next call in the window sees the real spend.
         let next = try sluice(["run", budgeted, "--db", db, "--replies", replies, "--input", "q=hi", "--user", "u1"], in: scratch)
         XCTAssertEqual(next.code, 1, next.stderr)
-        XCTAssertTrue(next.stderr.contains("($0.45"), next.stderr)
+        XCTAssertTrue(next.stderr.contains("UTC: $0.45 spent, $0 reserved)"), next.stderr)
     }
 
     func testAUserDayBudgetWithoutAUserIsRefusedBeforeAnyCall() throws {
