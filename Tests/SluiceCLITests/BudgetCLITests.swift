@@ -171,4 +171,28 @@ final class BudgetCLITests: SluiceCLITestCase {
         XCTAssertTrue(run.stderr.contains("budgeted.sluice:2:8"), run.stderr)
         XCTAssertTrue(run.stderr.contains("= help: name the user with --user ID (or SLUICE_USER)"), run.stderr)
     }
+
+    func testADryRunReportsWhatEachWindowHoldsAndReservesNothing() throws {
+        let budgeted = try script(budget: "budget user_day $0.0003, day $5, session 1k")
+        let replies = try write("replies.jsonl", "{\"content\": \"fine\", \"usage\": {\"input\": 20, \"output\": 200}}\n")
+        XCTAssertEqual(try sluice(["run", budgeted, "--db", db, "--replies", replies, "--input", "q=hi", "--user", "u1", "--new-session"],
+                                  in: scratch).code, 0)
+        let reservationsBefore = try stored("SELECT count(*) FROM budget_reservations")
+        // $0.00022 spent: the worst case (about $0.00011) would pass the $0.0003.
+        let dry = try sluice(["dry-run", budgeted, "--db", db, "--input", "q=hi", "--user", "u1"], in: scratch)
+        XCTAssertEqual(dry.code, 3, dry.stdout + dry.stderr)
+        XCTAssertTrue(dry.stdout.contains("over budget: the worst case of $0.000111 would pass the user_day budget of $0.0003 for user `u1` ("),
+                      dry.stdout)
+        XCTAssertTrue(dry.stdout.contains("note: the session budget is not checked: no --session given"), dry.stdout)
+        let fresh = try sluice(["dry-run", budgeted, "--db", db, "--input", "q=hi", "--user", "u2", "--json"], in: scratch)
+        XCTAssertEqual(fresh.code, 0, fresh.stdout + fresh.stderr)
+        let windows = try XCTUnwrap((try json(fresh.stdout)["budget"] as? [String: Any])?["windows"] as? [[String: Any]])
+        XCTAssertEqual(windows.map { $0["window"] as? String }, ["user_day", "day", "session"])
+        XCTAssertEqual(windows[0]["subject"] as? String, "u2")
+        XCTAssertEqual(windows[0]["spent"] as? Double, 0)
+        XCTAssertEqual(windows[0]["within"] as? Bool, true)
+        XCTAssertEqual(windows[1]["spent"] as? Double ?? 0, 0.00022, accuracy: 1e-12)
+        XCTAssertEqual(windows[2]["checked"] as? Bool, false)
+        XCTAssertEqual(try stored("SELECT count(*) FROM budget_reservations"), reservationsBefore)
+    }
 }

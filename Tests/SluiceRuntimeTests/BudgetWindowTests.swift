@@ -179,4 +179,88 @@ final class BudgetWindowTests: XCTestCase {
         XCTAssertEqual(result.cost, expected, accuracy: 1e-12)
         XCTAssertEqual(trace.calls(of: result.runId).last?.cacheWriteTokens, 300)
     }
+
+    func testASessionBudgetInARunOfNoConversationIsRefusedNamingTheOptions() async throws {
+        let interpreter = Interpreter(program: try program("budget session $1"),
+                                      effects: effects(FixedUsageProvider(input: 10, output: 5), spend: InMemorySpendLedger()))
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["q": .string("hi")], user: "u1")
+            XCTFail("a session budget needs a session")
+        } catch {
+            XCTAssertEqual(error.error.message, "the `session` budget counts one conversation's spending, and this run continues none")
+            XCTAssertEqual(error.error.diagnostic.help, "continue a conversation with --session ID, or start one with --new-session")
+        }
+    }
+
+    func testARunWithoutWindowBudgetsStillCountsInTheWindowsOthersLimit() async throws {
+        let spend = InMemorySpendLedger()
+        let provider = FixedUsageProvider(input: 10, output: 50)
+        let unbudgeted = Interpreter(program: try program(""), effects: effects(provider, spend: spend))
+        let budgeted = Interpreter(program: try program("budget user_day $0.0007"), effects: effects(provider, spend: spend))
+        _ = try await unbudgeted.run(pipeline: "main", inputs: ["q": .string("hi")], user: "u1")
+        do {
+            _ = try await budgeted.run(pipeline: "main", inputs: ["q": .string("hi")], user: "u1")
+            XCTFail("the user's day already holds $0.0006")
+        } catch {
+            XCTAssertTrue(error.error.message.contains("(\(day) UTC: $0.0006 spent, $0 reserved)"), error.error.message)
+        }
+    }
+
+    func testACatchCannotTakeAnOverrunsEndAndTheSpanRecordsIt() async throws {
+        let trace = MemoryTrace()
+        let program = try checkedProgram("""
+            model m { provider "scripted"  context 8k  max_output 100  input $10 / 1M  output $10 / 1M }
+            prompt ask(q: string) {
+              model m
+              max_tokens 50
+              user "{q}"
+            }
+            pipeline main(q: string) {
+              budget request $0.01
+              a = ask(q: q) catch "fallback"
+              return a
+            }
+            """)
+        let interpreter = Interpreter(program: program, effects: effects(FixedUsageProvider(input: 10, output: 5_000), spend: InMemorySpendLedger(),
+                                                                         trace: trace))
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["q": .string("hi")])
+            XCTFail("the run is over budget")
+        } catch {
+            XCTAssertEqual(error.error.kind, .overBudget)
+            XCTAssertTrue(error.error.message.contains("the request budget of $0.01 ($0.0501 spent)"), error.error.message)
+        }
+        XCTAssertTrue(trace.everything.contains("\"overrun\":{\"dollars\":"), trace.everything)
+        XCTAssertTrue(trace.everything.contains("end overBudget"), trace.everything)
+    }
+
+    func testACalledPipelinesWindowLimitTightensTheSameWindow() async throws {
+        let spend = InMemorySpendLedger()
+        let program = try checkedProgram("""
+            model m { provider "scripted"  context 8k  max_output 100  input $10 / 1M  output $10 / 1M }
+            prompt ask(q: string) {
+              model m
+              max_tokens 50
+              user "{q}"
+            }
+            budget user_day $1
+            pipeline inner(q: string) {
+              budget user_day $0.001
+              return ask(q: q)
+            }
+            pipeline main(q: string) {
+              a = ask(q: q)
+              b = inner(q: q)
+              return b
+            }
+            """)
+        let interpreter = Interpreter(program: program, effects: effects(FixedUsageProvider(input: 10, output: 50), spend: spend))
+        do {
+            _ = try await interpreter.run(pipeline: "main", inputs: ["q": .string("hi")], user: "u1")
+            XCTFail("inner's call passes its own user_day limit")
+        } catch {
+            XCTAssertTrue(error.error.message.contains("would pass the user_day budget of pipeline `inner` of $0.001 for user `u1` "
+                                                       + "(\(day) UTC: $0.0006 spent, $0 reserved)"), error.error.message)
+        }
+    }
 }
