@@ -78,7 +78,8 @@ struct Overrun: Sendable {
     var passedLimits: [String]
 
     var json: JSONValue {
-        .object([("dollars", .number(dollars)), ("tokens", .number(Double(tokens))),
+        // Rounded to a millionth of a cent: the floating-point residue below it is noise.
+        .object([("dollars", .number((dollars * 1e8).rounded() / 1e8)), ("tokens", .number(Double(tokens))),
                  ("limits_passed", .array(passedLimits.map { .string($0) }))])
     }
 }

@@ -41,6 +41,19 @@ final class BudgetWindowTests: XCTestCase {
         return effects
     }
 
+    func testUTCDaysAreTheCalendarsDays() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        // Every 7 hours and 13 minutes from 1901 to 2150: leap days, century years and times before the epoch included.
+        for time in stride(from: -2_145_916_800.0, to: 5_680_281_600.0, by: 25_980) {
+            let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: time))
+            let expected = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            guard WindowKey.utcDay(of: time) == expected else { return XCTFail("\(time): \(WindowKey.utcDay(of: time)), not \(expected)") }
+        }
+        XCTAssertEqual(WindowKey.utcDay(of: 951_782_400), "2000-02-29")
+        XCTAssertEqual(WindowKey.utcDay(of: 1_764_633_599.9), "2025-12-01")
+    }
+
     // MARK: The in-memory ledger
 
     func testTheInMemoryLedgerNeverPassesALimitUnderConcurrentReservations() async throws {
