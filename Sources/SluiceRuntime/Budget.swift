@@ -162,7 +162,9 @@ final class BudgetLedger: @unchecked Sendable {
             guard !enforcing else { throw Refusal(message: refusal) }
             lock.withLock { refusals.append(refusal) }
         }
-        let windowLimits = try windowLimits(of: chain, at: clock.now())
+        // One time for the call: the day its windows are keyed by is the day it is recorded in.
+        let now = clock.now()
+        let windowLimits = try windowLimits(of: chain, at: now)
         if !enforcing { checkWindowsForDryRun(windowLimits, dollars: dollars, tokens: tokens) }
         lock.withLock {
             for level in chain {
@@ -171,7 +173,7 @@ final class BudgetLedger: @unchecked Sendable {
             }
         }
         guard enforcing else { return BudgetReservation(scope: scope, dollars: dollars, tokens: tokens, ticket: nil, windowLimits: []) }
-        let request = SpendRequest(runId: owner.runId, time: clock.now(), user: owner.user, session: owner.session,
+        let request = SpendRequest(runId: owner.runId, time: now, user: owner.user, session: owner.session,
                                    pipeline: lock.withLock { pipeline }, dollars: dollars, tokens: tokens, leaseSeconds: leaseSeconds)
         let ticket: SpendTicket?
         do {

@@ -61,7 +61,8 @@ extension SQLiteStore: SpendLedger {
         try database.withConnection { db in try keys.map { try Self.standing($0, db) } }
     }
 
-    /// Releases the reservations whose process is known to be gone; returns how many.
+    /// Releases the reservations whose process is known to be gone (for reports of what the windows
+    /// hold, like `dry-run`'s); returns how many.
     @discardableResult
     public func releaseAbandonedReservations() throws -> Int {
         try database.transaction { db in try Self.releaseAbandoned(db) }

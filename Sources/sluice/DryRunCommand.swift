@@ -52,6 +52,8 @@ struct DryRunCommand: AsyncParsableCommand {
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: true)
             sqlite = try openStore(store.path)
             dryRunUser = try userId()
+            // What a killed run still holds is not spent: best effort, like closing its run as interrupted.
+            _ = try? sqlite.releaseAbandonedReservations()
         } catch let error as UsageError {
             throw error.exit()
         }
