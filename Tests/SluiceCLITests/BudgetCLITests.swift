@@ -136,6 +136,11 @@ final class BudgetCLITests: SluiceCLITestCase {
 
         kill(stalled.process.processIdentifier, SIGKILL)
         stalled.process.waitUntilExit()
+        // A dry run reads the window without what the killed run held.
+        let dry = try sluice(["dry-run", budgeted, "--db", db, "--input", "q=hi", "--user", "u1", "--json"], in: scratch)
+        let window = try XCTUnwrap(((try json(dry.stdout)["budget"] as? [String: Any])?["windows"] as? [[String: Any]])?.first)
+        XCTAssertEqual(window["reserved"] as? Double, 0, dry.stdout)
+        XCTAssertEqual(dry.code, 0, dry.stdout)
         let afterKill = try sluice(["run", budgeted, "--db", db, "--replies", replies, "--input", "q=hi", "--user", "u1"], in: scratch)
         XCTAssertEqual(afterKill.code, 0, afterKill.stderr)
         let released = try stored("SELECT released_because FROM budget_reservations WHERE status = 'released'")
