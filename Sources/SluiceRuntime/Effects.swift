@@ -17,7 +17,11 @@ public struct ModelSpec: Sendable, Hashable {
     /// Dollars per token.
     public var inputPrice: Double
     public var outputPrice: Double
+    /// Prompt tokens read from the provider's prompt cache.
     public var cachedPrice: Double
+    /// Prompt tokens written to the provider's prompt cache (Anthropic bills them above the input
+    /// price); nil when the model declares none: they cost the input price.
+    public var cacheWritePrice: Double?
     public var tokenizer: String
     public var baseURL: String?
     /// The name of the environment variable holding the API key (never the key itself).
@@ -30,11 +34,11 @@ public struct ModelSpec: Sendable, Hashable {
 
     public init(name: String, provider: String = "openai", id: String? = nil, contextWindow: Int = 128_000,
                 maxOutput: Int = 4_096, inputPrice: Double = 0, outputPrice: Double = 0, cachedPrice: Double = 0,
-                tokenizer: String = "estimate", baseURL: String? = nil, apiKeyEnv: String? = nil,
+                cacheWritePrice: Double? = nil, tokenizer: String = "estimate", baseURL: String? = nil, apiKeyEnv: String? = nil,
                 temperature: Double? = nil, timeout: Double = 60, reliability: Reliability = Reliability()) {
         self.name = name; self.provider = provider; self.id = id ?? name; self.contextWindow = contextWindow
         self.maxOutput = maxOutput; self.inputPrice = inputPrice; self.outputPrice = outputPrice
-        self.cachedPrice = cachedPrice; self.tokenizer = tokenizer; self.baseURL = baseURL
+        self.cachedPrice = cachedPrice; self.cacheWritePrice = cacheWritePrice; self.tokenizer = tokenizer; self.baseURL = baseURL
         self.apiKeyEnv = apiKeyEnv; self.temperature = temperature; self.timeout = timeout
         self.reliability = reliability
     }
@@ -121,9 +125,17 @@ public struct ChatResponse: Sendable, Hashable {
     public var text: String
     /// The model id the server says answered.
     public var model: String
+    /// Every prompt token billed, cached and cache-written ones included.
     public var inputTokens: Int
+    /// Every generated token billed, reasoning ones included.
     public var outputTokens: Int
+    /// Prompt tokens read from the prompt cache (OpenAI `prompt_tokens_details.cached_tokens`,
+    /// Anthropic `cache_read_input_tokens`).
     public var cachedTokens: Int
+    /// Prompt tokens written to the prompt cache (Anthropic `cache_creation_input_tokens`).
+    public var cacheWriteTokens: Int
+    /// Of `outputTokens`, the hidden reasoning ones (OpenAI `completion_tokens_details.reasoning_tokens`).
+    public var reasoningTokens: Int
     public var finishReason: String?
     /// Failed tries before this reply, oldest first (empty when the first try answered).
     public var failedAttempts: [ProviderAttempt]
@@ -137,10 +149,12 @@ public struct ChatResponse: Sendable, Hashable {
     /// excluded); nil when the provider does not measure it.
     public var latencyMs: Double?
 
-    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, finishReason: String? = nil,
+    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0,
+                reasoningTokens: Int = 0, finishReason: String? = nil,
                 failedAttempts: [ProviderAttempt] = [], usageEstimated: Bool = false, warnings: [String] = [], latencyMs: Double? = nil) {
         self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens
-        self.cachedTokens = cachedTokens; self.finishReason = finishReason; self.failedAttempts = failedAttempts
+        self.cachedTokens = cachedTokens; self.cacheWriteTokens = cacheWriteTokens; self.reasoningTokens = reasoningTokens
+        self.finishReason = finishReason; self.failedAttempts = failedAttempts
         self.usageEstimated = usageEstimated; self.warnings = warnings; self.latencyMs = latencyMs
     }
 }
@@ -247,7 +261,8 @@ public struct TraceRun: Sendable {
 
 public struct TraceRunEnd: Sendable {
     /// `cancelled`: the run's task was cancelled (the CLI cancels it on SIGINT, SIGTERM or SIGHUP).
-    public enum Status: String, Sendable { case ok, error, blocked, cancelled }
+    /// `over_budget`: a provider reported more usage than was reserved and the real spend passed a limit.
+    public enum Status: String, Sendable { case ok, error, blocked, cancelled, overBudget = "over_budget" }
     public var id: String
     public var status: Status
     public var endedAt: Double
@@ -303,6 +318,10 @@ public struct TraceModelCall: Sendable, Hashable {
     public var inputTokens: Int
     public var outputTokens: Int
     public var cachedTokens: Int
+    /// Prompt tokens written to the provider's prompt cache, and the reasoning tokens among the
+    /// output, when the provider reports them (`ChatResponse`).
+    public var cacheWriteTokens = 0
+    public var reasoningTokens = 0
     public var cost: Double
     public var latencyMs: Double
     public var error: String?

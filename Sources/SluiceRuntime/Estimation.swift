@@ -170,6 +170,8 @@ public struct DryRunEstimate: Sendable {
     public var limits: BudgetLimits
     /// Budget refusals a real run would meet on some path, in the order found.
     public var refusals: [String]
+    /// Each window the pipeline's budget limits, with what the spend ledger holds in it now.
+    public var windows: [WindowEstimate]
 
     public var cheapest: EstimationPath { paths.min { $0.worstCost < $1.worstCost } ?? paths[0] }
     public var dearest: EstimationPath {
@@ -178,20 +180,53 @@ public struct DryRunEstimate: Sendable {
     public var dearestTokens: EstimationPath { paths.max { $0.worstTokens < $1.worstTokens } ?? paths[0] }
 }
 
+/// A window a dry run's budget limits, and what is already spent and reserved in it.
+public struct WindowEstimate: Sendable {
+    public var window: BudgetWindow
+    public var limit: WindowAmount
+    /// Nil when the dry run has no subject for it (a `user_day` budget without `--user`).
+    public var standing: WindowStanding?
+    /// Set when the spend ledger could not be read.
+    public var error: String?
+
+    /// "the user_day budget of $2 for user `cust-42` (2026-12-01 UTC: $1.998 spent, $0.001 reserved)";
+    /// "… token budget of 200000 …" for its token limit.
+    public func describe(_ kind: WindowStanding.LimitKind) -> String {
+        let name = window.rawValue
+        guard let standing else {
+            return "the \(name) budget" + (error.map { " (the spend ledger could not be read: \($0))" } ?? "")
+        }
+        switch kind {
+        case .dollars:
+            return "the \(name) budget of \(formatMoney(limit.dollars ?? 0)) \(standing.key.whose)\(formatMoney(standing.spentDollars)) spent, "
+                + "\(formatMoney(standing.reservedDollars)) reserved)"
+        case .tokens:
+            return "the \(name) token budget of \(limit.tokens ?? 0) \(standing.key.whose)\(standing.spentTokens) spent, \(standing.reservedTokens) reserved)"
+        }
+    }
+
+    /// The first of the limit's amounts that `dollars` and `tokens` more would pass; nil when they fit or it is unknown.
+    public func passed(dollars: Double, tokens: Int) -> WindowStanding.LimitKind? {
+        guard let standing else { return nil }
+        return standing.passed(by: WindowLimit(key: standing.key, dollars: limit.dollars, tokens: limit.tokens), dollars: dollars, tokens: tokens)
+    }
+}
+
 extension Interpreter {
     /// Paths beyond this many are not explored (the report says so).
     public static let maxEstimatedPaths = 4_096
 
     /// A dry run: every path of `pipeline` (each branch of every `if`, each model of every
     /// cascade, each number of `validate` retries) with synthetic replies and no model called.
-    public func estimate(pipeline name: String, inputs: [String: JSONValue],
-                         history: EstimationHistory?) async throws(RunFailure) -> DryRunEstimate {
+    /// `user` and `session` say whose windows (`user_day`, `session`) the report reads; nothing is reserved.
+    public func estimate(pipeline name: String, inputs: [String: JSONValue], history: EstimationHistory?,
+                         user: String? = nil, session: String? = nil) async throws(RunFailure) -> DryRunEstimate {
         var paths: [EstimationPath] = []
         var refusals: [String] = []
         var forced: [Int]? = []
         while let choices = forced, paths.count < Self.maxEstimatedPaths {
             let path = EstimationPath(forced: choices, history: history)
-            let run = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: path)
+            let run = RunContext(interpreter: self, sessionId: session, userId: user, onText: nil, estimate: path)
             do {
                 _ = try await run.execute(pipeline: name, inputs: inputs)
             } catch {
@@ -205,7 +240,29 @@ extension Interpreter {
             paths.append(path)
             forced = path.next
         }
-        return DryRunEstimate(paths: paths, truncated: forced != nil, limits: declaredLimits(of: name), refusals: refusals)
+        let limits = declaredLimits(of: name)
+        return DryRunEstimate(paths: paths, truncated: forced != nil, limits: limits, refusals: refusals,
+                              windows: windowEstimates(limits, pipeline: name, user: user, session: session))
+    }
+
+    /// What the spend ledger holds now in each window `limits` names, for this pipeline, user and session.
+    func windowEstimates(_ limits: BudgetLimits, pipeline: String, user: String?, session: String?) -> [WindowEstimate] {
+        let day = WindowKey.utcDay(of: effects.clock.now())
+        return limits.windows.sorted { $0.key < $1.key }.map { window, amount in
+            let subject: String? = switch window {
+            case .userDay: user
+            case .pipelineDay: pipeline
+            case .day: ""
+            case .session: session
+            }
+            guard let subject else { return WindowEstimate(window: window, limit: amount) }
+            let key = WindowKey(window: window, subject: subject, day: window == .session ? "" : day)
+            do {
+                return WindowEstimate(window: window, limit: amount, standing: try effects.spend.standings(of: [key]).first ?? WindowStanding(key: key))
+            } catch {
+                return WindowEstimate(window: window, limit: amount, error: "\(error)")
+            }
+        }
     }
 
     /// The limits a run of `pipeline` has from the start: the file-wide budget, replaced limit

@@ -86,7 +86,7 @@ extension RunContext {
             } else {
                 // A called pipeline's budget opens a scope inside its caller's: it can only tighten.
                 frame.budget = BudgetScope(parent: frame.budget, owner: frame.pipeline?.name.text,
-                                           limits: try interpreter.limits(of: budget, file: frame.file))
+                                           limits: try limits(of: budget, file: frame.file))
             }
         case .session(let name, let settings):
             try startSession(name, settings, &frame, span: statement.span)

@@ -14,11 +14,15 @@ public struct RuntimeEffects: Sendable {
     public var sessions: SessionStore?
     /// Embeds text for reranking retrieval (`index ... { embed MODEL }`) and `similarity` scores.
     public var embeddings: EmbeddingProvider?
+    /// Where spending across runs is kept, for `user_day`, `pipeline_day`, `day` and `session`
+    /// budgets; every call is recorded there. Runs of interpreters that share it share the windows.
+    public var spend: SpendLedger
 
     public init(provider: ModelProvider, retrieval: RetrievalStore, trace: TraceSink, clock: Clock,
-                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil, embeddings: EmbeddingProvider? = nil) {
+                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil, embeddings: EmbeddingProvider? = nil,
+                spend: SpendLedger = InMemorySpendLedger()) {
         self.provider = provider; self.retrieval = retrieval; self.trace = trace; self.clock = clock
-        self.random = random; self.tokens = tokens; self.sessions = sessions; self.embeddings = embeddings
+        self.random = random; self.tokens = tokens; self.sessions = sessions; self.embeddings = embeddings; self.spend = spend
     }
 }
 
@@ -44,6 +48,8 @@ public struct RunFailure: Error, Sendable {
     public var tokens: Int
     /// Set when the trace store failed, as for `RunResult.traceError`.
     public var traceError: String? = nil
+    /// The budget that applied when the run ended, as for `RunResult.limits`.
+    public var limits = BudgetLimits()
 }
 
 /// Runs a checked program's pipelines. An interpreter is immutable and shared: any number of

@@ -256,6 +256,7 @@ extension RunContext {
             case .input: spec.inputPrice = try price()
             case .output: spec.outputPrice = try price()
             case .cached: spec.cachedPrice = try price()
+            case .cache_write: spec.cacheWritePrice = try price()
             case .tokenizer: spec.tokenizer = try text()
             case .base_url: spec.baseURL = try text()
             case .api_key_env: spec.apiKeyEnv = try text()
@@ -279,8 +280,13 @@ extension RunContext {
         effects.tokens.countChat(messages, encoding: model.tokenizer, provider: model.provider)
     }
 
-    func cost(_ model: ModelSpec, input: Int, cached: Int, output: Int) -> Double {
-        Double(max(0, input - cached)) * model.inputPrice + Double(cached) * model.cachedPrice + Double(output) * model.outputPrice
+    /// A call's cost at the model's prices: `input` counts every prompt token, of which `cached`
+    /// were read from the provider's prompt cache and `cacheWritten` written to it; reasoning tokens
+    /// are part of `output` (providers bill them as output).
+    func cost(_ model: ModelSpec, input: Int, cached: Int, cacheWritten: Int = 0, output: Int) -> Double {
+        let cached = min(max(0, cached), input), cacheWritten = min(max(0, cacheWritten), input - cached)
+        return Double(input - cached - cacheWritten) * model.inputPrice + Double(cached) * model.cachedPrice
+            + Double(cacheWritten) * (model.cacheWritePrice ?? model.inputPrice) + Double(output) * model.outputPrice
     }
 
     /// Output tokens to reserve for a call: the prompt's `max_tokens`, else `defaultMaxTokens`;
@@ -304,7 +310,10 @@ extension RunContext {
         }
         let worstDollars = cost(model, input: inputTokens, cached: 0, output: maxTokens)
         let reservation: BudgetReservation
-        do { reservation = try ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens, in: budget) } catch {
+        do {
+            reservation = try ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens, in: budget,
+                                             leaseSeconds: leaseSeconds(for: model))
+        } catch {
             detail["refused"] = .string(error.message)
             throw RuntimeError(.budget, "budget exceeded: calling `\(modelName)` for prompt `\(prompt.promptName)`: \(error.message)",
                                file: file, span: span)
@@ -330,18 +339,30 @@ extension RunContext {
                                           status: .inFlight))
         do {
             let response = try await provider.complete(request)
-            let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, output: response.outputTokens)
-            ledger.settle(reservation, actualDollars: spent, actualTokens: response.inputTokens + response.outputTokens)
+            let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, cacheWritten: response.cacheWriteTokens,
+                             output: response.outputTokens)
+            let overrun = ledger.settle(reservation, actualDollars: spent, actualTokens: response.inputTokens + response.outputTokens)
+            var warnings = response.warnings
+            if let overrun {
+                detail["overrun"] = overrun.json
+                warnings.append(overrunWarning(overrun, reserved: reservation))
+            }
             traceFailedAttempts(response.failedAttempts, modelName, model, messages, prompt)
             // The answering try's own latency, without the backoff waits before it, when the provider says.
-            tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: response.text,
-                                         inputTokens: response.inputTokens, outputTokens: response.outputTokens,
-                                         cachedTokens: response.cachedTokens, cost: spent,
-                                         latencyMs: response.latencyMs ?? (effects.clock.now() - started) * 1000, error: nil,
-                                         attempt: attempt + response.failedAttempts.count, warnings: response.warnings, id: callId))
+            var call = traceCall(modelName, model, prompt, messages: messages, reply: response.text,
+                                 inputTokens: response.inputTokens, outputTokens: response.outputTokens,
+                                 cachedTokens: response.cachedTokens, cost: spent,
+                                 latencyMs: response.latencyMs ?? (effects.clock.now() - started) * 1000, error: nil,
+                                 attempt: attempt + response.failedAttempts.count, warnings: warnings, id: callId)
+            call.cacheWriteTokens = response.cacheWriteTokens
+            call.reasoningTokens = response.reasoningTokens
+            tracer.modelCalled(call)
+            if let overrun, !overrun.passedLimits.isEmpty { throw overBudget(overrun, file: file, span: span) }
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
                          promptName: prompt.promptName, request: request, returns: prompt.returns,
                          promptVersion: prompt.version, promptMeta: prompt.meta)
+        } catch let error as RuntimeError where error.kind == .overBudget {
+            throw error
         } catch {
             ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             let latencyMs = (effects.clock.now() - started) * 1000
@@ -365,6 +386,13 @@ extension RunContext {
             }
             throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
         }
+    }
+
+    /// What the trace says of a call that used more than its reservation.
+    func overrunWarning(_ overrun: Overrun, reserved: BudgetReservation) -> String {
+        "the provider reported more usage than was reserved (\(formatMoney(reserved.dollars)), \(reserved.tokens) tokens): "
+            + "\(formatMoney(overrun.dollars)), \(overrun.tokens) tokens over"
+            + (overrun.passedLimits.isEmpty ? "" : "; the real spend passed " + overrun.passedLimits.joined(separator: "; "))
     }
 
     /// A model call's trace row, with the prompt's version and `meta`.

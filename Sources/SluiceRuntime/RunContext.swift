@@ -45,9 +45,10 @@ final class RunContext: @unchecked Sendable {
         self.onText = onText
         self.estimate = estimate
         self.provider = estimate == nil ? interpreter.effects.provider : SyntheticReplies(tokens: interpreter.effects.tokens)
-        self.ledger = BudgetLedger(enforcing: estimate == nil)
         self.tracer = Tracer(sink: interpreter.effects.trace, clock: interpreter.effects.clock, random: interpreter.effects.random,
                              redactions: redactions)
+        self.ledger = BudgetLedger(enforcing: estimate == nil, spend: interpreter.effects.spend,
+                                   owner: SpendOwner(runId: tracer.runId, user: userId, session: sessionId), clock: interpreter.effects.clock)
     }
 
     /// What the checker resolved a call or filter expression to.
@@ -182,15 +183,18 @@ final class RunContext: @unchecked Sendable {
                                    help: closestMatch(to: name, in: known).map { "did you mean `\($0)`?" }
                                        ?? (known.isEmpty ? nil : "pipelines here: " + known.joined(separator: ", ")))
             }
+            ledger.startPipeline(name)
             if let budget = program.budget { try applyBudget(budget.decl, file: budget.file, to: ledger.root) }
             let arguments = try bindInputs(inputs, to: declared)
             let output = try await callPipeline(declared, arguments: arguments, budget: ledger.root, depth: 0)
+            // A call whose real spend passed a limit ends the run over budget, even where a `catch` took its error.
+            if let overrun = ledger.overrun { throw overBudget(overrun, file: file, span: .none) }
             try await finishSession(output: output)
             tracer.endRun(status: .ok, output: output.json, error: nil, cost: ledger.spentDollars, tokens: ledger.spentTokens)
             // After the run's end is written, so a store that failed on the last write is reported too.
             return RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
                              cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
-                             traceError: tracer.sinkError.map { "\($0)" })
+                             traceError: storeError)
         } catch {
             let runtime: RuntimeError
             let status: TraceRunEnd.Status
@@ -198,13 +202,21 @@ final class RunContext: @unchecked Sendable {
                 // Stopped from outside (the CLI cancels the run's task on a signal): not a failure of the pipeline.
                 runtime = RuntimeError(.cancelled, "the run was cancelled", file: nil, span: .none)
                 status = .cancelled
+            } else if let overrun = ledger.overrun {
+                // Whatever failed after it, the run is over budget.
+                if let thrown = error as? RuntimeError, thrown.kind == .overBudget {
+                    runtime = redactions.scrub(thrown)
+                } else {
+                    runtime = redactions.scrub(overBudget(overrun, file: file, span: .none))
+                }
+                status = .overBudget
             } else {
                 runtime = redactions.scrub(error as? RuntimeError ?? RuntimeError(.script, "\(error)", file: file, span: .none))
                 status = runtime.kind == .guardBlocked ? .blocked : .error
             }
             tracer.endRun(status: status, output: nil, error: runtime.message, cost: ledger.spentDollars, tokens: ledger.spentTokens)
             throw RunFailure(runId: tracer.runId, error: runtime, cost: ledger.spentDollars, tokens: ledger.spentTokens,
-                             traceError: tracer.sinkError.map { "\($0)" })
+                             traceError: storeError, limits: ledger.limits)
         }
     }
 
@@ -319,8 +331,33 @@ final class RunContext: @unchecked Sendable {
 
     /// Sets the named limits of `scope`, keeping the others.
     func applyBudget(_ budget: BudgetDecl, file: SourceFile, to scope: BudgetScope) throws {
-        ledger.setLimits(scope.limits.overridden(by: try interpreter.limits(of: budget, file: file)), of: scope)
+        ledger.setLimits(scope.limits.overridden(by: try limits(of: budget, file: file)), of: scope)
     }
+
+    /// The limits a `budget` sets, refused when a window it limits has no subject in this run (a
+    /// `user_day` budget in a run for no user): a per-user limit kept for nobody would either pool
+    /// every anonymous run or limit none, and neither is what it says.
+    func limits(of budget: BudgetDecl, file: SourceFile) throws -> BudgetLimits {
+        let limits = try interpreter.limits(of: budget, file: file)
+        // A dry run reports such a window as not checked instead.
+        guard estimate == nil else { return limits }
+        for limit in budget.limits {
+            guard let window = BudgetWindow(rawValue: limit.name.text), ledger.subject(of: window) == nil else { continue }
+            throw RuntimeError(.budget, BudgetLedger.missingSubject(window), file: file, span: limit.span,
+                               help: BudgetLedger.missingSubjectHelp(window))
+        }
+        return limits
+    }
+
+    /// The run's end when a call's real spend passed a limit.
+    func overBudget(_ overrun: Overrun, file: SourceFile?, span: Span) -> RuntimeError {
+        RuntimeError(.overBudget, "over budget: the provider reported more usage than was reserved (\(formatMoney(overrun.dollars)), "
+                     + "\(overrun.tokens) tokens over), and the real spend passed " + overrun.passedLimits.joined(separator: "; "),
+                     file: file, span: span)
+    }
+
+    /// A failure of the trace store or the spend ledger that did not stop the run.
+    var storeError: String? { (tracer.sinkError ?? ledger.storeError).map { "\($0)" } }
 }
 
 /// A guard verdict with action `flag` that matched.

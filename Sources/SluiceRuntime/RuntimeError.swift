@@ -6,6 +6,7 @@ public struct RuntimeError: Error, Sendable {
         case script          // a value of the wrong kind, a missing input, a bad argument
         case guardBlocked    // a guard with action block matched
         case budget          // a model call would pass the budget
+        case overBudget      // a provider reported more usage than was reserved, and the real spend passed a limit
         case provider        // every model failed
         case validation      // a reply never matched its type
         case limit           // depth caps

@@ -97,7 +97,7 @@ extension RunContext {
         let tokens = texts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
         let dollars = Double(tokens) * model.inputPrice
         let reservation: BudgetReservation
-        do { reservation = try ledger.reserve(dollars: dollars, tokens: tokens, in: budget) } catch {
+        do { reservation = try ledger.reserve(dollars: dollars, tokens: tokens, in: budget, leaseSeconds: leaseSeconds(for: model)) } catch {
             throw RuntimeError(.budget, "budget exceeded: embedding with `\(modelName)`: \(error.message)", file: file, span: span)
         }
         if let estimate {
@@ -120,14 +120,18 @@ extension RunContext {
             // Charged at the usage the server reports; without one, at our own count, and the trace says so.
             let used = result.inputTokens ?? tokens
             let spent = Double(used) * model.inputPrice
-            ledger.settle(reservation, actualDollars: spent, actualTokens: used)
+            let overrun = ledger.settle(reservation, actualDollars: spent, actualTokens: used)
+            var warnings = result.inputTokens == nil ? ["the server reported no usage: charged at Sluice's own count of \(tokens) tokens"] : []
+            if let overrun { warnings.append(overrunWarning(overrun, reserved: reservation)) }
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                                               messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
                                               inputTokens: used, outputTokens: 0, cachedTokens: 0, cost: spent,
                                               latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1,
-                                              warnings: result.inputTokens == nil
-                                                ? ["the server reported no usage: charged at Sluice's own count of \(tokens) tokens"] : []))
+                                              warnings: warnings))
+            if let overrun, !overrun.passedLimits.isEmpty { throw overBudget(overrun, file: file, span: span) }
             return vectors
+        } catch let error as RuntimeError where error.kind == .overBudget {
+            throw error
         } catch {
             ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,

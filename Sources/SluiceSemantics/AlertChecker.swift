@@ -39,26 +39,11 @@ public enum AlertMetric: String, CaseIterable, Sendable {
     }
 }
 
-/// The per-window budgets a `budget LIMIT` alert can watch, and how long each one's window is.
-public enum AlertBudgetWindow: String, CaseIterable, Sendable {
-    case user_day, pipeline_day, day, session
-
-    /// What a window of this budget is, for messages and documentation.
-    public var window: String {
-        switch self {
-        case .user_day: "one user's UTC day"
-        case .pipeline_day: "the pipeline's UTC day"
-        case .day: "the UTC day"
-        case .session: "one conversation"
-        }
-    }
-}
-
 /// An alert as the checker accepted it, in plain values: what Services evaluates.
 public struct AlertRule: Sendable, Equatable {
     public enum Subject: Sendable, Equatable {
         case metric(AlertMetric)
-        case budget(AlertBudgetWindow)
+        case budget(BudgetWindow)
     }
 
     public var name: String
@@ -131,7 +116,7 @@ public struct AlertPlan: Sendable, Equatable {
             subject = .metric(metric)
             unit = metric.unit
         case .budget(_, let limit):
-            guard let window = AlertBudgetWindow(rawValue: limit.text) else { return nil }
+            guard let window = BudgetWindow(rawValue: limit.text) else { return nil }
             subject = .budget(window)
             unit = .percent
         }
@@ -203,8 +188,8 @@ extension ModuleChecker {
                       help: "add `over` and a duration, as in `\(alert.conditionText) over 10m`")
             }
         case .budget(_, let limit):
-            guard let budget = AlertBudgetWindow(rawValue: limit.text) else {
-                let known = AlertBudgetWindow.allCases.map(\.rawValue)
+            guard let budget = BudgetWindow(rawValue: limit.text) else {
+                let known = BudgetWindow.allCases.map(\.rawValue)
                 error("unknown per-window budget `\(limit.text)` in an alert", at: limit.span,
                       help: suggestion(limit.text, known) ?? "an alert watches one of the budgets \(Self.list(known))")
                 return

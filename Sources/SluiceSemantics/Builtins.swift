@@ -64,7 +64,7 @@ public enum BuiltinMetric: String, CaseIterable, Sendable {
 /// A field of a `model` declaration and the kind of value it takes: the checker validates by
 /// `kind`, and the interpreter sets each case in an exhaustive switch.
 public enum ModelField: String, CaseIterable, Sendable {
-    case provider, id, context, max_output, input, output, cached, tokenizer, base_url, api_key_env, temperature, timeout
+    case provider, id, context, max_output, input, output, cached, cache_write, tokenizer, base_url, api_key_env, temperature, timeout
     case retries, backoff, max_backoff, connect_timeout, breaker_failures, breaker_cooldown, rpm, tpm, deadline
 
     public enum Kind: Sendable, Equatable {
@@ -84,7 +84,7 @@ public enum ModelField: String, CaseIterable, Sendable {
         case .retries, .breaker_failures, .rpm: .wholeNumber(example: "3")
         case .temperature: .number(example: "0.7")
         case .timeout, .backoff, .max_backoff, .connect_timeout, .breaker_cooldown, .deadline: .number(example: "30")
-        case .input, .output, .cached: .price
+        case .input, .output, .cached, .cache_write: .price
         }
     }
 }
@@ -94,6 +94,41 @@ public enum ModelField: String, CaseIterable, Sendable {
 /// own file, and its line there.
 public enum ProviderKind: String, CaseIterable, Sendable {
     case openai, anthropic, scripted
+}
+
+/// A spending window a `budget` can limit beyond one run (`user_day $2`), kept across runs by the
+/// runtime's spend ledger. Day windows are UTC calendar days.
+public enum BudgetWindow: String, CaseIterable, Sendable, Hashable, Comparable {
+    /// One user's spending (`--user ID`) in a UTC day, whatever they ran.
+    case userDay = "user_day"
+    /// The spending of every run of one pipeline (by name) in a UTC day.
+    case pipelineDay = "pipeline_day"
+    /// Everything spent through the store in a UTC day.
+    case day
+    /// One conversation (`--session ID`), from its first turn on.
+    case session
+
+    /// In the order written above: the order refusals and reports name them in.
+    private var rank: Int {
+        switch self {
+        case .userDay: 0
+        case .pipelineDay: 1
+        case .day: 2
+        case .session: 3
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+
+    /// What one window of this budget is, for messages and documentation.
+    public var window: String {
+        switch self {
+        case .userDay: "one user's UTC day"
+        case .pipelineDay: "the pipeline's UTC day"
+        case .day: "the UTC day"
+        case .session: "one conversation"
+        }
+    }
 }
 
 /// Names and settings the checker and the interpreter share.
@@ -140,7 +175,7 @@ public enum Builtins {
     /// Settings of a `guard` declaration (besides `action` and `pattern`).
     public static let guardFields: [String] = ["max_length"]
     /// Limits of a `budget`.
-    public static let budgetLimits: [String] = ["request", "tokens"]
+    public static let budgetLimits: [String] = ["request", "tokens"] + BudgetWindow.allCases.map(\.rawValue)
     /// Settings of a `session` statement.
     public static let sessionSettings: [String] = ["keep", "max_tokens", "summarize_every", "summarize_over", "model", "user"]
     /// Strategies of a prompt's `context` setting, used when a call would not fit the model's window.

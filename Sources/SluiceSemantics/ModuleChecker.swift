@@ -489,26 +489,51 @@ final class ModuleChecker {
         }
     }
 
+    /// `request` is money and `tokens` a token count, per run; a window (`user_day`, `pipeline_day`,
+    /// `day`, `session`) takes money or a token count, and may be written once with each.
     func checkBudget(_ b: BudgetDecl) {
         var seen: [String: Span] = [:]
         for limit in b.limits {
-            guard firstTime(limit, &seen, in: "this budget") else { continue }
             let type = constantType(limit.value, "a budget limit")
-            switch limit.name.text {
-            case "request":
-                if !isCompatibleConstant(type, .money) {
-                    error("budget `request` must be money, like `$0.10`", at: limit.value.span, help: "this is \(describe(type))")
+            let name = limit.name.text
+            if let window = BudgetWindow(rawValue: name) {
+                let isMoney = isCompatibleConstant(type, .money)
+                guard isMoney || isCompatibleConstant(type, .number) else {
+                    error("budget `\(name)` must be money, like `$2`, or a number of tokens, like `200k`", at: limit.value.span,
+                          help: "this is \(describe(type))")
+                    continue
                 }
-            case "tokens":
-                if !isCompatibleConstant(type, .number) {
-                    error("budget `tokens` must be a number of tokens, like `8k`", at: limit.value.span, help: "this is \(describe(type))")
-                } else if let n = literalNumber(limit.value), n < 0 || n != n.rounded() {
-                    error("budget `tokens` must be a whole number of tokens", at: limit.value.span)
+                // One money limit and one token limit per window.
+                let kind = isMoney ? "money" : "token"
+                if let first = seen["\(name) \(kind)"] {
+                    error("this budget already has a \(kind) limit for `\(window.rawValue)`", at: limit.name.span,
+                          notes: [note("the first is here", first)],
+                          help: "a window takes one money limit and one token limit, like `\(name) $2, \(name) 200k`")
+                    continue
                 }
-            default:
-                error("unknown budget limit `\(limit.name.text)`", at: limit.name.span,
-                      help: suggestion(limit.name.text, Builtins.budgetLimits)
-                        ?? "a budget has `request` (money per run) and `tokens` (tokens per run)")
+                seen["\(name) \(kind)"] = limit.name.span
+                if !isMoney, let n = literalNumber(limit.value), n != n.rounded() {
+                    error("budget `\(name)` must be a whole number of tokens", at: limit.value.span)
+                }
+            } else {
+                guard firstTime(limit, &seen, in: "this budget") else { continue }
+                switch name {
+                case "request":
+                    if !isCompatibleConstant(type, .money) {
+                        error("budget `request` must be money, like `$0.10`", at: limit.value.span, help: "this is \(describe(type))")
+                    }
+                case "tokens":
+                    if !isCompatibleConstant(type, .number) {
+                        error("budget `tokens` must be a number of tokens, like `8k`", at: limit.value.span, help: "this is \(describe(type))")
+                    } else if let n = literalNumber(limit.value), n < 0 || n != n.rounded() {
+                        error("budget `tokens` must be a whole number of tokens", at: limit.value.span)
+                    }
+                default:
+                    error("unknown budget limit `\(name)`", at: limit.name.span,
+                          help: suggestion(name, Builtins.budgetLimits)
+                            ?? "a budget has `request` (money per run), `tokens` (tokens per run), and the windows kept across runs: "
+                                + "`user_day`, `pipeline_day`, `day` (UTC days) and `session`, each money or tokens")
+                }
             }
             if let n = literalNumber(limit.value), n < 0 {
                 error("a budget limit cannot be negative", at: limit.value.span)

@@ -18,17 +18,56 @@ public protocol AlertStore: Sendable {
     func firedAlerts(limit: Int) throws -> [FiredAlert]
 }
 
-/// How much of a per-window budget (`user_day`, `pipeline_day`, `day`, `session`) is spent: the
-/// narrow view of the budget ledger that `budget LIMIT` alerts read. Nil when the budget is not
-/// declared or not kept; `NoBudgetWindows` knows none.
+/// How much of a per-window budget (`user_day`, `pipeline_day`, `day`, `session`) a run's window
+/// has spent: the narrow view of the spend ledger that `budget LIMIT` alerts read. Nil when the
+/// run's budget does not limit that window (or the run has no user or session for it).
+public struct BudgetWindowShare: Sendable, Equatable {
+    public var spent: Double
+    public var limit: Double
+    /// The limit as shown: `$2.00`, `200000 tokens`.
+    public var limitText: String
+    public init(spent: Double, limit: Double, limitText: String) { self.spent = spent; self.limit = limit; self.limitText = limitText }
+}
+
 public protocol BudgetWindowUsage: Sendable {
-    func windowUsage(limit: String, user: String?, pipeline: String?) -> (spent: Double, limit: Double)?
+    func windowUsage(_ window: BudgetWindow, of run: FinishedRun) throws -> BudgetWindowShare?
 }
 
 /// Knows no per-window budget: every `budget LIMIT` alert stays quiet.
 public struct NoBudgetWindows: BudgetWindowUsage {
     public init() {}
-    public func windowUsage(limit: String, user: String?, pipeline: String?) -> (spent: Double, limit: Double)? { nil }
+    public func windowUsage(_ window: BudgetWindow, of run: FinishedRun) throws -> BudgetWindowShare? { nil }
+}
+
+/// The windows a run's budget declared, read from the spend ledger in the UTC day the run ended.
+/// A window limited in money is measured in money; one limited only in tokens, in tokens.
+public struct DeclaredBudgetWindows: BudgetWindowUsage {
+    let limits: [BudgetWindow: WindowAmount]
+    let ledger: any SpendLedger
+
+    public init(limits: [BudgetWindow: WindowAmount], ledger: any SpendLedger) { self.limits = limits; self.ledger = ledger }
+
+    public func windowUsage(_ window: BudgetWindow, of run: FinishedRun) throws -> BudgetWindowShare? {
+        guard let amount = limits[window] else { return nil }
+        let day = WindowKey.utcDay(of: run.endedAt)
+        let key: WindowKey
+        switch window {
+        case .userDay:
+            guard let user = run.user else { return nil }
+            key = WindowKey(window: .userDay, subject: user, day: day)
+        case .pipelineDay: key = WindowKey(window: .pipelineDay, subject: run.pipeline, day: day)
+        case .day: key = WindowKey(window: .day, subject: "", day: day)
+        case .session:
+            guard let session = run.session else { return nil }
+            key = WindowKey(window: .session, subject: session, day: "")
+        }
+        guard let standing = try ledger.standings(of: [key]).first else { return nil }
+        if let dollars = amount.dollars {
+            return BudgetWindowShare(spent: standing.spentDollars, limit: dollars, limitText: NumberDisplay.money(dollars))
+        }
+        if let tokens = amount.tokens { return BudgetWindowShare(spent: Double(standing.spentTokens), limit: Double(tokens), limitText: "\(tokens) tokens") }
+        return nil
+    }
 }
 
 /// A run as alerts see it.
@@ -83,7 +122,7 @@ public struct FiredAlert: Sendable, Equatable {
     /// The window as people read it: `10m`, `1h`, or the budget's (`one user's UTC day`).
     public var windowText: String {
         if let window { return AlertEvaluator.duration(window) }
-        let budget = scope.split(separator: " ").first.flatMap { AlertBudgetWindow(rawValue: String($0)) }
+        let budget = scope.split(separator: " ").first.flatMap { BudgetWindow(rawValue: String($0)) }
         return budget?.window ?? ""
     }
 
@@ -169,20 +208,19 @@ public struct AlertEvaluator: Sendable {
             }
             return (value, Self.display(value, metric.unit), "")
         case .budget(let budget):
-            let user = budget == .user_day ? run.user : nil
-            guard let usage = budgets.windowUsage(limit: budget.rawValue, user: user, pipeline: run.pipeline), usage.limit > 0 else { return nil }
+            guard let usage = try budgets.windowUsage(budget, of: run), usage.limit > 0 else { return nil }
             let share = usage.spent / usage.limit
-            let day = Self.utcDay(clock.now())
+            let day = WindowKey.utcDay(of: clock.now())
             let scope: String
             switch budget {
-            case .user_day: scope = "user_day \(run.user ?? "(no user)") \(day)"
-            case .pipeline_day: scope = "pipeline_day \(day)"
+            case .userDay: scope = "user_day \(run.user ?? "(no user)") \(day)"
+            case .pipelineDay: scope = "pipeline_day \(day)"
             case .day: scope = "day \(day)"
             case .session:
                 guard let session = run.session else { return nil }
                 scope = "session \(session)"
             }
-            return (share, Self.display(share, .percent) + " of \(NumberDisplay.money(usage.limit))", scope)
+            return (share, Self.display(share, .percent) + " of \(usage.limitText)", scope)
         }
     }
 
@@ -218,7 +256,6 @@ public struct AlertEvaluator: Sendable {
         return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 
-    static func utcDay(_ seconds: Double) -> String { String(timestamp(seconds).prefix(10)) }
 }
 
 extension SQLiteStore: AlertStore {

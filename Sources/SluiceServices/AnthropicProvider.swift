@@ -26,9 +26,9 @@ import SluiceSemantics
 ///   in text gives that text (the prompt already asks for JSON; `validate` checks the rest).
 /// - Usage, as billed: input = `input_tokens` + `cache_creation_input_tokens` +
 ///   `cache_read_input_tokens` (Anthropic's `input_tokens` counts only the tokens after the last
-///   cache breakpoint); cached = `cache_read_input_tokens`, so the runtime charges them at the
-///   model's cached price. Cache writes are charged at the plain input price (Anthropic bills them
-///   at 1.25× for the 5-minute cache), a documented under-estimate.
+///   cache breakpoint); cached = `cache_read_input_tokens`, charged at the model's `cached` price;
+///   cache writes = `cache_creation_input_tokens`, charged at its `cache_write` price (the catalog
+///   declares Anthropic's 1.25× input price of the 5-minute cache).
 /// - Stop reasons, mapped to the OpenAI vocabulary the runtime uses: `end_turn` and
 ///   `stop_sequence` → `stop`, `max_tokens` → `length`, `tool_use` → `stop` for our structured-output
 ///   tool (else `tool_calls`), `refusal` → `content_filter`; any other is kept as it is.
@@ -187,7 +187,7 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
         let input = uncached.map { $0 + written + read } ?? ProviderSupport.estimatedInput(request, counter: counter)
         return ChatResponse(text: text, model: model ?? request.model.id, inputTokens: input,
                             outputTokens: output ?? counter.count(text, encoding: request.model.tokenizer),
-                            cachedTokens: min(read, input), finishReason: finishReason(stopReason, structured: structured),
+                            cachedTokens: min(read, input), cacheWriteTokens: min(written, input - min(read, input)), finishReason: finishReason(stopReason, structured: structured),
                             usageEstimated: estimated)
     }
 

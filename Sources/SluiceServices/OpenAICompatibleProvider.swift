@@ -16,8 +16,9 @@ import SluiceSemantics
 /// - Streaming: when `request.onText` is set, the request has `stream: true` and
 ///   `stream_options: {include_usage: true}`; each `delta.content` goes to `onText` as it arrives.
 ///   A stream that ends before `[DONE]` (or a finish reason) is a `.transport` error.
-/// - Usage: `prompt_tokens` (cached ones included, as OpenAI bills them), `completion_tokens`,
-///   `prompt_tokens_details.cached_tokens`. Without usage, tokens are estimated with the counter
+/// - Usage: `prompt_tokens` (cached ones included, as OpenAI bills them), `completion_tokens`
+///   (reasoning ones included, billed as output), `prompt_tokens_details.cached_tokens` (charged at
+///   the model's `cached` price), `completion_tokens_details.reasoning_tokens` (for the trace). Without usage, tokens are estimated with the counter
 ///   and the response says `usageEstimated`.
 /// - Finish reasons are passed on as the server gives them (`stop`, `length`, `content_filter`,
 ///   `tool_calls`, or anything else).
@@ -201,8 +202,10 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         let input = reported?.0 ?? ProviderSupport.estimatedInput(request, counter: counter)
         let output = reported?.1 ?? counter.count(text, encoding: request.model.tokenizer)
         let cached = ProviderSupport.count(usage?["prompt_tokens_details"]?["cached_tokens"]) ?? 0
+        let reasoning = ProviderSupport.count(usage?["completion_tokens_details"]?["reasoning_tokens"]) ?? 0
         return ChatResponse(text: text, model: model ?? request.model.id, inputTokens: input, outputTokens: output,
-                            cachedTokens: min(cached, input), finishReason: finishReason, usageEstimated: reported == nil)
+                            cachedTokens: min(cached, input), reasoningTokens: min(reasoning, output), finishReason: finishReason,
+                            usageEstimated: reported == nil)
     }
 
     // MARK: Embeddings

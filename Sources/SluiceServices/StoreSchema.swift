@@ -200,6 +200,46 @@ enum StoreSchema {
         CREATE INDEX alerts_by_key ON alerts (alert, pipeline, scope, fired_at);
         CREATE INDEX alerts_by_time ON alerts (fired_at DESC);
         """,
+        """
+        -- The spend ledger: every model and embedding call's worst case, reserved before it is sent and
+        -- settled at what it really cost, so budgets over windows of runs (`user_day`, `pipeline_day`,
+        -- `day`, `session`) hold across processes. See SQLiteSpendLedger.swift.
+        CREATE TABLE budget_reservations (
+            id                INTEGER PRIMARY KEY,
+            run_id            TEXT NOT NULL,
+            created_at        REAL NOT NULL,
+            day               TEXT NOT NULL,          -- UTC calendar day of created_at, yyyy-mm-dd
+            user_id           TEXT,
+            session_id        TEXT,
+            pipeline          TEXT,
+            reserved_dollars  REAL NOT NULL,
+            reserved_tokens   INTEGER NOT NULL,
+            status            TEXT NOT NULL,          -- reserved, settled, released (its process died or its lease ran out)
+            spent_dollars     REAL,                   -- what the call really cost, once settled; above reserved_dollars: an overrun
+            spent_tokens      INTEGER,
+            settled_at        REAL,
+            owner_host        TEXT NOT NULL,          -- the process holding the reservation (as on runs)
+            owner_boot        TEXT NOT NULL,
+            owner_pid         INTEGER NOT NULL,
+            owner_start       INTEGER NOT NULL,
+            lease_expires     REAL NOT NULL,
+            released_because  TEXT
+        );
+        CREATE INDEX budget_reservations_open ON budget_reservations (lease_expires) WHERE status = 'reserved';
+        CREATE INDEX budget_reservations_by_run ON budget_reservations (run_id);
+
+        -- Each window's totals, kept in step with budget_reservations in the same transactions.
+        CREATE TABLE budget_windows (
+            kind              TEXT NOT NULL,          -- the window: user_day, pipeline_day, day, session
+            subject           TEXT NOT NULL,          -- the user id, pipeline name or session id; '' for day
+            day               TEXT NOT NULL,          -- yyyy-mm-dd; '' for session
+            spent_dollars     REAL NOT NULL DEFAULT 0,
+            spent_tokens      INTEGER NOT NULL DEFAULT 0,
+            reserved_dollars  REAL NOT NULL DEFAULT 0,
+            reserved_tokens   INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, subject, day)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

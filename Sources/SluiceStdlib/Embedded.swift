@@ -216,8 +216,10 @@ prompt rubric(answer: string, question: string? = null, criterion: trusted strin
 # std.models — the model catalog.
 #
 # Prices were taken in 2026-11 from the providers' public list prices. Every price is per
-# million tokens: `input` for prompt tokens, `output` for generated tokens, `cached` for
-# prompt tokens served from the provider's prompt cache (Anthropic: "cache hits").
+# million tokens: `input` for prompt tokens, `output` for generated tokens (reasoning tokens
+# included), `cached` for prompt tokens served from the provider's prompt cache (Anthropic: "cache
+# hits"), `cache_write` for prompt tokens written to it (Anthropic's 5-minute cache: 1.25× input;
+# OpenAI caches without charging for writes, so its models leave it out and pay the input price).
 # `context` is the whole window (prompt + output); `max_output` the most one reply may hold.
 # Providers change prices; a script can declare its own `model` with the same fields to
 # override one of these (or to add a model that is not listed here).
@@ -372,6 +374,7 @@ model claude_opus_4_1 {
   input $15.00 / 1M
   output $75.00 / 1M
   cached $1.50 / 1M
+  cache_write $18.75 / 1M
   tokenizer "estimate"
 }
 
@@ -383,6 +386,7 @@ model claude_sonnet_4_5 {
   input $3.00 / 1M
   output $15.00 / 1M
   cached $0.30 / 1M
+  cache_write $3.75 / 1M
   tokenizer "estimate"
 }
 
@@ -396,6 +400,7 @@ model claude_sonnet {
   input $3.00 / 1M
   output $15.00 / 1M
   cached $0.30 / 1M
+  cache_write $3.75 / 1M
   tokenizer "estimate"
 }
 
@@ -407,6 +412,7 @@ model claude_haiku_4_5 {
   input $1.00 / 1M
   output $5.00 / 1M
   cached $0.10 / 1M
+  cache_write $1.25 / 1M
   tokenizer "estimate"
 }
 
@@ -418,6 +424,7 @@ model claude_3_5_haiku {
   input $0.80 / 1M
   output $4.00 / 1M
   cached $0.08 / 1M
+  cache_write $1.00 / 1M
   tokenizer "estimate"
 }
 

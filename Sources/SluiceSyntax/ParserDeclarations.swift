@@ -410,7 +410,7 @@ extension SyntaxParser {
         let start = advance().span.start
         var limits: [Field] = []
         repeat {
-            limits.append(try parseField(key: try expectWord("a budget limit (`request` or `tokens`)")))
+            limits.append(try parseField(key: try expectWord("a budget limit (`request`, `tokens`, `user_day`, `pipeline_day`, `day` or `session`)")))
         } while accept(.comma)
         return BudgetDecl(limits: limits, span: spanFrom(start))
     }

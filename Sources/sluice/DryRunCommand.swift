@@ -21,26 +21,48 @@ struct DryRunCommand: AsyncParsableCommand {
     @OptionGroup var input: InputOptions
     @OptionGroup var store: StoreOptions
     @Flag(name: .long, help: "Print the estimate as JSON.") var json = false
+    @Option(name: .long, help: ArgumentHelp("Whose `user_day` budget to report (default: $SLUICE_USER).", valueName: "id"))
+    var user: String?
+    @Option(name: .long, help: ArgumentHelp("Whose `session` budget to report: the conversation a run would continue.", valueName: "id"))
+    var session: String?
+
+    func validate() throws {
+        if let user {
+            do { try UserId.validate(user, source: "--user") } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    /// `--user`, else `SLUICE_USER`, else nobody.
+    func userId() throws -> String? {
+        if let user { return user }
+        guard let setting = ProcessInfo.processInfo.environment["SLUICE_USER"], !setting.isEmpty else { return nil }
+        do { try UserId.validate(setting, source: "SLUICE_USER") } catch { throw UsageError(error.description) }
+        return setting
+    }
 
     func run() async throws {
         let script = try loadScript(file)
         let pipeline: String
         let inputs: [String: JSONValue]
         let sqlite: SQLiteStore
+        let dryRunUser: String?
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: true)
             sqlite = try openStore(store.path)
+            dryRunUser = try userId()
+            // What a killed run still holds is not spent: best effort, like closing its run as interrupted.
+            _ = try? sqlite.releaseAbandonedReservations()
         } catch let error as UsageError {
             throw error.exit()
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: NoModelProvider(), retrieval: sqlite, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter()))
+            tokens: defaultTokenCounter(), spend: sqlite))
         let estimate: DryRunEstimate
         do {
-            estimate = try await interpreter.estimate(pipeline: pipeline, inputs: inputs, history: sqlite)
+            estimate = try await interpreter.estimate(pipeline: pipeline, inputs: inputs, history: sqlite, user: dryRunUser, session: session)
         } catch {
             Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
             throw Exit.scriptError
@@ -77,6 +99,14 @@ struct DryRunReport {
         if let tokens = limits.tokens, worstTokens > tokens {
             problems.append("the worst case of \(worstTokens) tokens is over the token budget of \(tokens)")
         }
+        // What the windows already hold counts: the run's worst case comes on top.
+        for window in estimate.windows {
+            switch window.passed(dollars: worstCost, tokens: worstTokens) {
+            case .dollars?: problems.append("the worst case of \(NumberDisplay.money(worstCost)) would pass \(window.describe(.dollars))")
+            case .tokens?: problems.append("the worst case of \(worstTokens) tokens would pass \(window.describe(.tokens))")
+            case nil: break
+            }
+        }
         // A called pipeline's own budget, or a limit reached before the end, refuses a call on some path.
         if problems.isEmpty, let refusal = estimate.refusals.first { problems.append("on some path a real run would be refused: " + refusal) }
         return problems
@@ -89,6 +119,10 @@ struct DryRunReport {
         var parts: [String] = []
         if let dollars = limits.requestDollars { parts.append(NumberDisplay.money(dollars)) }
         if let tokens = limits.tokens { parts.append("\(tokens) tokens") }
+        for window in estimate.windows where window.standing != nil {
+            if window.limit.dollars != nil { parts.append(window.describe(.dollars)) }
+            if window.limit.tokens != nil { parts.append(window.describe(.tokens)) }
+        }
         let loops = estimate.paths.contains { !$0.loops.isEmpty }
         return parts.isEmpty ? "ok: no budget declared"
             : "ok: within budget (" + parts.joined(separator: ", ") + ") on every path"
@@ -107,6 +141,13 @@ struct DryRunReport {
     var notes: [String] {
         var notes: [String] = []
         let all = estimate.paths
+        for window in estimate.windows where window.standing == nil {
+            if window.error != nil {
+                notes.append("\(window.describe(.dollars)): not checked")
+            } else {
+                notes.append("the \(window.window.rawValue) budget is not checked: " + (window.window == .userDay ? "no --user given" : "no --session given"))
+            }
+        }
         let missing = all.first?.missingInputs ?? []
         if !missing.isEmpty { notes.append("inputs not given, estimated as empty: " + missing.joined(separator: ", ")) }
         if all.contains(where: { $0.retrievals.contains(where: \.fromStatistics) }) {
@@ -187,9 +228,31 @@ struct DryRunReport {
                  ("expected_cost", NumberDisplay.moneyJSON(call.expectedCost)), ("worst_cost", NumberDisplay.moneyJSON(call.worstCost))])
     }
 
+    func windowJSON(_ window: WindowEstimate) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = [("window", .string(window.window.rawValue))]
+        members.append(("limit", window.limit.dollars.map(NumberDisplay.moneyJSON) ?? .null))
+        members.append(("limit_tokens", window.limit.tokens.map { .number(Double($0)) } ?? .null))
+        guard let standing = window.standing else {
+            members.append(("checked", .bool(false)))
+            if let error = window.error { members.append(("error", .string(error))) }
+            return .object(members)
+        }
+        let within = window.passed(dollars: dearest.worstCost, tokens: estimate.dearestTokens.worstTokens) == nil
+        members += [
+            ("checked", .bool(true)), ("subject", .string(standing.key.subject)),
+            ("day", standing.key.day.isEmpty ? .null : .string(standing.key.day)),
+            ("spent", NumberDisplay.moneyJSON(standing.spentDollars)), ("reserved", NumberDisplay.moneyJSON(standing.reservedDollars)),
+            ("spent_tokens", .number(Double(standing.spentTokens))), ("reserved_tokens", .number(Double(standing.reservedTokens))),
+            ("within", .bool(within)),
+        ]
+        return .object(members)
+    }
+
     var json: JSONValue {
+        let windows: [JSONValue] = estimate.windows.map(windowJSON)
         let budget: JSONValue = .object([("request", limits.requestDollars.map(NumberDisplay.moneyJSON) ?? .null),
-                                         ("tokens", limits.tokens.map { .number(Double($0)) } ?? .null)])
+                                         ("tokens", limits.tokens.map { .number(Double($0)) } ?? .null),
+                                         ("windows", .array(windows))])
         let embeddings: [JSONValue] = dearest.embeddings.map { e in
             .object([("model", .string(e.model.name)), ("texts", .number(Double(e.texts))), ("tokens", .number(Double(e.tokens))),
                      ("cost", NumberDisplay.moneyJSON(e.cost))])

@@ -7,12 +7,13 @@ import SluiceServices
 /// store, recorded there once per window, and sent to their targets within a short bound. Nothing
 /// here changes the run's result or exit status; a problem is one warning on standard error.
 enum RunAlerts {
-    static func check(_ program: Program, runId: String, store: SQLiteStore) async {
+    /// `limits` is the budget the run ended with: `budget LIMIT` alerts read its windows' spending.
+    static func check(_ program: Program, runId: String, limits: BudgetLimits, store: SQLiteStore) async {
         let plan = AlertPlan.declared(in: program)
         guard !plan.rules.isEmpty else { return }
         let fired: [(id: Int, alert: FiredAlert)]
         do {
-            fired = try AlertEvaluator(store: store).evaluate(plan.rules, afterRun: runId)
+            fired = try AlertEvaluator(store: store, budgets: DeclaredBudgetWindows(limits: limits.windows, ledger: store)).evaluate(plan.rules, afterRun: runId)
         } catch {
             Terminal.error(Terminal.red("warning:") + " the alerts were not evaluated: \(error)")
             return

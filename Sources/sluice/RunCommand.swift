@@ -80,7 +80,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite))
         // With --json, standard output is one JSON document, so streamed text goes to standard error.
         let printer = StreamPrinter(text: json ? .standardError : .standardOutput)
         let onText = stream ? printer.print : nil
@@ -110,7 +110,7 @@ struct RunCommand: AsyncParsableCommand {
                 if printer.finish() != output { Terminal.out(output) }
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
-            await RunAlerts.check(script.program, runId: result.runId, store: sqlite)
+            await RunAlerts.check(script.program, runId: result.runId, limits: result.limits, store: sqlite)
             if result.traceError != nil { throw Exit.traceNotSaved }
         case .failure(let error):
             printer.finish()
@@ -125,9 +125,15 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(signal.map(SignalCancellation.exitStatus) ?? Exit.scriptError.rawValue)
             }
             Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
+            if error.error.kind == .overBudget {
+                Terminal.error(Terminal.dim("run \(error.runId) is over budget after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
+                                            + "its trace: sluice traces show \(error.runId)"))
+                await RunAlerts.check(script.program, runId: error.runId, limits: error.limits, store: sqlite)
+                throw Exit.overBudgetRun
+            }
             Terminal.error(Terminal.dim("run \(error.runId) failed after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
                                         + "its trace: sluice traces show \(error.runId)"))
-            await RunAlerts.check(script.program, runId: error.runId, store: sqlite)
+            await RunAlerts.check(script.program, runId: error.runId, limits: error.limits, store: sqlite)
             throw Exit.scriptError
         }
     }
@@ -274,6 +280,16 @@ enum RunReport {
         ])
     }
 
+    /// The status a failed run ends with, as its trace records it.
+    static func status(of kind: RuntimeError.Kind) -> TraceRunEnd.Status {
+        switch kind {
+        case .guardBlocked: .blocked
+        case .cancelled: .cancelled
+        case .overBudget: .overBudget
+        case .script, .budget, .provider, .validation, .limit: .error
+        }
+    }
+
     static func failureJSON(_ failure: RunFailure) -> JSONValue {
         var error: [(key: String, value: JSONValue)] = [("kind", .string(failure.error.kind.rawValue)), ("message", .string(failure.error.message))]
         let diagnostic = failure.error.diagnostic
@@ -283,7 +299,7 @@ enum RunReport {
         }
         return .object([
             ("run_id", .string(failure.runId)),
-            ("status", .string(failure.error.kind == .guardBlocked ? "blocked" : failure.error.kind == .cancelled ? "cancelled" : "error")),
+            ("status", .string(status(of: failure.error.kind).rawValue)),
             ("error", .object(error)),
             ("cost", NumberDisplay.moneyJSON(failure.cost)),
             ("tokens", .number(Double(failure.tokens))),

@@ -9,6 +9,8 @@ enum Exit {
     static let usage = ExitCode(2)
     static let overBudget = ExitCode(3)
     static let traceNotSaved = ExitCode(4)
+    /// `sluice run`: a provider reported more usage than was reserved, and the real spend passed a limit.
+    static let overBudgetRun = ExitCode(5)
 }
 
 struct Sluice: AsyncParsableCommand {

@@ -28,6 +28,36 @@ final class AlertsCLITests: SluiceCLITestCase {
         return (script, replies)
     }
 
+    func testABudgetAlertFiresOnceWhenTheUsersDayPassesItsShareOfTheBudget() throws {
+        // Each run spends $0.0002 (its worst case about $0.00021) of a user_day budget of $0.0007.
+        let script = try write("burning.sluice", """
+            model m { provider "openai" id "x" input $1 / 1M output $1 / 1M }
+            prompt ask(q: string) {
+              model m
+              max_tokens 200
+              user "{q}"
+            }
+            budget user_day $0.0007
+            alert burn when budget user_day > 50%
+            pipeline p(q: string) {
+              return ask(q: q)
+            }
+            """)
+        let replies = try write("burning.jsonl", #"{"content": "the answer", "usage": {"input": 50, "output": 150}}"# + "\n")
+        var stderrs: [String] = []
+        for _ in 0..<3 {
+            let result = try sluice(["run", script, "--db", db, "--replies", replies, "--input", "q=hi", "--user", "cust-7"])
+            XCTAssertEqual(result.code, 0, result.stderr)
+            stderrs.append(result.stderr)
+        }
+        XCTAssertFalse(stderrs[0].contains("burn"), "29% is not past 50%: " + stderrs[0])
+        XCTAssertTrue(stderrs[1].contains("burn") && stderrs[1].contains("57.1% of $0.0007"), stderrs[1])
+        XCTAssertFalse(stderrs[2].contains("burn"), "once per user and day: " + stderrs[2])
+        let other = try sluice(["run", script, "--db", db, "--replies", replies, "--input", "q=hi", "--user", "cust-8"])
+        XCTAssertEqual(other.code, 0, other.stderr)
+        XCTAssertFalse(other.stderr.contains("burn"), "another user's day is its own: " + other.stderr)
+    }
+
     func testAWebhookGetsExactlyOnePostPerWindowAcrossProcesses() throws {
         let receiver = try LocalHTTPReceiver()
         addTeardownBlock { receiver.stop() }

@@ -137,7 +137,7 @@ final class LocalSlotTests: XCTestCase {
         let main = try XCTUnwrap(program.pipelines["main"])
         let layout = try XCTUnwrap(program.bindings.layouts[BindingSite(main.file, main.decl.name.span)])
         XCTAssertEqual(layout.names, ["q", "a"])
-        let frame = Frame(file: main.file, layout: layout, budget: BudgetLedger(enforcing: false).root)
+        let frame = Frame(file: main.file, layout: layout, budget: BudgetScope(parent: nil, owner: nil, limits: BudgetLimits()))
         XCTAssertEqual(frame.slots.count, 2)
         for child in Mirror(reflecting: frame).children {
             XCTAssertFalse(child.value is [String: Value], "`Frame.\(child.label ?? "?")` is a dictionary of locals by name")

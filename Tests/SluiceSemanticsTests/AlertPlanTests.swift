@@ -24,7 +24,7 @@ final class AlertPlanTests: XCTestCase {
                       condition: "error_rate >= 5% over 10m", origin: "main.sluice:2:1"),
             AlertRule(name: "slow", subject: .metric(.p95_latency), comparison: .above, threshold: 2.5, window: 3_600,
                       condition: "p95_latency > 2.5s over 1h", origin: "main.sluice:3:1"),
-            AlertRule(name: "burn", subject: .budget(.user_day), comparison: .above, threshold: 0.8, window: nil,
+            AlertRule(name: "burn", subject: .budget(.userDay), comparison: .above, threshold: 0.8, window: nil,
                       condition: "budget user_day > 80%", origin: "main.sluice:4:1"),
         ])
         XCTAssertTrue(plan.rules[1].holds(0.05))

@@ -19,7 +19,7 @@ final class BuiltinTablesTests: XCTestCase {
         for metric in AlertMetric.allCases {
             XCTAssertTrue(reference.contains("`\(metric.rawValue)`"), "LANGUAGE.md does not document the alert metric `\(metric.rawValue)`")
         }
-        for budget in AlertBudgetWindow.allCases {
+        for budget in BudgetWindow.allCases {
             XCTAssertTrue(reference.contains("`budget \(budget.rawValue)`"), "LANGUAGE.md does not document the budget alert `\(budget.rawValue)`")
         }
     }

@@ -103,16 +103,22 @@ final class AlertTests: XCTestCase {
     }
 
     func testBudgetAlertsReadTheBudgetWindowAndFireOncePerWindowAndUser() throws {
-        struct Usage: BudgetWindowUsage {
-            func windowUsage(limit: String, user: String?, pipeline: String?) -> (spent: Double, limit: Double)? {
-                limit == "user_day" ? (user == "heavy" ? (1.7, 2) : (0.2, 2)) : nil
-            }
-        }
         let clock = FakeClock(start: 1_764_590_400)  // 2025-12-01T12:00:00Z
+        let ledger = InMemorySpendLedger()
+        func spend(_ user: String, _ dollars: Double) throws {
+            let request = SpendRequest(runId: "r", time: clock.now(), user: user, session: nil, pipeline: "p", dollars: dollars, tokens: 10,
+                                       leaseSeconds: 60)
+            guard case .reserved(let ticket) = try ledger.reserve(request, limits: []) else { return XCTFail("refused") }
+            try ledger.settle(ticket, dollars: dollars, tokens: 10, at: clock.now())
+        }
+        try spend("heavy", 1.7)
+        try spend("light", 0.2)
         let store = try SQLiteStore(path: path)
-        let rules = [rule("burn", .budget(.user_day), 0.8, window: nil, condition: "budget user_day > 80%"),
+        // Only `user_day` is declared: the `day` alert has no budget to read and stays quiet.
+        let rules = [rule("burn", .budget(.userDay), 0.8, window: nil, condition: "budget user_day > 80%"),
                      rule("total", .budget(.day), 0.8, window: nil)]
-        let evaluator = AlertEvaluator(store: store, budgets: Usage(), clock: clock)
+        let budgets = DeclaredBudgetWindows(limits: [.userDay: WindowAmount(dollars: 2)], ledger: ledger)
+        let evaluator = AlertEvaluator(store: store, budgets: budgets, clock: clock)
         try run(store, "a", start: clock.now() - 5, seconds: 1, user: "heavy")
         try run(store, "b", start: clock.now() - 4, seconds: 1, user: "light")
         try run(store, "c", start: clock.now() - 3, seconds: 1, user: "heavy")
@@ -124,10 +130,11 @@ final class AlertTests: XCTestCase {
         XCTAssertEqual(try evaluator.evaluate(rules, afterRun: "b").count, 0, "the light user is under 80%")
         XCTAssertEqual(try evaluator.evaluate(rules, afterRun: "c").count, 0, "once per user and day")
         clock.advance(86_400)
+        try spend("heavy", 1.7)
         try run(store, "d", start: clock.now() - 1, seconds: 1, user: "heavy")
         XCTAssertEqual(try evaluator.evaluate(rules, afterRun: "d").map(\.alert.scope), ["user_day heavy 2025-12-02"])
 
-        // Until the budget ledger lands, budget alerts read nothing and stay quiet.
+        // Without a declared budget, budget alerts read nothing and stay quiet.
         let quiet = AlertEvaluator(store: store, clock: clock)
         try run(store, "e", start: clock.now() - 1, seconds: 1, user: "heavy")
         XCTAssertEqual(try quiet.evaluate(rules, afterRun: "e").count, 0)

@@ -45,7 +45,7 @@ final class AnthropicProviderTests: XCTestCase {
         ]
         let reply = try await provider.complete(request(model(baseURL: nil), messages: messages))
         XCTAssertEqual(reply.measuredAsUnmeasured, ChatResponse(text: "Hello there.", model: "claude-sonnet-4-20250514", inputTokens: 1012, outputTokens: 6,
-                                           cachedTokens: 900, finishReason: "stop"))
+                                           cachedTokens: 900, cacheWriteTokens: 100, finishReason: "stop"))
         let sent = try XCTUnwrap(server.requests.first)
         XCTAssertEqual(sent.path, "/v1/messages")
         XCTAssertEqual(sent.headers["x-api-key"], "sk-ant-secret-1")

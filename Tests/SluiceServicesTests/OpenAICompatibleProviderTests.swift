@@ -27,6 +27,20 @@ final class OpenAICompatibleProviderTests: XCTestCase {
                     promptName: "answer")
     }
 
+    func testUsageReportsCachedAndReasoningTokens() throws {
+        let usage = try JSONValue.parse("""
+            {"prompt_tokens": 1200, "completion_tokens": 900,
+             "prompt_tokens_details": {"cached_tokens": 1024}, "completion_tokens_details": {"reasoning_tokens": 768}}
+            """)
+        let reply = OpenAICompatibleProvider.response(text: "ok", model: nil, finishReason: "stop", usage: usage,
+                                                      request: request(model(baseURL: nil)), counter: EstimatingTokenCounter())
+        XCTAssertEqual(reply.inputTokens, 1200)
+        XCTAssertEqual(reply.cachedTokens, 1024)
+        XCTAssertEqual(reply.outputTokens, 900, "reasoning tokens are billed as output, and counted in it")
+        XCTAssertEqual(reply.reasoningTokens, 768)
+        XCTAssertEqual(reply.cacheWriteTokens, 0)
+    }
+
     private func expectError(_ provider: OpenAICompatibleProvider, _ request: ChatRequest, kind: ProviderError.Kind,
                              status: Int? = nil, containing texts: [String], file: StaticString = #filePath, line: UInt = #line) async {
         do {

@@ -1,0 +1,78 @@
+import Foundation
+import SluiceRuntime
+import SluiceSemantics
+import SluiceServices
+
+// One measurement, printed as one JSON line:
+//
+//   BudgetsBench memory N                 N reserve + settle pairs on the in-memory ledger
+//   BudgetsBench sqlite N DB [TASKS]      the same on the store's ledger at DB, from TASKS concurrent tasks (default 1)
+//
+// Every reservation is checked against a user_day, a pipeline_day and a day limit (loose enough
+// never to refuse, so each one does the whole check and write), for one of 50 users, and settled
+// at once at a little less than it reserved: the work a model call adds to a run.
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("BudgetsBench: \(message)\n".utf8))
+    exit(2)
+}
+
+struct Measurement: Sendable {
+    let ledger: SpendLedger
+    let time = Date().timeIntervalSince1970
+    let pid = ProcessInfo.processInfo.processIdentifier
+
+    func reserveAndSettle(_ i: Int) throws -> Bool {
+        let day = WindowKey.utcDay(of: time)
+        let user = "user-\(i % 50)"
+        let request = SpendRequest(runId: "bench-\(pid)-\(i)", time: time, user: user, session: nil, pipeline: "bench",
+                                   dollars: 0.0004, tokens: 1200, leaseSeconds: 600)
+        let limits = [
+            WindowLimit(key: WindowKey(window: .userDay, subject: user, day: day), dollars: 1e9),
+            WindowLimit(key: WindowKey(window: .pipelineDay, subject: "bench", day: day), dollars: 1e9, tokens: Int.max / 2),
+            WindowLimit(key: WindowKey(window: .day, subject: "", day: day), dollars: 1e9),
+        ]
+        guard case .reserved(let ticket) = try ledger.reserve(request, limits: limits) else { return false }
+        try ledger.settle(ticket, dollars: 0.0003, tokens: 900, at: time)
+        return true
+    }
+
+    /// How many of `count` reservations were granted, made from `tasks` concurrent tasks.
+    func run(count: Int, tasks: Int) async throws -> Int {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    var ok = 0
+                    for i in stride(from: t, to: count, by: tasks) where try reserveAndSettle(i) { ok += 1 }
+                    return ok
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3, let count = Int(arguments[2]), count > 0 else {
+    fail("usage: BudgetsBench memory N | BudgetsBench sqlite N DB [TASKS]")
+}
+let subject = arguments[1]
+let ledger: SpendLedger
+switch subject {
+case "memory":
+    ledger = InMemorySpendLedger()
+case "sqlite":
+    guard arguments.count >= 4 else { fail("sqlite needs the store's path") }
+    do { ledger = try SQLiteStore(path: arguments[3]) } catch { fail("cannot open \(arguments[3]): \(error)") }
+default:
+    fail("unknown subject \(subject)")
+}
+let tasks = subject == "sqlite" && arguments.count >= 5 ? max(1, Int(arguments[4]) ?? 1) : 1
+
+let measurement = Measurement(ledger: ledger)
+let started = Date()
+let granted: Int
+do { granted = try await measurement.run(count: count, tasks: tasks) } catch { fail("\(error)") }
+let seconds = Date().timeIntervalSince(started)
+guard granted == count else { fail("\(count - granted) of \(count) reservations were refused") }
+print("{\"subject\": \"\(subject)\", \"tasks\": \(tasks), \"reservations\": \(count), \"seconds\": \(seconds)}")
