@@ -51,7 +51,7 @@ final class TracesCLITests: SluiceCLITestCase {
             (["traces", "stats", "--prompt-version", "answer"], "--prompt-version: 'answer' is not a prompt version"),
             (["traces", "stats", "--by", "colour"], "--by 'colour' is not a grouping: use one of pipeline, model, prompt, user"),
             (["traces", "list", "--since", "1h", "--until", "2h"], "--until must be later than --since"),
-            (["traces", "list", "--limit", "-1"], "--limit must be 0 or more"),
+            (["traces", "list", "--limit=-1"], "--limit must be 0 or more"),
             (["traces", "export", "--otlp", "localhost:4318"], "--otlp is 'localhost:4318': give an http:// or https:// URL"),
         ]
         for (args, message) in cases {
@@ -89,7 +89,7 @@ final class TracesCLITests: SluiceCLITestCase {
 
         init(folder: URL) throws {
             output = folder.appendingPathComponent("collected-\(UUID().uuidString).jsonl")
-            FileManager.default.createFile(atPath: output.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", SluiceCLITestCase.fixtures.appendingPathComponent("otlp_collector.py").path, output.path]
             let stdout = Pipe(), stderr = Pipe()
@@ -235,7 +235,7 @@ final class TracesCLITests: SluiceCLITestCase {
         // Port 9 (discard) is closed on 127.0.0.1 here: the connection is refused at once.
         let (id, result) = try runSupport(["--otlp", "http://127.0.0.1:9"])
         XCTAssertEqual(result.code, 0)
-        XCTAssertTrue(result.stdout.contains("\"status\" : \"ok\""), result.stdout)
+        XCTAssertTrue(result.stdout.contains("\"status\": \"ok\""), result.stdout)
         let warnings = result.stderr.split(separator: "\n").filter { $0.contains("warning") }
         XCTAssertEqual(warnings.count, 1, result.stderr)
         XCTAssertTrue(warnings.first?.contains("the trace of run \(id) was not exported: could not send traces to http://127.0.0.1:9/v1/traces") == true,
