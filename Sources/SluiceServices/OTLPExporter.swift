@@ -6,7 +6,7 @@ import SluiceRuntime
 
 /// Where and how traces go out over OTLP/HTTP, from a flag and the standard OpenTelemetry
 /// environment variables (https://opentelemetry.io/docs/specs/otel/protocol/exporter/).
-public struct OTLPSettings: Sendable, Hashable {
+public struct OTLPSettings: Sendable {
     public enum WireProtocol: String, Sendable, CaseIterable {
         case protobuf = "http/protobuf", json = "http/json"
 
@@ -24,14 +24,6 @@ public struct OTLPSettings: Sendable, Hashable {
     public var serviceName: String
     /// `OTEL_RESOURCE_ATTRIBUTES`, without `service.name` (that is `serviceName`).
     public var resourceAttributes: [(key: String, value: String)]
-
-    public static func == (lhs: OTLPSettings, rhs: OTLPSettings) -> Bool {
-        lhs.endpoint == rhs.endpoint && lhs.wireProtocol == rhs.wireProtocol && lhs.headers.map { [$0.name, $0.value] } == rhs.headers.map { [$0.name, $0.value] }
-            && lhs.timeout == rhs.timeout && lhs.captureContent == rhs.captureContent && lhs.serviceName == rhs.serviceName
-            && lhs.resourceAttributes.map { [$0.key, $0.value] } == rhs.resourceAttributes.map { [$0.key, $0.value] }
-    }
-
-    public func hash(into hasher: inout Hasher) { hasher.combine(endpoint) }
 
     /// A setting that cannot be used; the message names the flag or variable, never a header's value.
     public struct ConfigurationError: Error, Sendable, CustomStringConvertible {

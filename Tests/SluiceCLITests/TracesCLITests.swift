@@ -243,6 +243,10 @@ final class TracesCLITests: SluiceCLITestCase {
         let export = try sluice(["traces", "export", "--db", db, "--otlp", "http://127.0.0.1:9"])
         XCTAssertEqual(export.code, 1)
         XCTAssertTrue(export.stderr.contains("could not send traces to http://127.0.0.1:9/v1/traces"), export.stderr)
+        let badVariable = try runSupport([], environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])
+        XCTAssertEqual(badVariable.result.code, 0)
+        XCTAssertTrue(badVariable.result.stderr.contains("warning: traces are not exported: OTEL_EXPORTER_OTLP_PROTOCOL is 'grpc'"),
+                      badVariable.result.stderr)
         let unset = try sluice(["traces", "export", "--db", db])
         XCTAssertEqual(unset.code, 2)
         XCTAssertTrue(unset.stderr.contains("no OTLP endpoint: give --otlp URL"), unset.stderr)

@@ -66,6 +66,8 @@ final class TraceQueryTests: XCTestCase {
         XCTAssertEqual(try TraceFilter.parseTime("30m", now: now), now - 1_800)
         XCTAssertEqual(try TraceFilter.parseTime("24h", now: now), now - 86_400)
         XCTAssertEqual(try TraceFilter.parseTime("7d", now: now), now - 604_800)
+        XCTAssertEqual(try TraceFilter.parseTime("2w", now: now), now - 1_209_600)
+        XCTAssertEqual(try TraceFilter.parseTime("45s", now: now), now - 45)
         XCTAssertEqual(try TraceFilter.parseTime("2025-12-01", now: now), 1_764_547_200)
         XCTAssertEqual(try TraceFilter.parseTime("2025-12-01T10:00", now: now), now)
         XCTAssertEqual(try TraceFilter.parseTime("2025-12-01T10:00:00Z", now: now), now)
@@ -236,7 +238,8 @@ final class TraceQueryTests: XCTestCase {
 
     func testRunsMapToOneTraceEachWithGenAIAttributes() throws {
         let store = try makeStore()
-        try record(store, "a", user: "alice", session: "s1", at: 1_000, calls: [(40, "HTTP 503 from http://x: busy"), (120, nil)])
+        try record(store, "a", user: "alice", session: "s1", at: 1_000, spanDetail: .object([("model", .string("m"))]),
+                   calls: [(40, "HTTP 503 from http://x: busy"), (120, nil)])
         let detail = try XCTUnwrap(try store.run(id: "a"))
         let spans = OTLPTraceMapping(captureContent: false).spans(of: detail)
         XCTAssertEqual(spans.map(\.name), ["run support", "pipeline support", "prompt answer", "chat gpt_4o_mini", "chat gpt_4o_mini"])
@@ -275,6 +278,7 @@ final class TraceQueryTests: XCTestCase {
         let input = try XCTUnwrap(withContent[4].attributes.first { $0.key == "gen_ai.input.messages" })
         XCTAssertEqual(input.value, .string(#"[{"role":"user","parts":[{"type":"text","content":"secret question"}]}]"#))
         XCTAssertTrue(withContent[0].attributes.contains(OTLPAttribute("sluice.run.output", .string(#""done""#))))
+        XCTAssertTrue(withContent[2].attributes.contains(OTLPAttribute("sluice.span.detail", .string(#"{"model":"m"}"#))))
         XCTAssertEqual(OTLPTraceMapping(captureContent: false).spans(of: detail), spans, "exporting twice gives the same spans")
 
         let request = OTLPTraceRequest(resource: [OTLPAttribute("service.name", .string("sluice"))], scopeName: "sluice", spans: spans)
@@ -285,6 +289,33 @@ final class TraceQueryTests: XCTestCase {
         XCTAssertEqual(first["kind"], .number(1))
         XCTAssertEqual(first["startTimeUnixNano"], .string("1000000000000"))
         XCTAssertFalse(request.protobuf().isEmpty)
+
+        try record(store, "b", at: 2_000, status: .error)
+        let failedRun = OTLPTraceMapping(captureContent: false).spans(of: try XCTUnwrap(try store.run(id: "b")))
+        XCTAssertEqual(failedRun[0].statusCode, .error)
+        XCTAssertEqual(failedRun[0].statusMessage, "it broke")
+        XCTAssertEqual(failedRun[1].statusCode, .error, "the pipeline span failed too")
+        XCTAssertEqual(failedRun[1].statusMessage, "it broke")
+        XCTAssertNotEqual(failedRun[0].traceId, spans[0].traceId)
+    }
+
+    func testTheBodyCarriesTheResourceInTheChosenFormat() throws {
+        let store = try makeStore()
+        try record(store, "a", at: 1_000)
+        let detail = try XCTUnwrap(try store.run(id: "a"))
+        let settings = try XCTUnwrap(try OTLPSettings.resolve(flag: "http://127.0.0.1:4318", captureContent: false, environment: [
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_SERVICE_NAME": "bot", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod"]))
+        let body = try JSONValue.parse(String(decoding: OTLPExporter(settings: settings).body(for: [detail, detail]), as: UTF8.self))
+        let resource = body["resourceSpans"]?[0]?["resource"]?["attributes"]
+        XCTAssertEqual(resource, .array([
+            .object([("key", .string("service.name")), ("value", .object([("stringValue", .string("bot"))]))]),
+            .object([("key", .string("deployment.environment")), ("value", .object([("stringValue", .string("prod"))]))]),
+        ]))
+        XCTAssertEqual(body["resourceSpans"]?[0]?["scopeSpans"]?[0]?["spans"]?.arrayValue?.count, 2 * 4)
+        var protobuf = settings
+        protobuf.wireProtocol = .protobuf
+        let bytes = [UInt8](OTLPExporter(settings: protobuf).body(for: [detail]))
+        XCTAssertEqual(bytes.first, 0x0A, "field 1 (resource_spans), length-delimited")
     }
 }
 
