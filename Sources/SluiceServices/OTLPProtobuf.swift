@@ -6,7 +6,7 @@ struct ProtobufWriter {
     private(set) var bytes: [UInt8] = []
 
     enum WireType: UInt8 {
-        case varint = 0, fixed64 = 1, lengthDelimited = 2, fixed32 = 5
+        case varint = 0, fixed64 = 1, lengthDelimited = 2
     }
 
     mutating func varint(_ value: UInt64) {
@@ -26,12 +26,6 @@ struct ProtobufWriter {
         guard always || value != 0 else { return }
         tag(field, .varint)
         varint(UInt64(bitPattern: value))
-    }
-
-    mutating func uint(_ field: Int, _ value: UInt64) {
-        guard value != 0 else { return }
-        tag(field, .varint)
-        varint(value)
     }
 
     mutating func bool(_ field: Int, _ value: Bool, always: Bool = false) { int(field, value ? 1 : 0, always: always) }

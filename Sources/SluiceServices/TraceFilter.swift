@@ -33,8 +33,12 @@ public struct TraceFilter: Sendable, Hashable {
         init(_ description: String) { self.description = description }
     }
 
-    /// The statuses a run can have.
-    public static let statuses = ["running", "ok", "error", "blocked", "cancelled", "interrupted"]
+    /// The statuses a run can have: `TraceRunEnd.Status` (`over_budget` once window budgets record it),
+    /// `running` before it ends, `interrupted` when its process died.
+    public static let statuses = ["running", "ok", "error", "blocked", "cancelled", "over_budget", "interrupted"]
+
+    /// The statuses that count as a failed run in `traces stats`: `blocked` is a guard doing its work, `cancelled` a stop.
+    static let failedStatuses: Set<String> = ["error", "over_budget", "interrupted"]
 
     public static func parseStatus(_ text: String) throws(ValueError) -> String {
         guard statuses.contains(text) else {

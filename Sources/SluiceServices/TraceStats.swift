@@ -14,8 +14,8 @@ public struct TraceStatsRow: Sendable, Hashable {
     public var key: String
     /// Runs, or model calls when grouping by model or prompt.
     public var count: Int
-    /// Runs that ended `error` or `interrupted` (a `blocked` run is a guard doing its work, a
-    /// `cancelled` one was stopped); calls that ended `error` or `interrupted`.
+    /// Runs that ended `error`, `over_budget` or `interrupted` (a `blocked` run is a guard doing its
+    /// work, a `cancelled` one was stopped); calls that ended `error` or `interrupted`.
     public var errors: Int
     public var cost: Double
     public var tokens: Int
@@ -90,7 +90,7 @@ extension SQLiteStore {
         }
 
         init(run: RunSummary, key: String) {
-            self.init(key: key, failed: run.status == "error" || run.status == "interrupted", cost: run.cost, tokens: run.tokens,
+            self.init(key: key, failed: TraceFilter.failedStatuses.contains(run.status), cost: run.cost, tokens: run.tokens,
                       seconds: run.duration)
         }
     }

@@ -69,7 +69,7 @@ struct TracesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Counts, error rate, cost, tokens and latency percentiles (p50/p95/p99, linear interpolation) per group.",
             discussion: """
-                Pipelines and users group runs: an error is a run that ended error or interrupted, latency its duration. \
+                Pipelines and users group runs: an error is a run that ended error, over_budget or interrupted, latency its duration. \
                 Models and prompts group model calls, every try counted: an error is a call that failed, latency the call's.
                 """)
         @OptionGroup var store: StoreOptions
@@ -146,27 +146,38 @@ struct TracesCommand: ParsableCommand {
                 }
                 settings = configured
             } catch let error as UsageError { throw error.exit() }
-            var details: [RunDetail] = []
-            var running = 0
+            let sqlite: SQLiteStore
+            let finished: [RunSummary]
+            let running: Int
             do {
-                guard let sqlite = try openStoreForReading(store.path) else {
+                guard let opened = try openStoreForReading(store.path) else {
                     Terminal.error("no runs recorded in \(store.path) yet: nothing to export")
                     return
                 }
-                for summary in try sqlite.listRuns(limit: limit, filter: filter) {
-                    guard summary.status != "running" else { running += 1; continue }
-                    if let detail = try sqlite.run(id: summary.id) { details.append(detail) }
-                }
+                sqlite = opened
+                let matching = try sqlite.listRuns(limit: limit, filter: filter)
+                finished = matching.filter { $0.status != "running" }
+                running = matching.count - finished.count
             } catch let error as UsageError { throw error.exit() } catch {
                 throw UsageError("cannot read traces from \(store.path): \(error)").exit()
             }
-            let skipped = running == 0 ? "" : " (\(running) still running, left out)"
-            do { try await OTLPExporter(settings: settings).export(details) } catch {
-                Terminal.error(Terminal.red("error:") + " \(error)")
-                throw Exit.scriptError
+            let exporter = OTLPExporter(settings: settings)
+            var exported = 0, spans = 0
+            // One request per batch, read just before it is sent: a large store is never held in memory at once.
+            for start in stride(from: 0, to: finished.count, by: OTLPExporter.runsPerRequest) {
+                let details: [RunDetail]
+                do { details = try finished[start..<min(finished.count, start + OTLPExporter.runsPerRequest)].compactMap { try sqlite.run(id: $0.id) } } catch {
+                    throw UsageError("cannot read traces from \(store.path): \(error)").exit()
+                }
+                do { try await exporter.export(details) } catch {
+                    Terminal.error(Terminal.red("error:") + " \(error)" + (exported > 0 ? " (\(exported) runs were exported before it)" : ""))
+                    throw Exit.scriptError
+                }
+                exported += details.count
+                spans += details.reduce(0) { $0 + 1 + $1.spans.count + $1.modelCalls.count }
             }
-            let spans = details.reduce(0) { $0 + 1 + $1.spans.count + $1.modelCalls.count }
-            Terminal.error("exported \(details.count) run\(details.count == 1 ? "" : "s") (\(spans) spans) to \(settings.endpoint)\(skipped)")
+            let skipped = running == 0 ? "" : " (\(running) still running, left out)"
+            Terminal.error("exported \(exported) run\(exported == 1 ? "" : "s") (\(spans) spans) to \(settings.endpoint)\(skipped)")
         }
     }
 }
@@ -222,9 +233,14 @@ struct OTLPOptions: ParsableArguments {
 
     /// Nil when nothing names an endpoint.
     func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OTLPSettings? {
-        do { return try OTLPSettings.resolve(flag: otlp, captureContent: content, environment: environment) } catch {
+        let settings: OTLPSettings?
+        do { settings = try OTLPSettings.resolve(flag: otlp, captureContent: content, environment: environment) } catch {
             throw UsageError("\(error)")
         }
+        if settings == nil && content {
+            throw UsageError("--otlp-content needs a collector: give --otlp URL or set OTEL_EXPORTER_OTLP_ENDPOINT")
+        }
+        return settings
     }
 }
 
@@ -256,11 +272,12 @@ enum TraceTable {
 import SluiceRuntime
 
 extension OTLPOptions {
-    /// The export settings for `sluice run`. A bad `--otlp` is a usage error; a bad OTEL_* variable is one
+    /// The export settings for `sluice run`. A bad `--otlp` (or `--otlp-content` with no collector) is a usage error; a bad OTEL_* variable is one
     /// warning and the run goes on unexported, since the environment is shared by every run.
     func liveSettings() throws -> OTLPSettings? {
         do { return try settings() } catch let error as UsageError {
-            if otlp != nil { throw error }
+            // Asked for on the command line: a usage error, as for any flag.
+            if otlp != nil || content { throw error }
             Terminal.error(Terminal.red("warning:") + " traces are not exported: \(error.description)")
             return nil
         }

@@ -53,6 +53,7 @@ final class TracesCLITests: SluiceCLITestCase {
             (["traces", "list", "--since", "1h", "--until", "2h"], "--until must be later than --since"),
             (["traces", "list", "--limit=-1"], "--limit must be 0 or more"),
             (["traces", "export", "--otlp", "localhost:4318"], "--otlp is 'localhost:4318': give an http:// or https:// URL"),
+            (["run", script, "--replies", replies, "--input", "question=hi", "--otlp-content"], "--otlp-content needs a collector"),
         ]
         for (args, message) in cases {
             let result = try sluice(args + ["--db", db])

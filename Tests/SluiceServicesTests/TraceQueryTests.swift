@@ -180,7 +180,7 @@ final class TraceQueryTests: XCTestCase {
 
     func testProtobufWriterMatchesTheWireFormat() {
         var writer = ProtobufWriter()
-        writer.uint(1, 300)                     // tag 0x08, varint 300 = AC 02
+        writer.int(1, 300)                      // tag 0x08, varint 300 = AC 02
         writer.string(2, "hi")                  // tag 0x12, length 2
         writer.int(3, -1)                       // ten-byte two's complement varint
         writer.fixed64(7, 1)                    // tag 0x39, little-endian
