@@ -56,6 +56,10 @@ final class TraceQueryTests: XCTestCase {
         XCTAssertEqual(try ids(TraceFilter(promptVersion: .init(name: "summary", version: 2))), ["d"], "a validate span names the prompt it re-asks")
         XCTAssertEqual(try ids(TraceFilter(user: "alice", since: 2_000)), ["c"])
         XCTAssertEqual(try ids(TraceFilter(), limit: 2), ["e", "d"])
+        // The next writer closes a run whose process died as `interrupted`.
+        try store.database.withConnection { try $0.run("UPDATE runs SET status = 'interrupted' WHERE id = 'e'") }
+        XCTAssertEqual(try ids(TraceFilter(status: "interrupted")), ["e"])
+        XCTAssertEqual(try ids(TraceFilter(status: "running")), [])
         let first = try XCTUnwrap(try store.listRuns(limit: 1, filter: TraceFilter(session: "s1")).first)
         XCTAssertEqual(first.user, "alice")
         XCTAssertEqual(first.json["session"], .string("s1"))
