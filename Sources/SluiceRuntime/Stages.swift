@@ -295,6 +295,8 @@ extension RunContext {
                                        notes: [Diagnostic.Note("the last reply was:\n" + value.text)])
                 }
                 attempt += 1
+                // The prompt re-asked, so a trace reader can tell which prompt (version) its calls belong to.
+                detail["prompt"] = .string(reply.promptName)
                 let schema = jsonSchema(for: type)
                 let repair = ChatMessage(role: "user", content: Self.repairRequest(problems, schema: schema))
                 let messages = reply.request.messages + [ChatMessage(role: "assistant", content: reply.text), repair]

@@ -13,6 +13,9 @@ public struct RunSummary: Sendable, Hashable {
     public var endedAt: Double?
     public var cost: Double
     public var tokens: Int
+    /// Who the run was for (`--user`), and the conversation it belongs to; nil when none.
+    public var user: String? = nil
+    public var session: String? = nil
 
     /// Seconds from start to end; nil while the run has not ended.
     public var duration: Double? { endedAt.map { $0 - startedAt } }
@@ -43,17 +46,26 @@ public struct RunDetail: Sendable, Hashable {
     /// Depth-first: every span is followed by its children, in the order they started.
     public var spans: [SpanRecord]
     public var modelCalls: [TraceModelCall]
+    /// The prompt each of `modelCalls` was rendered from, in the same order; nil where the trace does not say.
+    public var callPrompts: [String?]
     public var guardVerdicts: [TraceGuardVerdict]
     public var scores: [TraceScore]
 }
 
 extension SQLiteStore {
-    /// The most recent runs, newest first.
-    public func listRuns(limit: Int) throws -> [RunSummary] {
+    /// The most recent runs that `filter` matches, newest first; at most `limit` of them (all when nil).
+    public func listRuns(limit: Int?, filter: TraceFilter = TraceFilter()) throws -> [RunSummary] {
         try database.withConnection { db in
             let abandoned = try Self.abandonedRuns(in: db)
-            return try db.query("SELECT \(Self.summaryColumns) FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                                [.int(max(0, limit))], row: Self.summary).map { Self.reportingAbandoned($0, abandoned) }
+            let (conditions, parameters) = filter.runConditions()
+            // `running` and `interrupted` are told apart after the query, so the limit is applied after it too.
+            let limitInSQL = filter.status == "running" || filter.status == "interrupted" ? nil : limit
+            let sql = "SELECT \(Self.summaryColumns) FROM runs WHERE \(conditions) ORDER BY started_at DESC, rowid DESC"
+                + (limitInSQL == nil ? "" : " LIMIT ?")
+            let runs = try db.query(sql, parameters + (limitInSQL.map { [.int(max(0, $0))] } ?? []), row: Self.summary)
+                .map { Self.reportingAbandoned($0, abandoned) }
+                .filter { filter.matchesStatus($0.status) }
+            return limit.map { Array(runs.prefix(max(0, $0))) } ?? runs
         }
     }
 
@@ -82,7 +94,7 @@ extension SQLiteStore {
         return abandoned
     }
 
-    private static func reportingAbandoned(_ summary: RunSummary, _ abandoned: [String: String]) -> RunSummary {
+    static func reportingAbandoned(_ summary: RunSummary, _ abandoned: [String: String]) -> RunSummary {
         guard summary.status == "running", abandoned[summary.id] != nil else { return summary }
         var summary = summary
         summary.status = "interrupted"
@@ -107,16 +119,19 @@ extension SQLiteStore {
         }
     }
 
-    private static let summaryColumns = "id, pipeline, file, status, started_at, ended_at, cost, tokens"
+    static let summaryColumns = """
+        runs.id, runs.pipeline, runs.file, runs.status, runs.started_at, runs.ended_at, runs.cost, runs.tokens, runs.user_id, runs.session_id
+        """
 
-    private static func summary(_ row: SQLiteStatement) -> RunSummary {
+    static func summary(_ row: SQLiteStatement) -> RunSummary {
         RunSummary(id: row.text(0), pipeline: row.text(1), file: row.text(2), status: row.text(3), startedAt: row.double(4),
-                   endedAt: row.optionalDouble(5), cost: row.double(6), tokens: row.int(7))
+                   endedAt: row.optionalDouble(5), cost: row.double(6), tokens: row.int(7), user: row.optionalText(8),
+                   session: row.optionalText(9))
     }
 
     private static func detail(of runId: String, in db: SQLiteConnection) throws -> RunDetail? {
         let runs = try db.query("SELECT \(summaryColumns), inputs, output, error FROM runs WHERE id = ?", [.text(runId)]) { row in
-            (summary(row), storedJSON(row.text(8)), row.optionalText(9).map(storedJSON), row.optionalText(10))
+            (summary(row), storedJSON(row.text(10)), row.optionalText(11).map(storedJSON), row.optionalText(12))
         }
         guard let (storedSummary, inputs, output, storedError) = runs.first else { return nil }
         var runSummary = storedSummary, error = storedError
@@ -133,19 +148,21 @@ extension SQLiteStore {
                        detail: row.optionalText(7).map(storedJSON))
         }
         let calls = try db.query("""
-            SELECT span_id, model, provider, messages, reply, input_tokens, output_tokens, cached_tokens, cost, latency_ms,
-                   error, attempt, prompt_version, prompt_meta, warnings, status, call_id
-            FROM model_calls WHERE run_id = ? ORDER BY seq
+            SELECT mc.span_id, mc.model, mc.provider, mc.messages, mc.reply, mc.input_tokens, mc.output_tokens, mc.cached_tokens,
+                   mc.cost, mc.latency_ms, mc.error, mc.attempt, mc.prompt_version, mc.prompt_meta, mc.warnings, mc.status, mc.call_id,
+                   \(TraceFilter.promptNameSQL)
+            FROM model_calls mc LEFT JOIN spans s ON s.id = mc.span_id WHERE mc.run_id = ? ORDER BY mc.seq
             """, [.text(runId)]) { row in
             var status = row.optionalText(15).flatMap(TraceModelCall.Status.init(rawValue:))
             if status == .inFlight, abandoned != nil { status = .interrupted }
-            return TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
+            let call = TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
                            messages: storedMessages(row.text(3)), reply: row.optionalText(4), inputTokens: row.int(5),
                            outputTokens: row.int(6), cachedTokens: row.int(7), cost: row.double(8), latencyMs: row.double(9),
                            error: row.optionalText(10), attempt: row.int(11), promptVersion: row.optionalInt(12),
                            promptMeta: row.optionalText(13).map(storedJSON),
                            warnings: row.optionalText(14).map { (storedJSON($0).arrayValue ?? []).compactMap(\.stringValue) } ?? [],
                            id: row.optionalText(16), status: status)
+            return (call, row.optionalText(17))
         }
         let verdicts = try db.query("""
             SELECT span_id, guard_name, pattern, verdict, matches FROM guard_verdicts WHERE run_id = ? ORDER BY seq
@@ -157,7 +174,7 @@ extension SQLiteStore {
             TraceScore(runId: runId, spanId: row.optionalText(0), name: row.text(1), value: row.double(2))
         }
         return RunDetail(summary: runSummary, inputs: inputs, output: output, error: error, spans: treeOrder(spans),
-                         modelCalls: calls, guardVerdicts: verdicts, scores: scores)
+                         modelCalls: calls.map(\.0), callPrompts: calls.map(\.1), guardVerdicts: verdicts, scores: scores)
     }
 
     /// Orders spans depth-first (children in start order) and sets their depth. A span whose parent
@@ -208,6 +225,7 @@ extension RunSummary {
             ("id", .string(id)), ("pipeline", .string(pipeline)), ("file", .string(file)), ("status", .string(status)),
             ("started_at", .number(startedAt)), ("ended_at", endedAt.map(JSONValue.number) ?? .null),
             ("duration", duration.map(JSONValue.number) ?? .null), ("cost", NumberDisplay.moneyJSON(cost)), ("tokens", .number(Double(tokens))),
+            ("user", user.map(JSONValue.string) ?? .null), ("session", session.map(JSONValue.string) ?? .null),
         ])
     }
 }
@@ -217,10 +235,46 @@ extension RunDetail {
         guard case .object(var members) = summary.json else { return summary.json }
         members += [
             ("inputs", inputs), ("output", output ?? .null), ("error", error.map(JSONValue.string) ?? .null),
-            ("spans", .array(spans.map(\.json))), ("model_calls", .array(modelCalls.map(\.json))),
+            ("spans", .array(spans.map(\.json))), ("model_calls", .array(modelCalls.indices.map(callJSON))),
             ("guard_verdicts", .array(guardVerdicts.map(\.json))), ("scores", .array(scores.map(\.json))),
+            ("tree", tree),
         ]
         return .object(members)
+    }
+
+    /// A model call's JSON, with the prompt it was rendered from.
+    private func callJSON(_ index: Int) -> JSONValue {
+        guard case .object(var members) = modelCalls[index].json else { return modelCalls[index].json }
+        members.insert(("prompt", callPrompts[index].map(JSONValue.string) ?? .null), at: 3)
+        return .object(members)
+    }
+
+    /// The span tree `sluice traces show` draws: each span with its start from the run's start and its
+    /// duration (milliseconds), its model calls, guard verdicts and scores, and its children.
+    var tree: JSONValue {
+        var children: [String: [SpanRecord]] = [:]
+        var roots: [SpanRecord] = []
+        // `spans` is in tree order: a span at depth 0 is a root, any other one follows its parent.
+        for span in spans {
+            if span.depth == 0 { roots.append(span) } else if let parent = span.parentId { children[parent, default: []].append(span) }
+        }
+        func node(_ span: SpanRecord) -> JSONValue {
+            let offset: JSONValue = NumberDisplay.millisecondsJSON(max(0, span.startedAt - summary.startedAt) * 1000)
+            let duration: JSONValue = span.duration.map { NumberDisplay.millisecondsJSON(max(0, $0) * 1000) } ?? .null
+            let calls: [JSONValue] = modelCalls.indices.filter { modelCalls[$0].spanId == span.id }.map(callJSON)
+            let verdicts: [JSONValue] = guardVerdicts.filter { $0.spanId == span.id }.map(\.json)
+            let spanScores: [JSONValue] = scores.filter { $0.spanId == span.id }.map(\.json)
+            let kids: [JSONValue] = (children[span.id] ?? []).map(node)
+            let members: [(key: String, value: JSONValue)] = [
+                ("id", .string(span.id)), ("kind", .string(span.kind)), ("name", .string(span.name)),
+                ("offset_ms", offset), ("duration_ms", duration),
+                ("status", span.status.map(JSONValue.string) ?? .null), ("detail", span.detail ?? .null),
+                ("model_calls", .array(calls)), ("guard_verdicts", .array(verdicts)), ("scores", .array(spanScores)),
+                ("children", .array(kids)),
+            ]
+            return .object(members)
+        }
+        return .array(roots.map(node))
     }
 }
 

@@ -2,8 +2,9 @@ import Foundation
 import SluiceRuntime
 
 extension SQLiteStore {
-    /// A readable tree of a run for `sluice traces show`: spans with their duration and status, and under
-    /// each the model calls (tokens, cost, latency, error), guard verdicts and scores recorded in it.
+    /// A readable tree of a run for `sluice traces show`: spans with their start (from the run's start),
+    /// duration and status, and under each the model calls (tokens, cost, latency, error), guard
+    /// verdicts and scores recorded in it.
     public func renderTrace(_ detail: RunDetail) -> String {
         TraceRenderer(detail: detail).render()
     }
@@ -47,14 +48,15 @@ struct TraceRenderer {
         let running = detail.summary.status == "running"
         let status = span.status ?? (running ? "unfinished" : detail.summary.status)
         let duration = span.duration.map(Self.duration) ?? (running ? Self.duration(nil) : "unfinished")
-        lines.append(prefix + (isLast ? "└─ " : "├─ ") + "\(span.kind) \(span.name)  \(duration)  \(status)")
+        let offset = "+" + Self.duration(span.startedAt - detail.summary.startedAt)
+        lines.append(prefix + (isLast ? "└─ " : "├─ ") + "\(span.kind) \(span.name)  \(offset)  \(duration)  \(status)")
         let inner = prefix + (isLast ? "   " : "│  ")
         let kids = children[span.id] ?? []
         let facts = inner + (kids.isEmpty ? "   " : "│  ")
         if let detail = span.detail, detail != .object([]), detail != .null {
             lines.append(facts + Self.preview(detail.serialized(), limit: 160))
         }
-        for call in detail.modelCalls where call.spanId == span.id {
+        for (index, call) in detail.modelCalls.enumerated() where call.spanId == span.id {
             var line = "model \(call.model) (\(call.provider)) attempt \(call.attempt): \(call.inputTokens) in / \(call.outputTokens) out"
             if call.cachedTokens > 0 { line += " (\(call.cachedTokens) cached)" }
             line += ", \(Self.dollars(call.cost)), \(Self.duration(call.latencyMs / 1000))"
@@ -65,7 +67,8 @@ struct TraceRenderer {
             }
             lines.append(facts + line)
             if call.promptVersion != nil || call.promptMeta != nil {
-                let version = call.promptVersion.map { "prompt v\($0)" } ?? "prompt"
+                let named = detail.callPrompts[index].map { "prompt \($0)" } ?? "prompt"
+                let version = named + (call.promptVersion.map { " v\($0)" } ?? "")
                 let meta = call.promptMeta.map { "  meta " + Self.preview($0.serialized(), limit: 160) } ?? ""
                 lines.append(facts + "  " + version + meta)
             }
@@ -86,17 +89,25 @@ struct TraceRenderer {
         }
     }
 
-    static func duration(_ seconds: Double?) -> String {
-        guard let seconds else { return "running" }
-        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
-        return String(format: "%.2fs", seconds)
-    }
+    static func duration(_ seconds: Double?) -> String { seconds.map(TraceDisplay.duration) ?? "running" }
 
     static func dollars(_ amount: Double) -> String { NumberDisplay.money(amount) }
 
     static func number(_ value: Double) -> String { NumberDisplay.score(value) }
 
-    static func timestamp(_ seconds: Double) -> String {
+    static func timestamp(_ seconds: Double) -> String { TraceDisplay.timestamp(seconds) }
+
+    /// One line, at most `limit` characters.
+    static func preview(_ text: String, limit: Int) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
+    }
+}
+
+/// How every traces command prints times and durations.
+public enum TraceDisplay {
+    /// `2026-12-01 09:30:00Z`.
+    public static func timestamp(_ seconds: Double) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -104,9 +115,11 @@ struct TraceRenderer {
         return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 
-    /// One line, at most `limit` characters.
-    static func preview(_ text: String, limit: Int) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ")
-        return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
+    /// `640ms` under a second, `1.24s` from one up.
+    public static func duration(_ seconds: Double) -> String {
+        // A clock step between two timestamps must not print as a negative time.
+        let seconds = max(0, seconds)
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
+        return String(format: "%.2fs", seconds)
     }
 }

@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var input: InputOptions
     @OptionGroup var store: StoreOptions
     @OptionGroup var providers: ProviderOptions
+    @OptionGroup var otlp: OTLPOptions
     @Flag(name: .long, help: "Print the result as one JSON object.") var json = false
     @Flag(name: .long, help: "Print each model's reply as it arrives (server-sent events).") var stream = false
     @Option(name: .long, help: ArgumentHelp("Continue this conversation (see `sluice sessions list`).", valueName: "id"))
@@ -67,6 +68,7 @@ struct RunCommand: AsyncParsableCommand {
         let sqlite: SQLiteStore
         let sessionId: String?
         let runUser: String?
+        let otlpSettings: OTLPSettings?
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
@@ -74,6 +76,7 @@ struct RunCommand: AsyncParsableCommand {
             sqlite = try openStore(store.path, fieldLimit: try fieldLimit())
             sessionId = try resolveSession(sqlite)
             runUser = try userId()
+            otlpSettings = try otlp.liveSettings()
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
         } catch let error as UsageError {
             throw error.exit()
@@ -94,6 +97,10 @@ struct RunCommand: AsyncParsableCommand {
         let signals = SignalCancellation { runTask.cancel() }
         let outcome = await runTask.value
         signals.stop()
+        // The run's trace goes to the collector once it is complete and the result is printed.
+        let exportTrace = { (runId: String) async in
+            if let otlpSettings { await exportFinishedRun(runId, from: sqlite, to: otlpSettings) }
+        }
         switch outcome {
         case .success(let result):
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
@@ -110,6 +117,7 @@ struct RunCommand: AsyncParsableCommand {
                 if printer.finish() != output { Terminal.out(output) }
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
+            await exportTrace(result.runId)
             await RunAlerts.check(script.program, runId: result.runId, limits: result.limits, store: sqlite)
             if result.traceError != nil { throw Exit.traceNotSaved }
         case .failure(let error):
@@ -122,17 +130,20 @@ struct RunCommand: AsyncParsableCommand {
                 let signal = signals.received
                 Terminal.error(Terminal.dim("run \(error.runId) cancelled\(signal.map { " by " + SignalCancellation.name(of: $0) } ?? "") after "
                                             + "\(NumberDisplay.money(error.cost)), \(error.tokens) tokens; its trace: sluice traces show \(error.runId)"))
+                await exportTrace(error.runId)
                 throw ExitCode(signal.map(SignalCancellation.exitStatus) ?? Exit.scriptError.rawValue)
             }
             Terminal.error(DiagnosticRenderer.render(error.error.diagnostic, color: Terminal.colorOnStderr))
             if error.error.kind == .overBudget {
                 Terminal.error(Terminal.dim("run \(error.runId) is over budget after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
                                             + "its trace: sluice traces show \(error.runId)"))
+                await exportTrace(error.runId)
                 await RunAlerts.check(script.program, runId: error.runId, limits: error.limits, store: sqlite)
                 throw Exit.overBudgetRun
             }
             Terminal.error(Terminal.dim("run \(error.runId) failed after \(NumberDisplay.money(error.cost)), \(error.tokens) tokens; "
                                         + "its trace: sluice traces show \(error.runId)"))
+            await exportTrace(error.runId)
             await RunAlerts.check(script.program, runId: error.runId, limits: error.limits, store: sqlite)
             throw Exit.scriptError
         }

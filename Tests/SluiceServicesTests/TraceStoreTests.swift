@@ -70,7 +70,7 @@ final class TraceStoreTests: XCTestCase {
         XCTAssertNil(detail.summary.duration)
         XCTAssertEqual(detail.modelCalls.count, 2)
         XCTAssertNil(detail.spans[0].status)
-        XCTAssertTrue(reopened.renderTrace(detail).contains("pipeline support  running  unfinished"))
+        XCTAssertTrue(reopened.renderTrace(detail).contains("pipeline support  +0ms  running  unfinished"))
     }
 
     func testListRunsNewestFirstWithLimit() throws {
@@ -118,16 +118,16 @@ final class TraceStoreTests: XCTestCase {
             run run-1  support  ok  1.24s  $0.000183  915 tokens
             file support.sluice  started 2023-11-14 22:13:20Z
             inputs {"question":"How?"}
-            └─ pipeline support  1.24s  ok
-               ├─ guard question  2ms  ok
+            └─ pipeline support  +0ms  1.24s  ok
+               ├─ guard question  +1ms  2ms  ok
                │     guard injection: pass (0 matches)
-               └─ cascade answer  706ms  ok
+               └─ cascade answer  +4ms  706ms  ok
                   │  {"answered_by":"gpt_4o_mini"}
-                  └─ prompt answer  695ms  ok
+                  └─ prompt answer  +5ms  695ms  ok
                         model gpt-4o-mini (openai) attempt 1: 0 in / 0 out, $0, 12ms
                           error: HTTP 500 from http://x/v1/chat/completions: boom
                         model gpt-4o-mini (openai) attempt 2: 820 in / 95 out (12 cached), $0.000183, 640ms
-                          prompt v2  meta {"owner":"support"}
+                          prompt answer v2  meta {"owner":"support"}
                           warning: http://x/v1 gpt-4o-mini does not accept response_format
                           reply: Like this.
             output "Like this."
