@@ -237,7 +237,7 @@ extension RunContext {
 
     // MARK: validate
 
-    func runValidate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?, _ retryModel: Name?, _ frame: inout Frame) async throws {
+    func runValidate(_ name: Name, _ against: ValidationTarget?, _ retries: Expr?, _ retryModel: Name?, _ frame: inout Frame) async throws {
         let slot = try slot(of: name, frame)
         guard var value = frame.slots[slot] else { throw unbound(name.text, name.span, frame) }
         var maxRetries = 1
@@ -247,14 +247,22 @@ extension RunContext {
             }
             maxRetries = whole
         }
-        let type: SluiceType
-        if let typeRef {
-            type = program.resolve(typeRef)
-        } else if case .reply(let reply) = value, let returns = reply.returns {
-            type = returns
-        } else {
-            throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
-                               file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
+        let rule: ValidationRule
+        switch against {
+        case .type(let typeRef)?:
+            rule = .type(program.resolve(typeRef))
+        case .schema(let ref)?:
+            guard let compiled = program.schemas[BindingSite(frame.file, ref.span)] else {
+                throw RuntimeError(.script, "internal error: the checker did not compile the schema file \"\(ref.path)\"",
+                                   file: frame.file, span: ref.span, help: "please report this script; `sluice check` should have read the file")
+            }
+            rule = .schemaFile(compiled)
+        case nil:
+            guard case .reply(let reply) = value, let returns = reply.returns else {
+                throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
+                                   file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
+            }
+            rule = .type(returns)
         }
         // A dry run takes the path's number of failed attempts before one passes; the retries are
         // estimated on the model that answers them.
@@ -262,12 +270,12 @@ extension RunContext {
                                               (0...maxRetries).map { $0 == 0 ? "valid at once" : "\($0) retr\($0 == 1 ? "y" : "ies")" })
         let budget = frame.budget
         let validated: Value = try await tracer.span("validate", name.text) { detail in
-            detail["type"] = .string("\(type)")
+            detail[rule.detail.key] = .string(rule.detail.value)
             var attempts: [JSONValue] = []
             var repairs: [JSONValue] = []
             var attempt = 1
             while true {
-                var (json, problems, stripped) = check(value, against: type)
+                var (json, problems, stripped) = check(value, against: rule)
                 if let failedAttempts, attempt <= failedAttempts { problems = ["(dry run) this attempt is taken to fail"] }
                 var record: [(String, JSONValue)] = [("attempt", .number(Double(attempt)))]
                 if case .reply(let reply) = value { record.append(("model", .string(reply.model))) }
@@ -286,17 +294,20 @@ extension RunContext {
                 detail["attempts"] = .array(attempts)
                 guard attempt <= maxRetries, case .reply(let reply) = value else {
                     let retried = attempt - 1
-                    throw RuntimeError(.validation, "`\(name.text)` does not match \(type) after \(retried) retr\(retried == 1 ? "y" : "ies"): "
+                    throw RuntimeError(.validation, "`\(name.text)` does not match \(rule.description) after \(retried) retr\(retried == 1 ? "y" : "ies"): "
                                        + problems.joined(separator: "; "), file: frame.file, span: name.span,
                                        notes: [Diagnostic.Note("the last reply was:\n" + value.text)])
                 }
                 attempt += 1
-                let schema = jsonSchema(for: type)
-                let repair = ChatMessage(role: "user", content: Self.repairRequest(problems, schema: schema))
+                let repair = ChatMessage(role: "user", content: Self.repairRequest(problems, schema: rule.schema))
                 let messages = reply.request.messages + [ChatMessage(role: "assistant", content: reply.text), repair]
+                // Against a type, the retry asks for that type; against a schema file, the request
+                // keeps its own structured output (a hand-written schema may have no strict form)
+                // and the repair message carries the schema.
                 var rendered = RenderedPrompt(promptName: reply.promptName, messages: messages, temperature: reply.request.temperature,
-                                              maxTokens: reply.request.maxTokens, stop: reply.request.stop, returns: type,
-                                              schema: schema)
+                                              maxTokens: reply.request.maxTokens, stop: reply.request.stop,
+                                              returns: rule.type ?? reply.returns,
+                                              schema: rule.type == nil ? reply.request.responseSchema?.schema : rule.schema)
                 rendered.schemaName = reply.request.responseSchema?.name
                 rendered.version = reply.promptVersion
                 rendered.meta = reply.promptMeta
@@ -330,22 +341,27 @@ extension RunContext {
     /// The value as JSON, what is wrong with it for `type`, and what a lenient parse had to strip
     /// from the reply's text to find the JSON (a code fence, a preamble, trailing prose).
     func check(_ value: Value, against type: SluiceType) -> (JSONValue?, [String], stripped: [String]) {
+        check(value, against: .type(type))
+    }
+
+    func check(_ value: Value, against rule: ValidationRule) -> (JSONValue?, [String], stripped: [String]) {
         let parsed: LenientJSON?
         switch value {
         case .reply(let reply):
             parsed = LenientJSON(reply.text)
             // A guard may have rewritten the reply's JSON: that is the value checked.
-            if let json = reply.json { return (json, validate(json, against: type), parsed?.stripped ?? []) }
+            if let json = reply.json { return (json, rule.problems(json), parsed?.stripped ?? []) }
         case .string(let s, _):
-            // Text checked against a text type is that text; against anything else, JSON to parse.
-            switch type.nonOptional {
-            case .string, .enumeration: return (.string(s), validate(.string(s), against: type), [])
+            // Text checked against a text type is that text; against anything else (a schema
+            // file too), JSON to parse.
+            switch rule.type?.nonOptional {
+            case .string?, .enumeration?: return (.string(s), rule.problems(.string(s)), [])
             default: parsed = LenientJSON(s)
             }
-        default: return (value.json, validate(value.json, against: type), [])
+        default: return (value.json, rule.problems(value.json), [])
         }
         guard let parsed else { return (nil, ["the reply is not valid JSON"], []) }
-        return (parsed.value, validate(parsed.value, against: type), parsed.stripped)
+        return (parsed.value, rule.problems(parsed.value), parsed.stripped)
     }
 
     // MARK: guard
@@ -528,6 +544,46 @@ extension RunContext {
         let model = try modelSpec(modelName, span: use.args[1].value.span, file: file)
         let vectors = try await embed([value.text, expected], modelName, model, span: use.span, file: file, budget: budget)
         return max(0, min(1, cosine(vectors[0], vectors[1])))
+    }
+}
+
+/// What `validate` checks a value against: a Sluice type, or a JSON Schema file the checker compiled.
+enum ValidationRule {
+    case type(SluiceType)
+    case schemaFile(SchemaFile)
+
+    var type: SluiceType? { if case .type(let t) = self { t } else { nil } }
+
+    /// How the rule is named in errors and in the span's detail: `Reply`, `schema "order.json"`.
+    var description: String {
+        switch self {
+        case .type(let t): "\(t)"
+        case .schemaFile(let file): "schema \(JSONValue.string(file.path).serialized())"
+        }
+    }
+
+    /// How the `validate` span's detail names the rule: `"type": "Reply"`, `"schema": "order.json"`.
+    var detail: (key: String, value: String) {
+        switch self {
+        case .type(let t): ("type", "\(t)")
+        case .schemaFile(let file): ("schema", file.path)
+        }
+    }
+
+    /// The schema a retry is shown.
+    var schema: JSONValue {
+        switch self {
+        case .type(let t): jsonSchema(for: t)
+        case .schemaFile(let file): file.validator.schema
+        }
+    }
+
+    /// One message per problem, each starting with the JSON path of the offending value.
+    func problems(_ json: JSONValue) -> [String] {
+        switch self {
+        case .type(let t): validate(json, against: t)
+        case .schemaFile(let file): file.problems(json)
+        }
     }
 }
 

@@ -374,15 +374,18 @@ final class BodyChecker {
         return .any
     }
 
-    /// `validate NAME [as TYPE] [retries N]`.
-    private func validate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?) {
+    /// `validate NAME [as TYPE | against schema("f.json")] [retries N]`.
+    private func validate(_ name: Name, _ against: ValidationTarget?, _ retries: Expr?) {
         let current = value(name.text, at: name.span)
         // `validate` reads the name and writes the validated value back to the same slot.
         if locals[name.text] != nil, let slot = slot(of: name.text) { mc.session.bindings.bind(name, in: mc.file, slot) }
         var target: SluiceType = .any
-        if let typeRef {
+        if case .type(let typeRef)? = against {
             target = mc.resolve(typeRef)
             checkValidatable(name, current, as: target, typeRef)
+        } else if case .schema(let schemaFile)? = against {
+            // A schema written by hand says nothing the checker can type: the value is `any`.
+            mc.checkSchemaFile(schemaFile)
         } else if case .reply(let returns) = current.type {
             if let returns {
                 target = returns

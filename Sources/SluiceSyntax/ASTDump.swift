@@ -168,7 +168,11 @@ private struct ASTDumper {
             line("(guard \(Self.expression(subject))" + guards.map { " " + Self.stageUse($0) }.joined() + ")")
         case .validate(let name, let type, let retries, let retryModel):
             var text = "(validate \(name)"
-            if let type { text += " (as \(Self.type(type)))" }
+            switch type {
+            case .type(let type)?: text += " (as \(Self.type(type)))"
+            case .schema(let file)?: text += " (against (schema \(JSONValue.string(file.path).serialized())\(file.assertFormats ? " formats" : "")))"
+            case nil: break
+            }
             if let retries { text += " (retries \(Self.expression(retries)))" }
             if let retryModel { text += " (using \(retryModel))" }
             line(text + ")")
