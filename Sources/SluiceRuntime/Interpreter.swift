@@ -14,11 +14,15 @@ public struct RuntimeEffects: Sendable {
     public var sessions: SessionStore?
     /// Embeds text for reranking retrieval (`index ... { embed MODEL }`) and `similarity` scores.
     public var embeddings: EmbeddingProvider?
+    /// Compiles and runs code for the code metrics (`syntax_valid`, `code_runs`, `passes_tests`);
+    /// nil when this host runs none, and those metrics fail saying so.
+    public var code: CodeRunner?
 
     public init(provider: ModelProvider, retrieval: RetrievalStore, trace: TraceSink, clock: Clock,
-                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil, embeddings: EmbeddingProvider? = nil) {
+                random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil, embeddings: EmbeddingProvider? = nil,
+                code: CodeRunner? = nil) {
         self.provider = provider; self.retrieval = retrieval; self.trace = trace; self.clock = clock
-        self.random = random; self.tokens = tokens; self.sessions = sessions; self.embeddings = embeddings
+        self.random = random; self.tokens = tokens; self.sessions = sessions; self.embeddings = embeddings; self.code = code
     }
 }
 

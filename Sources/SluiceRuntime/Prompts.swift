@@ -340,7 +340,8 @@ extension RunContext {
                                          attempt: attempt + response.failedAttempts.count, warnings: response.warnings, id: callId))
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
                          promptName: prompt.promptName, request: request, returns: prompt.returns,
-                         promptVersion: prompt.version, promptMeta: prompt.meta)
+                         promptVersion: prompt.version, promptMeta: prompt.meta, cost: spent,
+                         latencyMs: (effects.clock.now() - started) * 1000)
         } catch {
             ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             let latencyMs = (effects.clock.now() - started) * 1000

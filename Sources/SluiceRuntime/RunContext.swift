@@ -23,6 +23,8 @@ final class RunContext: @unchecked Sendable {
     let estimate: EstimationPath?
     /// Who answers model calls: the injected provider, or synthetic replies in a dry run.
     let provider: ModelProvider
+    /// When the run began (the clock's seconds), for `latency(...)` of the run so far.
+    let startedAt: Double
 
     private let lock = NSLock()
     private var recordedScores: [(name: String, value: Double)] = []
@@ -46,6 +48,7 @@ final class RunContext: @unchecked Sendable {
         self.estimate = estimate
         self.provider = estimate == nil ? interpreter.effects.provider : SyntheticReplies(tokens: interpreter.effects.tokens)
         self.ledger = BudgetLedger(enforcing: estimate == nil)
+        self.startedAt = interpreter.effects.clock.now()
         self.tracer = Tracer(sink: interpreter.effects.trace, clock: interpreter.effects.clock, random: interpreter.effects.random,
                              redactions: redactions)
     }

@@ -480,7 +480,7 @@ extension RunContext {
                 try await tracer.span("score", name) { detail in
                     var score = 0.0
                     if let builtin {
-                        score = try await self.metric(builtin, value, use, &scoreFrame)
+                        score = try await self.metric(builtin, value, use, &scoreFrame, detail: &detail)
                     } else if let declared {
                         score = try await self.declaredMetric(declared, value, use, &scoreFrame, detail: &detail)
                     }

@@ -86,7 +86,7 @@ struct TestCommand: AsyncParsableCommand {
         }
         let effects = RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider)
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, code: SandboxCodeRunner())
 
         let concurrency = concurrency
         let runTask = Task { () async -> [TestSummary] in
