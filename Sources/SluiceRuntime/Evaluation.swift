@@ -94,8 +94,8 @@ extension RunContext {
             try await runGuards(target, uses, &frame)
         case .validate(let name, let target, let retries, let retryModel):
             try await runValidate(name, target, retries, retryModel, &frame)
-        case .score(let target, let uses, let scoreName):
-            try await runScores(target, uses, named: scoreName, &frame)
+        case .score(let target, let uses, let scoreName, let sample):
+            try await runScores(target, uses, named: scoreName, sample: sample, &frame)
         case .parallel(let settings, let body):
             try await runParallel(settings, body, &frame)
         }

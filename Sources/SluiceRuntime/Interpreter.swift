@@ -61,10 +61,15 @@ public final class Interpreter: Sendable {
     /// Model specs and compiled guards, resolved once and shared by every run.
     let declarations = DeclarationCache()
 
+    /// Whether `score … sample N%` scores only that share of runs (production); `sluice test`
+    /// turns it off so every case is scored.
+    public let samplesScores: Bool
+
     /// A program whose check found errors is refused by every run (`Program.errors`).
-    public init(program: Program, effects: RuntimeEffects) {
+    public init(program: Program, effects: RuntimeEffects, samplesScores: Bool = true) {
         self.program = program
         self.effects = effects
+        self.samplesScores = samplesScores
     }
 
     /// Runs `pipeline` with inputs as JSON (strings from the command line are converted to the

@@ -467,7 +467,18 @@ extension RunContext {
 
     /// Each metric's score is named after the metric, or `NAME.METRIC` under `score … as NAME`
     /// (a name already taken in the run gets `#2`, `#3`, …).
-    func runScores(_ target: Expr, _ uses: [StageUse], named scoreName: Name?, _ frame: inout Frame) async throws {
+    func runScores(_ target: Expr, _ uses: [StageUse], named scoreName: Name?, sample: ScoreSample?, _ frame: inout Frame) async throws {
+        if let sample, !isSampled(sample, frame) {
+            // Not sampled: each score is traced as skipped (nothing is computed), never as a 0.
+            for use in uses {
+                let name = scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text
+                try await tracer.span("score", name) { detail in
+                    detail["skipped"] = .string("not sampled")
+                    detail["sample"] = .number(sample.fraction)
+                }
+            }
+            return
+        }
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
@@ -490,6 +501,17 @@ extension RunContext {
                 }
             }
         }
+    }
+
+    /// Whether this run computes a `score … sample N%` statement: a draw from the injected random
+    /// source (every time when the interpreter does not sample); a dry run takes both paths.
+    func isSampled(_ sample: ScoreSample, _ frame: Frame) -> Bool {
+        if let estimate {
+            return estimate.decide("`score … sample` at line \(frame.file.location(of: sample.span.start).line)", ["scored", "not sampled"]) == 0
+        }
+        guard interpreter.samplesScores else { return true }
+        let unit = Double(effects.random.next() >> 11) * 0x1p-53   // uniform in [0, 1)
+        return unit < sample.fraction
     }
 
     /// A `metric` declaration's score of `value`: its lowered pipeline run with `it` and the

@@ -246,7 +246,7 @@ final class BodyChecker {
             validate(name, typeRef, retries)
             if let retryModel { mc.checkModelName(retryModel) }
 
-        case .score(let subject, let uses, _):
+        case .score(let subject, let uses, _, _):
             _ = check(subject)
             for use in uses { metric(use) }
 

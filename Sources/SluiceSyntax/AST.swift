@@ -296,6 +296,14 @@ public struct StageUse: Sendable {
     }
 }
 
+/// `sample 10%` of a `score` statement: the share of runs that compute its scores.
+public struct ScoreSample: Sendable {
+    /// In 0 (exclusive) ... 1.
+    public var fraction: Double
+    public var span: Span
+    public init(fraction: Double, span: Span) { self.fraction = fraction; self.span = span }
+}
+
 /// What `validate` checks a value against: a type, or a JSON Schema written by hand.
 public enum ValidationTarget: Sendable {
     /// `as Type`.
@@ -330,8 +338,9 @@ public struct Stmt: Sendable {
         case guardStage(Expr, [StageUse])
         /// `validate NAME [as Type | against schema("f.json")] [retries N [using MODEL]]`: MODEL answers the retries.
         case validate(Name, ValidationTarget?, retries: Expr?, using: Name?)
-        /// `score EXPR [as NAME] with M(args) [when COND], ...`: with a NAME the scores are `NAME.M`.
-        case score(Expr, [StageUse], as: Name?)
+        /// `score EXPR [as NAME] with M(args) [when COND], ... [sample N%]`: with a NAME the scores
+        /// are `NAME.M`; with `sample`, the statement scores that share of the runs.
+        case score(Expr, [StageUse], as: Name?, sample: ScoreSample?)
         case ifElse([(condition: Expr, body: Block)], elseBody: Block?)
         case forIn(Name, Expr, Block)
         case returnValue(Expr?)

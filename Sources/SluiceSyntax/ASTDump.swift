@@ -180,9 +180,10 @@ private struct ASTDumper {
             line("(session \(name)" + settings.map { " (\($0.name) \(Self.expression($0.value)))" }.joined() + ")")
         case .parallel(let settings, let body):
             node("parallel" + Self.settings(settings)) { dumper in dumper.block(body) }
-        case .score(let subject, let metrics, let scoreName):
+        case .score(let subject, let metrics, let scoreName, let sample):
             line("(score \(Self.expression(subject))" + (scoreName.map { " (as \($0))" } ?? "")
-                 + metrics.map { " " + Self.stageUse($0) }.joined() + ")")
+                 + metrics.map { " " + Self.stageUse($0) }.joined()
+                 + (sample.map { " (sample \(JSONValue.formatNumber($0.fraction * 100))%)" } ?? "") + ")")
         case .ifElse(let branches, let elseBody):
             node("if") { dumper in
                 for branch in branches {

@@ -184,7 +184,23 @@ extension SyntaxParser {
         }
         try expect(.keyword(.with), "after the scored value (as in `score reply with contains(\"x\")`)")
         let metrics = try parseStageUses(what: "a metric name")
-        return Stmt(.score(subject, metrics, as: scoreName), span: spanFrom(start))
+        var sample: ScoreSample?
+        if checkWord("sample") {
+            let sampleStart = advance().span.start
+            guard check(.number) else {
+                report("expected a percentage after `sample`, as in `sample 10%`", at: current.span)
+                throw ParseFailure()
+            }
+            let percent = advance().numberValue
+            _ = try expect(.percent, "after the share of runs to score (as in `sample 10%`)")
+            let span = spanFrom(sampleStart)
+            guard percent > 0, percent <= 100 else {
+                report("`sample` takes a percentage above 0 and at most 100", at: span)
+                throw ParseFailure()
+            }
+            sample = ScoreSample(fraction: percent / 100, span: span)
+        }
+        return Stmt(.score(subject, metrics, as: scoreName, sample: sample), span: spanFrom(start))
     }
 
     // stage_use = name [ arguments ] [ "when" expression ]

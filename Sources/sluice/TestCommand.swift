@@ -23,7 +23,11 @@ struct TestCommand: AsyncParsableCommand {
 
     @ArgumentParser.Argument(help: "The script to test.") var file: String
     @Option(name: .long, help: ArgumentHelp("The labelled cases: one JSON object of inputs per line.", valueName: "file"))
-    var cases: String
+    var cases: String?
+    @Option(name: .customLong("from-traces"),
+            help: ArgumentHelp("Take the cases from past runs in the store: key=value pairs (pipeline, status, file, limit) separated by commas, or \"\" for the defaults.",
+                               valueName: "filter"))
+    var fromTraces: String?
     @Option(name: .long, help: "The pipeline to run when the file declares several.") var pipeline: String?
     @Option(name: .long, help: "How many cases run at once.") var concurrency = 4
     @Option(name: .long, parsing: .singleValue,
@@ -40,6 +44,13 @@ struct TestCommand: AsyncParsableCommand {
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        switch (cases, fromTraces) {
+        case (nil, nil): throw ValidationError("give the cases: --cases FILE, or --from-traces FILTER to take them from past runs")
+        case (_?, _?): throw ValidationError("--cases and --from-traces are two sources of cases; give one")
+        case (nil, let filter?):
+            do { _ = try TraceCaseFilter.parse(filter) } catch let error as UsageError { throw ValidationError(error.description) }
+        default: break
+        }
         for text in threshold { _ = try Threshold.parse(text) }
     }
 
@@ -59,7 +70,7 @@ struct TestCommand: AsyncParsableCommand {
             let pipelineName = try choosePipeline(script.program, named: pipeline)
             for testCase in testCases {
                 do { try checkInputs(testCase.inputs, for: pipelineName, in: script.program, allowMissing: false) } catch let error as UsageError {
-                    throw UsageError("\(cases):\(testCase.line): \(error.description)")
+                    throw UsageError("\(testCase.location(in: cases)): \(error.description)")
                 }
             }
             return Subject(path: path, program: script.program, pipeline: pipelineName,
@@ -71,7 +82,16 @@ struct TestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let testCases: [TestCase]
-        do { testCases = try TestCase.load(cases) } catch let error as UsageError { throw error.exit() }
+        do {
+            if let cases {
+                testCases = try TestCase.load(cases)
+            } else {
+                let script = try loadScript(file)
+                let pipelineName = try choosePipeline(script.program, named: pipeline)
+                testCases = try TestCase.fromTraces(try TraceCaseFilter.parse(fromTraces ?? ""), storePath: store.path,
+                                                    pipeline: pipelineName, program: script.program)
+            }
+        } catch let error as UsageError { throw error.exit() }
         let commandLine = try threshold.map(Threshold.parse)
         // Both scripts are loaded and their pipelines checked against every case before any case runs.
         let tested = try subject(file, cases: testCases, commandLine: commandLine)
@@ -93,7 +113,7 @@ struct TestCommand: AsyncParsableCommand {
             var summaries: [TestSummary] = []
             for subject in [tested] + (baseline.map { [$0] } ?? []) where !Task.isCancelled {
                 let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
-                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: Interpreter(program: subject.program, effects: effects),
+                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: Interpreter(program: subject.program, effects: effects, samplesScores: false),
                                                  concurrency: concurrency, progress: progress)
                 progress.finish()
                 summaries.append(TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds))
@@ -122,7 +142,7 @@ struct TestCommand: AsyncParsableCommand {
         for summary in summaries {
             for outcome in summary.outcomes {
                 if case .failed(let failure) = outcome.status {
-                    Terminal.error(Terminal.red("\(cases):\(outcome.testCase.line): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
+                    Terminal.error(Terminal.red("\(outcome.testCase.location(in: cases)): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
                                    + " \(failure.error.message) " + Terminal.dim("(sluice traces show \(failure.runId))"))
                 }
             }
@@ -180,6 +200,13 @@ struct TestCommand: AsyncParsableCommand {
 struct TestCase: Sendable {
     var line: Int
     var inputs: [String: JSONValue]
+    /// The past run the case was taken from (`--from-traces`); nil for a line of a cases file.
+    var sourceRun: String? = nil
+
+    /// Where the case came from, for messages: `cases.jsonl:3`, or `run ID` for a traced case.
+    func location(in casesFile: String?) -> String {
+        sourceRun.map { "case \(line) (from run \($0))" } ?? "\(casesFile ?? "cases"):\(line)"
+    }
 
     /// Every non-blank line of a JSONL file, each a JSON object; anything else is a usage error
     /// naming the line.

@@ -168,6 +168,7 @@ struct TestSummary {
             ("line", .number(Double(outcome.testCase.line))),
             ("run_id", .string(outcome.runId)),
         ]
+        if let source = outcome.testCase.sourceRun { members.append(("source_run", .string(source))) }
         switch outcome.status {
         case .ok(let result):
             members.append(("status", .string("ok")))
