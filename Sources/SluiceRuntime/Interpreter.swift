@@ -72,6 +72,17 @@ public final class Interpreter: Sendable {
         self.samplesScores = samplesScores
     }
 
+    /// A model the program declares or imports, resolved as a run resolves it: for commands that
+    /// call a model outside any pipeline (`sluice metric similarity --model M`).
+    public func modelSpec(named name: String) throws(RuntimeError) -> ModelSpec {
+        let context = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil)
+        do { return try context.modelSpec(name, span: Span(0, 0), file: program.main.file) } catch let error as RuntimeError {
+            throw error
+        } catch {
+            throw RuntimeError(.script, "\(error)", file: program.main.file, span: Span(0, 0))
+        }
+    }
+
     /// Runs `pipeline` with inputs as JSON (strings from the command line are converted to the
     /// declared parameter types). Every run is traced, failed ones too. `onText`, when given,
     /// streams replies: it is called with a label naming the call and each piece of text. `user`

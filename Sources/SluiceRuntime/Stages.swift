@@ -85,7 +85,7 @@ extension RunContext {
                 span: Span, file: SourceFile, budget: BudgetScope) async throws -> [RetrievedChunk] {
         let vectors = try await embed([query] + chunks.map(\.text), modelName, model, span: span, file: file, budget: budget)
         let ranked = zip(chunks, vectors.dropFirst()).map { chunk, vector in
-            RetrievedChunk(text: chunk.text, source: chunk.source, score: cosine(vectors[0], vector))
+            RetrievedChunk(text: chunk.text, source: chunk.source, score: cosineSimilarity(vectors[0], vector))
         }
         return Array(ranked.sorted { $0.score > $1.score }.prefix(limit))
     }
@@ -565,7 +565,7 @@ extension RunContext {
         }
         let model = try modelSpec(modelName, span: use.args[1].value.span, file: file)
         let vectors = try await embed([value.text, expected], modelName, model, span: use.span, file: file, budget: budget)
-        return max(0, min(1, cosine(vectors[0], vectors[1])))
+        return max(0, min(1, cosineSimilarity(vectors[0], vectors[1])))
     }
 }
 
@@ -638,7 +638,8 @@ extension Value {
     }
 }
 
-func cosine(_ a: [Float], _ b: [Float]) -> Double {
+/// The cosine similarity of two vectors (0 when either is all zeros), in -1...1.
+public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
     var dot = 0.0, na = 0.0, nb = 0.0
     for (x, y) in zip(a, b) {
         dot += Double(x) * Double(y)
