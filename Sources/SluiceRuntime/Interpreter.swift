@@ -64,12 +64,17 @@ public final class Interpreter: Sendable {
     /// Whether `score … sample N%` scores only that share of runs (production); `sluice test`
     /// turns it off so every case is scored.
     public let samplesScores: Bool
+    /// When set, every model call of a run goes to this model instead of the one the script
+    /// names (`sluice test --compare-model`), except the calls of a metric's judge, so that both
+    /// sides of a comparison are graded alike.
+    public let modelOverride: ModelSpec?
 
     /// A program whose check found errors is refused by every run (`Program.errors`).
-    public init(program: Program, effects: RuntimeEffects, samplesScores: Bool = true) {
+    public init(program: Program, effects: RuntimeEffects, samplesScores: Bool = true, modelOverride: ModelSpec? = nil) {
         self.program = program
         self.effects = effects
         self.samplesScores = samplesScores
+        self.modelOverride = modelOverride
     }
 
     /// A model the program declares or imports, resolved as a run resolves it: for commands that

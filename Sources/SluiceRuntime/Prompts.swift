@@ -290,9 +290,15 @@ extension RunContext {
 
     /// One model call: checked against the context window, reserved against the budget, sent,
     /// traced and settled.
-    func callModel(_ modelName: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile, budget: BudgetScope,
+    func callModel(_ requestedModel: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile, budget: BudgetScope,
                    detail: inout JSONDetail, attempt: Int = 1) async throws -> Reply {
-        let model = try modelSpec(modelName, span: span, file: file)
+        let modelName: String, model: ModelSpec
+        if let override = interpreter.modelOverride, !RunContext.judging {
+            (modelName, model) = (override.name, override)
+            detail["model_override"] = .string(override.name)
+        } else {
+            (modelName, model) = (requestedModel, try modelSpec(requestedModel, span: span, file: file))
+        }
         var messages = prompt.messages
         var inputTokens = countTokens(messages, model)
         let maxTokens = maxOutputTokens(prompt, model)

@@ -23,6 +23,9 @@ final class RunContext: @unchecked Sendable {
     let estimate: EstimationPath?
     /// Who answers model calls: the injected provider, or synthetic replies in a dry run.
     let provider: ModelProvider
+    /// True inside a metric declaration's evaluation: its judge's calls keep their model under
+    /// `Interpreter.modelOverride`.
+    @TaskLocal static var judging = false
     /// When the run began (the clock's seconds), for `latency(...)` of the run so far.
     let startedAt: Double
 

@@ -523,8 +523,11 @@ extension RunContext {
         let metric = declared.decl, file = frame.file
         var arguments: [Value?] = [value]
         for arg in use.args { arguments.append(try await eval(arg.value, &frame)) }
-        let result = try await callPipeline(Declared(metric.lowered, in: declared.file), arguments: arguments, budget: frame.budget,
-                                            depth: frame.depth, callSite: (file, use.span), spanKind: "metric")
+        let budget = frame.budget, depth = frame.depth
+        let result = try await RunContext.$judging.withValue(true) {
+            try await callPipeline(Declared(metric.lowered, in: declared.file), arguments: arguments, budget: budget,
+                                   depth: depth, callSite: (file, use.span), spanKind: "metric")
+        }
         let score: Double
         switch metric.body {
         case .expression:

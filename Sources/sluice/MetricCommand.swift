@@ -90,24 +90,13 @@ struct MetricCommand: AsyncParsableCommand {
                 throw UsageError("\(file):\(index + 1) is empty: an empty text has no embedding to compare").exit()
             }
         }
-        let catalog = Checker.check(Parser.parse(SourceFile(path: "<metric>", text: "use std.models")).module, loader: FileModuleLoader()).program
-        guard catalog.models[model] != nil else {
-            let known = catalog.models.keys.filter { $0.contains("embedding") }.sorted()
-            let hint = closestMatch(to: model, in: catalog.models.keys).map { " (did you mean `\($0)`?)" } ?? ""
-            throw UsageError("unknown model `\(model)`\(hint); the embedding models of std.models: \(known.joined(separator: ", "))").exit()
-        }
         let provider: ModelProvider
-        do { provider = try providers.makeProvider() } catch let error as UsageError { throw error.exit() }
-        guard let embedder = provider as? EmbeddingProvider else { throw UsageError("the providers of this command cannot embed text").exit() }
-        // The model is resolved from the catalog as a run resolves it; this interpreter runs no pipeline.
         let spec: ModelSpec
         do {
-            spec = try Interpreter(program: catalog, effects: RuntimeEffects(
-                provider: provider, retrieval: NoIndexes(), trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-                tokens: defaultTokenCounter())).modelSpec(named: model)
-        } catch {
-            throw UsageError("model `\(model)`: \(error.message)").exit()
-        }
+            provider = try providers.makeProvider()
+            spec = try commandLineModel(model, option: "--model", listing: { $0.contains("embedding") }, provider: provider)
+        } catch let error as UsageError { throw error.exit() }
+        guard let embedder = provider as? EmbeddingProvider else { throw UsageError("the providers of this command cannot embed text").exit() }
         let texts = pairs.flatMap { [$0.reference, $0.prediction] }
         var vectors: [[Float]] = []
         var tokens = 0
@@ -148,10 +137,4 @@ struct MetricCommand: AsyncParsableCommand {
     static func count(_ lines: Int) -> String { lines == 1 ? "1 line" : "\(lines) lines" }
 
     static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
-}
-
-/// `sluice metric` reads no index: its interpreter only resolves a model of the catalog.
-private struct NoIndexes: RetrievalStore {
-    func prepare(_ spec: IndexSpec) throws { throw UsageError("`sluice metric` has no indexes") }
-    func search(index: String, query: String, limit: Int) throws -> [RetrievedChunk] { throw UsageError("`sluice metric` has no indexes") }
 }

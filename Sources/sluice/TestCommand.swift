@@ -39,11 +39,18 @@ struct TestCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also run the cases with this script (another prompt version or model) and print both side by side.",
                                             valueName: "baseline"))
     var compare: String?
+    @Option(name: .customLong("compare-model"),
+            help: ArgumentHelp("Also run the cases with every model call of FILE sent to this model (judges keep theirs) and print both side by side.",
+                               valueName: "model"))
+    var compareModel: String?
     @OptionGroup var store: StoreOptions
     @OptionGroup var providers: ProviderOptions
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        if compare != nil, compareModel != nil {
+            throw ValidationError("--compare and --compare-model each give the baseline; give one")
+        }
         switch (cases, fromTraces) {
         case (nil, nil): throw ValidationError("give the cases: --cases FILE, or --from-traces FILTER to take them from past runs")
         case (_?, _?): throw ValidationError("--cases and --from-traces are two sources of cases; give one")
@@ -60,6 +67,8 @@ struct TestCommand: AsyncParsableCommand {
         var program: Program
         var pipeline: String
         var thresholds: [Threshold]
+        /// `--compare-model`: the model every call of the baseline goes to.
+        var modelOverride: ModelSpec? = nil
     }
 
     /// Loads a script and checks every case's inputs against the pipeline it runs; `commandLine`
@@ -95,7 +104,7 @@ struct TestCommand: AsyncParsableCommand {
         let commandLine = try threshold.map(Threshold.parse)
         // Both scripts are loaded and their pipelines checked against every case before any case runs.
         let tested = try subject(file, cases: testCases, commandLine: commandLine)
-        let baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
+        var baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
         let sqlite: SQLiteStore
         let provider: ModelProvider
         do {
@@ -103,6 +112,14 @@ struct TestCommand: AsyncParsableCommand {
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite))
         } catch let error as UsageError {
             throw error.exit()
+        }
+        if let compareModel {
+            // The baseline is the tested script itself, every call sent to the other model.
+            do {
+                var other = Subject(path: file, program: tested.program, pipeline: tested.pipeline, thresholds: [])
+                other.modelOverride = try commandLineModel(compareModel, option: "--compare-model", program: tested.program, provider: provider)
+                baseline = other
+            } catch let error as UsageError { throw error.exit() }
         }
         let effects = RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
@@ -113,10 +130,12 @@ struct TestCommand: AsyncParsableCommand {
             var summaries: [TestSummary] = []
             for subject in [tested] + (baseline.map { [$0] } ?? []) where !Task.isCancelled {
                 let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
-                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: Interpreter(program: subject.program, effects: effects, samplesScores: false),
-                                                 concurrency: concurrency, progress: progress)
+                let interpreter = Interpreter(program: subject.program, effects: effects, samplesScores: false, modelOverride: subject.modelOverride)
+                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: interpreter, concurrency: concurrency, progress: progress)
                 progress.finish()
-                summaries.append(TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds))
+                var summary = TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds)
+                summary.modelOverride = subject.modelOverride?.name
+                summaries.append(summary)
             }
             return summaries
         }
