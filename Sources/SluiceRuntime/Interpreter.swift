@@ -38,6 +38,9 @@ public struct RunResult: Sendable {
     public var limits: BudgetLimits
     /// Set when the trace store failed; the run itself still completed.
     public var traceError: String?
+    /// Scores that could not be computed (a judge whose reply is not a grade), with why: the run
+    /// went on, and they are recorded as failed, not as a number.
+    public var failedScores: [(name: String, error: String)] = []
 }
 
 /// The error of a failed run, with what the run had spent and recorded until then.

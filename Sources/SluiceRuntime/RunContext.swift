@@ -148,6 +148,11 @@ final class RunContext: @unchecked Sendable {
         lock.withLock { recordedScores.append((name, value)) }
     }
     private var pendingScores: Set<String> = []
+    private var recordedFailures: [(name: String, error: String)] = []
+
+    /// A score that could not be computed: the run goes on without it.
+    func addFailedScore(_ name: String, _ error: String) { lock.withLock { recordedFailures.append((name, error)) } }
+    var failedScores: [(name: String, error: String)] { lock.withLock { recordedFailures } }
 
     func addFlags(_ flags: [FlagVerdict]) { lock.withLock { recordedFlags += flags } }
 
@@ -196,7 +201,7 @@ final class RunContext: @unchecked Sendable {
             // After the run's end is written, so a store that failed on the last write is reported too.
             return RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
                              cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
-                             traceError: tracer.sinkError.map { "\($0)" })
+                             traceError: tracer.sinkError.map { "\($0)" }, failedScores: failedScores)
         } catch {
             let runtime: RuntimeError
             let status: TraceRunEnd.Status

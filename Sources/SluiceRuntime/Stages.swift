@@ -487,18 +487,25 @@ extension RunContext {
             let declared = program.metrics[use.name.text]
             if builtin == nil, declared == nil { throw unresolved(use.name.text, use.name.span, frame) }
             var scoreFrame = frame
-            try await addScore(scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text) { name in
-                try await tracer.span("score", name) { detail in
-                    var score = 0.0
-                    if let builtin {
-                        score = try await self.metric(builtin, value, use, &scoreFrame, detail: &detail)
-                    } else if let declared {
-                        score = try await self.declaredMetric(declared, value, use, &scoreFrame, detail: &detail)
+            var attempted = ""
+            do {
+                try await addScore(scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text) { name in
+                    attempted = name
+                    return try await tracer.span("score", name) { detail in
+                        var score = 0.0
+                        if let builtin {
+                            score = try await self.metric(builtin, value, use, &scoreFrame, detail: &detail)
+                        } else if let declared {
+                            score = try await self.declaredMetric(declared, value, use, &scoreFrame, detail: &detail)
+                        }
+                        detail["value"] = .number(score)
+                        tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
+                        return score
                     }
-                    detail["value"] = .number(score)
-                    tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
-                    return score
                 }
+            } catch let failure as ScoreFailure {
+                // The score span ended as an error with the reason; the run goes on without the score.
+                addFailedScore(attempted, failure.message)
             }
         }
     }
@@ -545,9 +552,11 @@ extension RunContext {
                 detail["repairs"] = .array([.object([("kind", .string("lenient_parse")), ("stripped", .array(stripped.map { .string($0) }))])])
             }
             guard problems.isEmpty, case .object(let fields)? = json, case .number(let n)? = fields.first(where: { $0.0 == "score" })?.1 else {
-                throw RuntimeError(.validation, "the judge of metric `\(metric.name.text)` gave a grade that does not match \(grade)"
-                                   + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")), file: file, span: use.span,
-                                   notes: [Diagnostic.Note("the judge replied:\n" + reply.text)])
+                let message = "the judge of metric `\(metric.name.text)` gave a grade that does not match \(grade)"
+                    + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; "))
+                detail["failed"] = .string(message)
+                detail["judge_reply"] = .string(reply.text)
+                throw ScoreFailure(message: message)
             }
             if case .string(let reasoning)? = fields.first(where: { $0.0 == "reasoning" })?.1 { detail["reasoning"] = .string(reasoning) }
             score = n
@@ -571,6 +580,10 @@ extension RunContext {
         return max(0, min(1, cosineSimilarity(vectors[0], vectors[1])))
     }
 }
+
+/// A score that could not be computed from what a judge said (its reply is not a grade): a
+/// failed score, recorded on its span and in `RunResult.failedScores`; the run goes on.
+struct ScoreFailure: Error { var message: String }
 
 /// What `validate` checks a value against: a Sluice type, or a JSON Schema file the checker compiled.
 enum ValidationRule {

@@ -10,7 +10,7 @@ import SluiceSemantics
 ///   the metric fails naming why (it never runs code with the network). A syntax check executes
 ///   nothing and runs without the namespace then.
 /// - **Time**: wall-clock via coreutils `timeout` (TERM, then KILL a second later, to the
-///   program's whole process group) and CPU seconds via `RLIMIT_CPU`.
+///   program's whole process group), backed by `RLIMIT_CPU` a second above it.
 /// - **Memory**: `RLIMIT_AS` (address space) through `prlimit`; an allocation past it fails
 ///   (Python raises `MemoryError`, the program exits non-zero).
 /// - **Files**: a fresh, private (0700) temporary folder as working directory and `HOME`, deleted
@@ -50,7 +50,9 @@ public final class SandboxCodeRunner: CodeRunner, @unchecked Sendable {
         case (.bash, .syntax): program = [interpreter, "-n", source.path]
         case (.bash, .run): program = [interpreter, source.path]
         }
-        let cpuSeconds = Int(request.timeLimit.rounded(.up))
+        // The CPU limit is a second above the wall-clock one, so a busy loop is stopped by the
+        // wall clock (reported as a time-out) and the CPU limit only backs it up.
+        let cpuSeconds = Int(request.timeLimit.rounded(.up)) + 1
         let limits = ["/usr/bin/env", "prlimit", "--as=\(request.memoryLimit)", "--cpu=\(cpuSeconds)",
                       "--fsize=\(Self.fileSizeLimit)", "--core=0", "--"]
         let sandbox = isolated ? ["unshare", "-r", "-n", "--"] : []
@@ -59,7 +61,8 @@ public final class SandboxCodeRunner: CodeRunner, @unchecked Sendable {
         let (status, signalled, output) = try await Self.execute(command, in: folder)
         let durationMs = Date().timeIntervalSince(started) * 1000
         let outcome: CodeRunResult.Outcome
-        if status == 124 || (status == 137 && durationMs >= request.timeLimit * 1000) {
+        let ranOut = durationMs >= request.timeLimit * 1000
+        if status == 124 || (ranOut && (signalled || status > 128)) {
             outcome = .timedOut
         } else if signalled || status > 128 {
             outcome = .killed

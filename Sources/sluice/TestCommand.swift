@@ -160,6 +160,12 @@ struct TestCommand: AsyncParsableCommand {
         }
         for summary in summaries {
             for outcome in summary.outcomes {
+                if case .ok(let result) = outcome.status {
+                    for failed in result.failedScores {
+                        Terminal.error(Terminal.red("\(outcome.testCase.location(in: cases)): score \(failed.name) failed:") + " \(failed.error) "
+                                       + Terminal.dim("(sluice traces show \(result.runId))"))
+                    }
+                }
                 if case .failed(let failure) = outcome.status {
                     Terminal.error(Terminal.red("\(outcome.testCase.location(in: cases)): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
                                    + " \(failure.error.message) " + Terminal.dim("(sluice traces show \(failure.runId))"))

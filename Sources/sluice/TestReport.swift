@@ -176,6 +176,9 @@ struct TestSummary {
         case .ok(let result):
             members.append(("status", .string("ok")))
             members.append(("output", result.output.json))
+            if !result.failedScores.isEmpty {
+                members.append(("failed_scores", .object(result.failedScores.map { ($0.name, .string($0.error)) })))
+            }
         case .blocked(let failure):
             members.append(("status", .string("blocked")))
             members.append(("error", .string(failure.error.message)))
