@@ -17,7 +17,11 @@ struct TestCommand: AsyncParsableCommand {
             Exit 0 when every case ran and every threshold holds, 1 when a case failed with an error or a \
             threshold failed (a case a guard blocked is reported, not failed), 2 for usage errors. With \
             --compare BASELINE the cases also run through BASELINE and the two are shown side by side; only \
-            FILE is checked against bounds and written to --junit.
+            FILE is checked against bounds and written to --junit. --compare-model MODEL makes the baseline FILE with every \
+            model call sent to MODEL (a metric's judge keeps its own). --from-traces FILTER takes the cases from past runs in \
+            the store instead of --cases (pipeline=, status= (default ok, or any), file=, limit= (default 100)); their outputs \
+            become `expected` when the pipeline declares it and the run had none. Every case is scored, whatever a \
+            `score … sample N%` says.
             """
     )
 
