@@ -92,10 +92,10 @@ extension RunContext {
             try startSession(name, settings, &frame, span: statement.span)
         case .guardStage(let target, let uses):
             try await runGuards(target, uses, &frame)
-        case .validate(let name, let typeRef, let retries, let retryModel):
-            try await runValidate(name, typeRef, retries, retryModel, &frame)
-        case .score(let target, let uses, let scoreName):
-            try await runScores(target, uses, named: scoreName, &frame)
+        case .validate(let name, let target, let retries, let retryModel):
+            try await runValidate(name, target, retries, retryModel, &frame)
+        case .score(let target, let uses, let scoreName, let sample):
+            try await runScores(target, uses, named: scoreName, sample: sample, &frame)
         case .parallel(let settings, let body):
             try await runParallel(settings, body, &frame)
         }

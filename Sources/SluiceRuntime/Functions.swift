@@ -109,8 +109,10 @@ extension RunContext {
         }
     }
 
-    /// A built-in metric, a number in 0...1: one case per entry of `BuiltinMetric`.
-    func metric(_ metric: BuiltinMetric, _ value: Value, _ use: StageUse, _ frame: inout Frame) async throws -> Double {
+    /// A built-in metric, a number in 0...1: one case per entry of `BuiltinMetric`. What a check
+    /// found (schema errors, a latency, a program's output) goes into the score span's `detail`.
+    func metric(_ metric: BuiltinMetric, _ value: Value, _ use: StageUse, _ frame: inout Frame,
+                detail: inout JSONDetail) async throws -> Double {
         let file = frame.file, span = use.span
         func fail(_ message: String) -> RuntimeError { RuntimeError(.script, "metric `\(metric.rawValue)`: \(message)", file: file, span: span) }
         guard metric.arity.contains(use.args.count) else { throw fail("takes \(metric.arity.lowerBound) to \(metric.arity.upperBound) arguments") }
@@ -153,6 +155,87 @@ extension RunContext {
             }
             let length = Double(text.count)
             return length >= low && length <= high ? 1 : 0
+        case .schema_valid:
+            guard let schema = program.schemas[BindingSite(file, use.args[0].value.span)] else {
+                throw RuntimeError(.script, "internal error: the checker did not compile the schema file of `schema_valid`", file: file, span: span,
+                                   help: "please report this script; `sluice check` should have read the file")
+            }
+            detail["schema"] = .string(schema.path)
+            let (json, problems, _) = check(value, against: .schemaFile(schema))
+            guard json != nil, problems.isEmpty else {
+                detail["errors"] = .array(problems.prefix(Self.maxListedErrors).map { .string($0) })
+                return 0
+            }
+            return 1
+        case .latency:
+            guard case .number(let most) = args[0] else { throw fail("takes the most milliseconds, a number, as in `latency(2000)`") }
+            // A reply is bounded by its own call; anything else by the run so far.
+            let milliseconds: Double
+            if case .reply(let reply) = value { milliseconds = reply.latencyMs } else { milliseconds = (effects.clock.now() - startedAt) * 1000 }
+            detail["of"] = .string(value.isReply ? "call" : "run")
+            detail["latency_ms"] = .number(milliseconds)
+            return milliseconds <= most ? 1 : 0
+        case .cost:
+            guard case .money(let most) = args[0] else { throw fail("takes the most money, as in `cost($0.01)`") }
+            let dollars: Double
+            if case .reply(let reply) = value { dollars = reply.cost } else { dollars = ledger.spentDollars }
+            detail["of"] = .string(value.isReply ? "call" : "run")
+            detail["cost"] = .number(dollars)
+            return dollars <= most ? 1 : 0
+        case .syntax_valid, .code_runs, .passes_tests:
+            return try await codeMetric(metric, code: codeOfReply(text), args, fail: fail, detail: &detail)
         }
+    }
+
+    /// `syntax_valid(LANG)`, `code_runs(LANG [, SECONDS [, MEGABYTES]])` and
+    /// `passes_tests(LANG, TESTS [, SECONDS [, MEGABYTES]])` through the injected code runner.
+    /// `passes_tests` runs the code followed by each test (a string, or a list of them) as a
+    /// program of its own and scores the fraction that exit 0.
+    private func codeMetric(_ metric: BuiltinMetric, code: String, _ args: [Value], fail: (String) -> RuntimeError,
+                            detail: inout JSONDetail) async throws -> Double {
+        guard let language = CodeLanguage(rawValue: args[0].text) else {
+            throw fail("no code checks for `\(args[0].text)`; the languages are " + CodeLanguage.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let limitsStart = metric == .passes_tests ? 2 : 1
+        func limit(_ index: Int, _ what: String, default fallback: Double, most: Double) throws -> Double {
+            guard args.count > index else { return fallback }
+            guard case .number(let n) = args[index], n > 0, n <= most else { throw fail("\(what) must be a number above 0, at most \(displayNumber(most))") }
+            return n
+        }
+        let seconds = try limit(limitsStart, "the time limit in seconds", default: BuiltinMetric.defaultCodeSeconds, most: 600)
+        let megabytes = try limit(limitsStart + 1, "the memory limit in megabytes", default: BuiltinMetric.defaultCodeMegabytes, most: 65_536)
+        var programs = [code]
+        if metric == .passes_tests {
+            let tests: [String]
+            switch args[1] {
+            case .list(let items): tests = items.map(\.text)
+            case let single: tests = [single.text]
+            }
+            guard !tests.isEmpty else { throw fail("has no tests to run: give a test (code after the program, e.g. `assert f(2) == 4`) or a list of them") }
+            programs = tests.map { code + "\n\n" + $0 + "\n" }
+        }
+        detail["language"] = .string(language.rawValue)
+        // A dry run estimates cost: it runs no code, and takes every check to pass.
+        if estimate != nil { return 1 }
+        guard let runner = effects.code else {
+            throw fail("this host runs no code (no code runner was given to the interpreter)")
+        }
+        var results: [CodeRunResult] = []
+        for program in programs {
+            do {
+                results.append(try await runner.run(CodeRun(language: language, code: program, mode: metric == .syntax_valid ? .syntax : .run,
+                                                            timeLimit: seconds, memoryLimit: Int(megabytes * 1_048_576))))
+            } catch let error as CodeRunnerError {
+                throw fail(error.message)
+            }
+        }
+        let outcomes: [JSONValue] = results.map { result in
+            var fields: [(String, JSONValue)] = [("outcome", .string(result.outcome.rawValue)), ("ms", .number(result.durationMs.rounded()))]
+            if let code = result.exitCode { fields.append(("exit", .number(Double(code)))) }
+            if result.outcome != .passed, !result.output.isEmpty { fields.append(("output", .string(result.output))) }
+            return .object(fields)
+        }
+        if metric == .passes_tests { detail["tests"] = .array(outcomes) } else if let only = outcomes.first { detail["result"] = only }
+        return Double(results.filter { $0.outcome == .passed }.count) / Double(results.count)
     }
 }

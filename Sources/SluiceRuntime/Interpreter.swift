@@ -17,12 +17,16 @@ public struct RuntimeEffects: Sendable {
     /// Where spending across runs is kept, for `user_day`, `pipeline_day`, `day` and `session`
     /// budgets; every call is recorded there. Runs of interpreters that share it share the windows.
     public var spend: SpendLedger
+    /// Compiles and runs code for the code metrics (`syntax_valid`, `code_runs`, `passes_tests`);
+    /// nil when this host runs none, and those metrics fail saying so.
+    public var code: CodeRunner?
 
     public init(provider: ModelProvider, retrieval: RetrievalStore, trace: TraceSink, clock: Clock,
                 random: RandomSource, tokens: TokenCounter, sessions: SessionStore? = nil, embeddings: EmbeddingProvider? = nil,
-                spend: SpendLedger = InMemorySpendLedger()) {
+                spend: SpendLedger = InMemorySpendLedger(), code: CodeRunner? = nil) {
         self.provider = provider; self.retrieval = retrieval; self.trace = trace; self.clock = clock
         self.random = random; self.tokens = tokens; self.sessions = sessions; self.embeddings = embeddings; self.spend = spend
+        self.code = code
     }
 }
 
@@ -38,6 +42,9 @@ public struct RunResult: Sendable {
     public var limits: BudgetLimits
     /// Set when the trace store failed; the run itself still completed.
     public var traceError: String?
+    /// Scores that could not be computed (a judge whose reply is not a grade), with why: the run
+    /// went on, and they are recorded as failed, not as a number.
+    public var failedScores: [(name: String, error: String)] = []
 }
 
 /// The error of a failed run, with what the run had spent and recorded until then.
@@ -63,10 +70,31 @@ public final class Interpreter: Sendable {
     /// Model specs and compiled guards, resolved once and shared by every run.
     let declarations = DeclarationCache()
 
+    /// Whether `score … sample N%` scores only that share of runs (production); `sluice test`
+    /// turns it off so every case is scored.
+    public let samplesScores: Bool
+    /// When set, every model call of a run goes to this model instead of the one the script
+    /// names (`sluice test --compare-model`), except the calls of a metric's judge, so that both
+    /// sides of a comparison are graded alike.
+    public let modelOverride: ModelSpec?
+
     /// A program whose check found errors is refused by every run (`Program.errors`).
-    public init(program: Program, effects: RuntimeEffects) {
+    public init(program: Program, effects: RuntimeEffects, samplesScores: Bool = true, modelOverride: ModelSpec? = nil) {
         self.program = program
         self.effects = effects
+        self.samplesScores = samplesScores
+        self.modelOverride = modelOverride
+    }
+
+    /// A model the program declares or imports, resolved as a run resolves it: for commands that
+    /// call a model outside any pipeline (`sluice metric similarity --model M`).
+    public func modelSpec(named name: String) throws(RuntimeError) -> ModelSpec {
+        let context = RunContext(interpreter: self, sessionId: nil, onText: nil, estimate: nil)
+        do { return try context.modelSpec(name, span: Span(0, 0), file: program.main.file) } catch let error as RuntimeError {
+            throw error
+        } catch {
+            throw RuntimeError(.script, "\(error)", file: program.main.file, span: Span(0, 0))
+        }
     }
 
     /// Runs `pipeline` with inputs as JSON (strings from the command line are converted to the

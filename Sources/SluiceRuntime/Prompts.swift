@@ -297,9 +297,15 @@ extension RunContext {
 
     /// One model call: checked against the context window, reserved against the budget, sent,
     /// traced and settled.
-    func callModel(_ modelName: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile, budget: BudgetScope,
+    func callModel(_ requestedModel: String, _ prompt: RenderedPrompt, span: Span, file: SourceFile, budget: BudgetScope,
                    detail: inout JSONDetail, attempt: Int = 1) async throws -> Reply {
-        let model = try modelSpec(modelName, span: span, file: file)
+        let modelName: String, model: ModelSpec
+        if let override = interpreter.modelOverride, !RunContext.judging {
+            (modelName, model) = (override.name, override)
+            detail["model_override"] = .string(override.name)
+        } else {
+            (modelName, model) = (requestedModel, try modelSpec(requestedModel, span: span, file: file))
+        }
         var messages = prompt.messages
         var inputTokens = countTokens(messages, model)
         let maxTokens = maxOutputTokens(prompt, model)
@@ -360,7 +366,8 @@ extension RunContext {
             if let overrun, !overrun.passedLimits.isEmpty { throw overBudget(overrun, file: file, span: span) }
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
                          promptName: prompt.promptName, request: request, returns: prompt.returns,
-                         promptVersion: prompt.version, promptMeta: prompt.meta)
+                         promptVersion: prompt.version, promptMeta: prompt.meta, cost: spent,
+                         latencyMs: (effects.clock.now() - started) * 1000)
         } catch let error as RuntimeError where error.kind == .overBudget {
             throw error
         } catch {

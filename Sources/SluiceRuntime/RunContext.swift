@@ -23,6 +23,11 @@ final class RunContext: @unchecked Sendable {
     let estimate: EstimationPath?
     /// Who answers model calls: the injected provider, or synthetic replies in a dry run.
     let provider: ModelProvider
+    /// True inside a metric declaration's evaluation: its judge's calls keep their model under
+    /// `Interpreter.modelOverride`.
+    @TaskLocal static var judging = false
+    /// When the run began (the clock's seconds), for `latency(...)` of the run so far.
+    let startedAt: Double
 
     private let lock = NSLock()
     private var recordedScores: [(name: String, value: Double)] = []
@@ -45,6 +50,7 @@ final class RunContext: @unchecked Sendable {
         self.onText = onText
         self.estimate = estimate
         self.provider = estimate == nil ? interpreter.effects.provider : SyntheticReplies(tokens: interpreter.effects.tokens)
+        self.startedAt = interpreter.effects.clock.now()
         self.tracer = Tracer(sink: interpreter.effects.trace, clock: interpreter.effects.clock, random: interpreter.effects.random,
                              redactions: redactions)
         self.ledger = BudgetLedger(enforcing: estimate == nil, spend: interpreter.effects.spend,
@@ -143,6 +149,11 @@ final class RunContext: @unchecked Sendable {
         lock.withLock { recordedScores.append((name, value)) }
     }
     private var pendingScores: Set<String> = []
+    private var recordedFailures: [(name: String, error: String)] = []
+
+    /// A score that could not be computed: the run goes on without it.
+    func addFailedScore(_ name: String, _ error: String) { lock.withLock { recordedFailures.append((name, error)) } }
+    var failedScores: [(name: String, error: String)] { lock.withLock { recordedFailures } }
 
     func addFlags(_ flags: [FlagVerdict]) { lock.withLock { recordedFlags += flags } }
 
@@ -194,7 +205,7 @@ final class RunContext: @unchecked Sendable {
             // After the run's end is written, so a store that failed on the last write is reported too.
             return RunResult(runId: tracer.runId, output: output, scores: scores, flags: flags,
                              cost: ledger.spentDollars, tokens: ledger.spentTokens, limits: ledger.limits,
-                             traceError: storeError)
+                             traceError: storeError, failedScores: failedScores)
         } catch {
             let runtime: RuntimeError
             let status: TraceRunEnd.Status

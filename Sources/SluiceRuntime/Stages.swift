@@ -85,7 +85,7 @@ extension RunContext {
                 span: Span, file: SourceFile, budget: BudgetScope) async throws -> [RetrievedChunk] {
         let vectors = try await embed([query] + chunks.map(\.text), modelName, model, span: span, file: file, budget: budget)
         let ranked = zip(chunks, vectors.dropFirst()).map { chunk, vector in
-            RetrievedChunk(text: chunk.text, source: chunk.source, score: cosine(vectors[0], vector))
+            RetrievedChunk(text: chunk.text, source: chunk.source, score: cosineSimilarity(vectors[0], vector))
         }
         return Array(ranked.sorted { $0.score > $1.score }.prefix(limit))
     }
@@ -241,7 +241,7 @@ extension RunContext {
 
     // MARK: validate
 
-    func runValidate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?, _ retryModel: Name?, _ frame: inout Frame) async throws {
+    func runValidate(_ name: Name, _ against: ValidationTarget?, _ retries: Expr?, _ retryModel: Name?, _ frame: inout Frame) async throws {
         let slot = try slot(of: name, frame)
         guard var value = frame.slots[slot] else { throw unbound(name.text, name.span, frame) }
         var maxRetries = 1
@@ -251,14 +251,22 @@ extension RunContext {
             }
             maxRetries = whole
         }
-        let type: SluiceType
-        if let typeRef {
-            type = program.resolve(typeRef)
-        } else if case .reply(let reply) = value, let returns = reply.returns {
-            type = returns
-        } else {
-            throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
-                               file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
+        let rule: ValidationRule
+        switch against {
+        case .type(let typeRef)?:
+            rule = .type(program.resolve(typeRef))
+        case .schema(let ref)?:
+            guard let compiled = program.schemas[BindingSite(frame.file, ref.span)] else {
+                throw RuntimeError(.script, "internal error: the checker did not compile the schema file \"\(ref.path)\"",
+                                   file: frame.file, span: ref.span, help: "please report this script; `sluice check` should have read the file")
+            }
+            rule = .schemaFile(compiled)
+        case nil:
+            guard case .reply(let reply) = value, let returns = reply.returns else {
+                throw RuntimeError(.script, "`validate \(name.text)` needs a type: `\(name.text)` is not the reply of a prompt that `returns` one",
+                                   file: frame.file, span: name.span, help: "write `validate \(name.text) as TypeName`")
+            }
+            rule = .type(returns)
         }
         // A dry run takes the path's number of failed attempts before one passes; the retries are
         // estimated on the model that answers them.
@@ -266,12 +274,12 @@ extension RunContext {
                                               (0...maxRetries).map { $0 == 0 ? "valid at once" : "\($0) retr\($0 == 1 ? "y" : "ies")" })
         let budget = frame.budget
         let validated: Value = try await tracer.span("validate", name.text) { detail in
-            detail["type"] = .string("\(type)")
+            detail[rule.detail.key] = .string(rule.detail.value)
             var attempts: [JSONValue] = []
             var repairs: [JSONValue] = []
             var attempt = 1
             while true {
-                var (json, problems, stripped) = check(value, against: type)
+                var (json, problems, stripped) = check(value, against: rule)
                 if let failedAttempts, attempt <= failedAttempts { problems = ["(dry run) this attempt is taken to fail"] }
                 var record: [(String, JSONValue)] = [("attempt", .number(Double(attempt)))]
                 if case .reply(let reply) = value { record.append(("model", .string(reply.model))) }
@@ -290,19 +298,22 @@ extension RunContext {
                 detail["attempts"] = .array(attempts)
                 guard attempt <= maxRetries, case .reply(let reply) = value else {
                     let retried = attempt - 1
-                    throw RuntimeError(.validation, "`\(name.text)` does not match \(type) after \(retried) retr\(retried == 1 ? "y" : "ies"): "
+                    throw RuntimeError(.validation, "`\(name.text)` does not match \(rule.description) after \(retried) retr\(retried == 1 ? "y" : "ies"): "
                                        + problems.joined(separator: "; "), file: frame.file, span: name.span,
                                        notes: [Diagnostic.Note("the last reply was:\n" + value.text)])
                 }
                 attempt += 1
                 // The prompt re-asked, so a trace reader can tell which prompt (version) its calls belong to.
                 detail["prompt"] = .string(reply.promptName)
-                let schema = jsonSchema(for: type)
-                let repair = ChatMessage(role: "user", content: Self.repairRequest(problems, schema: schema))
+                let repair = ChatMessage(role: "user", content: Self.repairRequest(problems, schema: rule.schema))
                 let messages = reply.request.messages + [ChatMessage(role: "assistant", content: reply.text), repair]
+                // Against a type, the retry asks for that type; against a schema file, the request
+                // keeps its own structured output (a hand-written schema may have no strict form)
+                // and the repair message carries the schema.
                 var rendered = RenderedPrompt(promptName: reply.promptName, messages: messages, temperature: reply.request.temperature,
-                                              maxTokens: reply.request.maxTokens, stop: reply.request.stop, returns: type,
-                                              schema: schema)
+                                              maxTokens: reply.request.maxTokens, stop: reply.request.stop,
+                                              returns: rule.type ?? reply.returns,
+                                              schema: rule.type == nil ? reply.request.responseSchema?.schema : rule.schema)
                 rendered.schemaName = reply.request.responseSchema?.name
                 rendered.version = reply.promptVersion
                 rendered.meta = reply.promptMeta
@@ -336,22 +347,27 @@ extension RunContext {
     /// The value as JSON, what is wrong with it for `type`, and what a lenient parse had to strip
     /// from the reply's text to find the JSON (a code fence, a preamble, trailing prose).
     func check(_ value: Value, against type: SluiceType) -> (JSONValue?, [String], stripped: [String]) {
+        check(value, against: .type(type))
+    }
+
+    func check(_ value: Value, against rule: ValidationRule) -> (JSONValue?, [String], stripped: [String]) {
         let parsed: LenientJSON?
         switch value {
         case .reply(let reply):
             parsed = LenientJSON(reply.text)
             // A guard may have rewritten the reply's JSON: that is the value checked.
-            if let json = reply.json { return (json, validate(json, against: type), parsed?.stripped ?? []) }
+            if let json = reply.json { return (json, rule.problems(json), parsed?.stripped ?? []) }
         case .string(let s, _):
-            // Text checked against a text type is that text; against anything else, JSON to parse.
-            switch type.nonOptional {
-            case .string, .enumeration: return (.string(s), validate(.string(s), against: type), [])
+            // Text checked against a text type is that text; against anything else (a schema
+            // file too), JSON to parse.
+            switch rule.type?.nonOptional {
+            case .string?, .enumeration?: return (.string(s), rule.problems(.string(s)), [])
             default: parsed = LenientJSON(s)
             }
-        default: return (value.json, validate(value.json, against: type), [])
+        default: return (value.json, rule.problems(value.json), [])
         }
         guard let parsed else { return (nil, ["the reply is not valid JSON"], []) }
-        return (parsed.value, validate(parsed.value, against: type), parsed.stripped)
+        return (parsed.value, rule.problems(parsed.value), parsed.stripped)
     }
 
     // MARK: guard
@@ -457,7 +473,18 @@ extension RunContext {
 
     /// Each metric's score is named after the metric, or `NAME.METRIC` under `score … as NAME`
     /// (a name already taken in the run gets `#2`, `#3`, …).
-    func runScores(_ target: Expr, _ uses: [StageUse], named scoreName: Name?, _ frame: inout Frame) async throws {
+    func runScores(_ target: Expr, _ uses: [StageUse], named scoreName: Name?, sample: ScoreSample?, _ frame: inout Frame) async throws {
+        if let sample, !isSampled(sample, frame) {
+            // Not sampled: each score is traced as skipped (nothing is computed), never as a 0.
+            for use in uses {
+                let name = scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text
+                try await tracer.span("score", name) { detail in
+                    detail["skipped"] = .string("not sampled")
+                    detail["sample"] = .number(sample.fraction)
+                }
+            }
+            return
+        }
         let value = try await eval(target, &frame)
         for use in uses {
             if let condition = use.condition, !(try await eval(condition, &frame).isTruthy) { continue }
@@ -466,20 +493,38 @@ extension RunContext {
             let declared = program.metrics[use.name.text]
             if builtin == nil, declared == nil { throw unresolved(use.name.text, use.name.span, frame) }
             var scoreFrame = frame
-            try await addScore(scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text) { name in
-                try await tracer.span("score", name) { detail in
-                    var score = 0.0
-                    if let builtin {
-                        score = try await self.metric(builtin, value, use, &scoreFrame)
-                    } else if let declared {
-                        score = try await self.declaredMetric(declared, value, use, &scoreFrame, detail: &detail)
+            var attempted = ""
+            do {
+                try await addScore(scoreName.map { "\($0.text).\(use.name.text)" } ?? use.name.text) { name in
+                    attempted = name
+                    return try await tracer.span("score", name) { detail in
+                        var score = 0.0
+                        if let builtin {
+                            score = try await self.metric(builtin, value, use, &scoreFrame, detail: &detail)
+                        } else if let declared {
+                            score = try await self.declaredMetric(declared, value, use, &scoreFrame, detail: &detail)
+                        }
+                        detail["value"] = .number(score)
+                        tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
+                        return score
                     }
-                    detail["value"] = .number(score)
-                    tracer.scored(TraceScore(runId: tracer.runId, spanId: tracer.currentSpan, name: name, value: score))
-                    return score
                 }
+            } catch let failure as ScoreFailure {
+                // The score span ended as an error with the reason; the run goes on without the score.
+                addFailedScore(attempted, failure.message)
             }
         }
+    }
+
+    /// Whether this run computes a `score … sample N%` statement: a draw from the injected random
+    /// source (every time when the interpreter does not sample); a dry run takes both paths.
+    func isSampled(_ sample: ScoreSample, _ frame: Frame) -> Bool {
+        if let estimate {
+            return estimate.decide("`score … sample` at line \(frame.file.location(of: sample.span.start).line)", ["scored", "not sampled"]) == 0
+        }
+        guard interpreter.samplesScores else { return true }
+        let unit = Double(effects.random.next() >> 11) * 0x1p-53   // uniform in [0, 1)
+        return unit < sample.fraction
     }
 
     /// A `metric` declaration's score of `value`: its lowered pipeline run with `it` and the
@@ -491,8 +536,11 @@ extension RunContext {
         let metric = declared.decl, file = frame.file
         var arguments: [Value?] = [value]
         for arg in use.args { arguments.append(try await eval(arg.value, &frame)) }
-        let result = try await callPipeline(Declared(metric.lowered, in: declared.file), arguments: arguments, budget: frame.budget,
-                                            depth: frame.depth, callSite: (file, use.span), spanKind: "metric")
+        let budget = frame.budget, depth = frame.depth
+        let result = try await RunContext.$judging.withValue(true) {
+            try await callPipeline(Declared(metric.lowered, in: declared.file), arguments: arguments, budget: budget,
+                                   depth: depth, callSite: (file, use.span), spanKind: "metric")
+        }
         let score: Double
         switch metric.body {
         case .expression:
@@ -510,9 +558,11 @@ extension RunContext {
                 detail["repairs"] = .array([.object([("kind", .string("lenient_parse")), ("stripped", .array(stripped.map { .string($0) }))])])
             }
             guard problems.isEmpty, case .object(let fields)? = json, case .number(let n)? = fields.first(where: { $0.0 == "score" })?.1 else {
-                throw RuntimeError(.validation, "the judge of metric `\(metric.name.text)` gave a grade that does not match \(grade)"
-                                   + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")), file: file, span: use.span,
-                                   notes: [Diagnostic.Note("the judge replied:\n" + reply.text)])
+                let message = "the judge of metric `\(metric.name.text)` gave a grade that does not match \(grade)"
+                    + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; "))
+                detail["failed"] = .string(message)
+                detail["judge_reply"] = .string(reply.text)
+                throw ScoreFailure(message: message)
             }
             if case .string(let reasoning)? = fields.first(where: { $0.0 == "reasoning" })?.1 { detail["reasoning"] = .string(reasoning) }
             score = n
@@ -533,7 +583,51 @@ extension RunContext {
         }
         let model = try modelSpec(modelName, span: use.args[1].value.span, file: file)
         let vectors = try await embed([value.text, expected], modelName, model, span: use.span, file: file, budget: budget)
-        return max(0, min(1, cosine(vectors[0], vectors[1])))
+        return max(0, min(1, cosineSimilarity(vectors[0], vectors[1])))
+    }
+}
+
+/// A score that could not be computed from what a judge said (its reply is not a grade): a
+/// failed score, recorded on its span and in `RunResult.failedScores`; the run goes on.
+struct ScoreFailure: Error { var message: String }
+
+/// What `validate` checks a value against: a Sluice type, or a JSON Schema file the checker compiled.
+enum ValidationRule {
+    case type(SluiceType)
+    case schemaFile(SchemaFile)
+
+    var type: SluiceType? { if case .type(let t) = self { t } else { nil } }
+
+    /// How the rule is named in errors and in the span's detail: `Reply`, `schema "order.json"`.
+    var description: String {
+        switch self {
+        case .type(let t): "\(t)"
+        case .schemaFile(let file): "schema \(JSONValue.string(file.path).serialized())"
+        }
+    }
+
+    /// How the `validate` span's detail names the rule: `"type": "Reply"`, `"schema": "order.json"`.
+    var detail: (key: String, value: String) {
+        switch self {
+        case .type(let t): ("type", "\(t)")
+        case .schemaFile(let file): ("schema", file.path)
+        }
+    }
+
+    /// The schema a retry is shown.
+    var schema: JSONValue {
+        switch self {
+        case .type(let t): jsonSchema(for: t)
+        case .schemaFile(let file): file.validator.schema
+        }
+    }
+
+    /// One message per problem, each starting with the JSON path of the offending value.
+    func problems(_ json: JSONValue) -> [String] {
+        switch self {
+        case .type(let t): validate(json, against: t)
+        case .schemaFile(let file): file.problems(json)
+        }
     }
 }
 
@@ -566,7 +660,8 @@ extension Value {
     }
 }
 
-func cosine(_ a: [Float], _ b: [Float]) -> Double {
+/// The cosine similarity of two vectors (0 when either is all zeros), in -1...1.
+public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
     var dot = 0.0, na = 0.0, nb = 0.0
     for (x, y) in zip(a, b) {
         dot += Double(x) * Double(y)

@@ -33,6 +33,14 @@ public struct Reply: Sendable {
     /// The prompt's declared version and `meta`, recorded on every call made for it.
     public var promptVersion: Int? = nil
     public var promptMeta: JSONValue? = nil
+    /// What the call cost, in dollars, and how long it took, retries and waits included, in
+    /// milliseconds: what `cost(...)` and `latency(...)` bound when they score a reply.
+    public var cost: Double = 0
+    public var latencyMs: Double = 0
+}
+
+extension Value {
+    var isReply: Bool { if case .reply = self { true } else { false } }
 }
 
 /// A runtime value.

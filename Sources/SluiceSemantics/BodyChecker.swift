@@ -246,7 +246,7 @@ final class BodyChecker {
             validate(name, typeRef, retries)
             if let retryModel { mc.checkModelName(retryModel) }
 
-        case .score(let subject, let uses, _):
+        case .score(let subject, let uses, _, _):
             _ = check(subject)
             for use in uses { metric(use) }
 
@@ -374,15 +374,18 @@ final class BodyChecker {
         return .any
     }
 
-    /// `validate NAME [as TYPE] [retries N]`.
-    private func validate(_ name: Name, _ typeRef: TypeRef?, _ retries: Expr?) {
+    /// `validate NAME [as TYPE | against schema("f.json")] [retries N]`.
+    private func validate(_ name: Name, _ against: ValidationTarget?, _ retries: Expr?) {
         let current = value(name.text, at: name.span)
         // `validate` reads the name and writes the validated value back to the same slot.
         if locals[name.text] != nil, let slot = slot(of: name.text) { mc.session.bindings.bind(name, in: mc.file, slot) }
         var target: SluiceType = .any
-        if let typeRef {
+        if case .type(let typeRef)? = against {
             target = mc.resolve(typeRef)
             checkValidatable(name, current, as: target, typeRef)
+        } else if case .schema(let schemaFile)? = against {
+            // A schema written by hand says nothing the checker can type: the value is `any`.
+            mc.checkSchemaFile(schemaFile)
         } else if case .reply(let returns) = current.type {
             if let returns {
                 target = returns
@@ -486,6 +489,29 @@ final class BodyChecker {
                 error("`length` takes numbers of characters, not \(describe(type))", at: arg.value.span)
             case "regex" where position == 0 && !(literalString(arg.value) ?? "").isEmpty:
                 mc.checkPattern(arg.value)
+            case "schema_valid":
+                // The schema file is read and compiled now, like `validate … against schema(...)`'s.
+                guard let path = literalString(arg.value) else {
+                    error("`schema_valid` takes the path of a JSON Schema file, as a string literal", at: arg.value.span,
+                          help: "the checker reads the file before anything runs: `schema_valid(\"schemas/order.json\")`")
+                    break
+                }
+                mc.checkSchemaFile(SchemaFileRef(path: path, pathSpan: arg.value.span, assertFormats: false, span: arg.value.span))
+            case "latency" where !kinds(type).contains(.number):
+                error("`latency` takes the most milliseconds, a number, not \(describe(type))", at: arg.value.span)
+            case "cost" where !kinds(type).contains(.money):
+                error("`cost` takes the most money, as in `cost($0.01)`, not \(describe(type))", at: arg.value.span)
+            case "syntax_valid", "code_runs", "passes_tests":
+                if position == 0, let language = literalString(arg.value), CodeLanguage(rawValue: language) == nil {
+                    error("no code checks for `\(language)`", at: arg.value.span,
+                          help: suggestion(language, CodeLanguage.allCases.map(\.rawValue))
+                            ?? "the languages are " + CodeLanguage.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                let limitsStart = use.name.text == "passes_tests" ? 2 : 1
+                if position >= limitsStart, !kinds(type).contains(.number) {
+                    error("`\(use.name.text)` takes \(position == limitsStart ? "a time limit in seconds" : "a memory limit in megabytes") here, not \(describe(type))",
+                          at: arg.value.span)
+                }
             default: break
             }
         }

@@ -48,6 +48,10 @@ public enum BuiltinFunction: String, CaseIterable, Sendable {
 public enum BuiltinMetric: String, CaseIterable, Sendable {
     case exact, contains, regex, json_valid, similarity, length
     case bleu, chrf, rouge1, rouge2, rougeL, rougeLsum
+    /// Domain checks: a JSON Schema file, the latency and cost of the call (or the run so far).
+    case schema_valid, latency, cost
+    /// Code checks, through the injected code runner: parses; runs within limits; passes tests.
+    case syntax_valid, code_runs, passes_tests
 
     /// The arguments written in the call (the scored value is passed implicitly, not counted).
     public var arity: ClosedRange<Int> {
@@ -57,8 +61,20 @@ public enum BuiltinMetric: String, CaseIterable, Sendable {
         case .json_valid: 0...0
         case .similarity: 2...2
         case .length: 1...2           // the maximum is optional
+        case .schema_valid, .latency, .cost, .syntax_valid: 1...1
+        case .code_runs: 1...3        // the language, then seconds and megabytes
+        case .passes_tests: 2...4     // the language and the tests, then seconds and megabytes
         }
     }
+
+    /// Limits of the code metrics when the script gives none.
+    public static let defaultCodeSeconds = 5.0
+    public static let defaultCodeMegabytes = 256.0
+}
+
+/// The languages the code metrics check, and how: the one table of them.
+public enum CodeLanguage: String, CaseIterable, Sendable {
+    case python, bash
 }
 
 /// A field of a `model` declaration and the kind of value it takes: the checker validates by

@@ -14,7 +14,8 @@ public enum Checker {
         session.stack.append((normalizedPath(module.file.path), normalizedPath(module.file.path)))
         checker.run(module)
         session.stack.removeLast()
-        let program = checker.makeProgram(main: module, budget: checker.budget, calls: session.calls, bindings: session.bindings)
+        let program = checker.makeProgram(main: module, budget: checker.budget, calls: session.calls, bindings: session.bindings,
+                                          schemas: session.schemas)
         let diagnostics = session.sortedDiagnostics()
         return (program.with(errors: diagnostics.filter { $0.severity == .error }), diagnostics)
     }
@@ -65,7 +66,7 @@ public enum Checker {
         var bindings = program.bindings
         bindings.merge(session.bindings)
         let extended = checker.makeProgram(main: program.main, budget: checker.budget ?? program.budget, calls: calls,
-                                           bindings: bindings)
+                                           bindings: bindings, schemas: program.schemas.merging(session.schemas) { $1 })
         let diagnostics = session.sortedDiagnostics()
         return (extended.with(errors: diagnostics.filter { $0.severity == .error }), diagnostics)
     }
@@ -183,6 +184,11 @@ final class Session {
     var calls = CallTable()
     /// Where every local of every checked body lives.
     var bindings = BindingTable()
+    /// The schema file each `validate … against schema(...)` names, compiled, by the site of its `schema(...)`.
+    var schemas: [BindingSite: SchemaFile] = [:]
+    /// Schema files already read and compiled in this check, by path and whether formats are asserted:
+    /// a failure is reported at every `schema(...)` that names the file.
+    var compiledSchemas: [String: Result<JSONSchemaValidator, SchemaFileProblem>] = [:]
 
     init(loader: ModuleLoader) { self.loader = loader }
 
@@ -275,7 +281,8 @@ func suggestion(_ name: String, _ candidates: some Sequence<String>) -> String? 
 extension ModuleChecker {
     /// The tables of everything visible from this (main) module, plus the declarations that
     /// imported ones depend on (a prompt's model, a pipeline's prompts, ...), under their names.
-    func makeProgram(main: Module, budget: Declared<BudgetDecl>?, calls: CallTable, bindings: BindingTable) -> Program {
+    func makeProgram(main: Module, budget: Declared<BudgetDecl>?, calls: CallTable, bindings: BindingTable,
+                     schemas: [BindingSite: SchemaFile]) -> Program {
         var table: [String: Entry] = [:]
         var names: [String] = []
         for name in order { if let e = scope[name], table[name] == nil { table[name] = e; names.append(name) } }
@@ -323,7 +330,8 @@ extension ModuleChecker {
             }
         }
         return Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards,
-                       pipelines: pipelines, metrics: metrics, budget: budget, resolvedTypes: resolved, calls: calls, bindings: bindings)
+                       pipelines: pipelines, metrics: metrics, budget: budget, resolvedTypes: resolved, calls: calls, bindings: bindings,
+                       schemas: schemas)
     }
 
     /// Makes the declarations of an existing program visible (and redefinable) here: for the REPL.

@@ -126,7 +126,7 @@ extension BodyChecker {
             case .assign(_, let value): walk(value)
             case .guardStage(let subject, let uses): walk(subject); uses.forEach { $0.condition.map(walk) }
             case .validate(let name, _, let retries, _): out.append((name.text, name.span)); retries.map(walk)
-            case .score(let subject, let uses, _): walk(subject); uses.forEach { $0.args.forEach { walk($0.value) }; $0.condition.map(walk) }
+            case .score(let subject, let uses, _, _): walk(subject); uses.forEach { $0.args.forEach { walk($0.value) }; $0.condition.map(walk) }
             case .ifElse(let branches, let elseBody):
                 for branch in branches { walk(branch.condition); branch.body.statements.forEach(visit) }
                 elseBody?.statements.forEach(visit)

@@ -51,6 +51,9 @@ public final class Program: Sendable {
     /// binding site, and each body's layout. The interpreter reads and writes slots, never a
     /// local by its name.
     public let bindings: BindingTable
+    /// The JSON Schema files of `validate NAME against schema("f.json")`, read and compiled by the
+    /// checker, by the site of the `schema(...)` written in the statement.
+    public let schemas: [BindingSite: SchemaFile]
     /// The errors the checker found. A program with any cannot be run: the interpreter refuses it.
     public let errors: [Diagnostic]
 
@@ -58,21 +61,35 @@ public final class Program: Sendable {
                 prompts: [String: Declared<PromptDecl>], indexes: [String: Declared<IndexDecl>],
                 guards: [String: Declared<GuardDecl>], pipelines: [String: Declared<PipelineDecl>],
                 metrics: [String: Declared<MetricDecl>] = [:], budget: Declared<BudgetDecl>?, resolvedTypes: [String: SluiceType],
-                calls: CallTable = CallTable(), bindings: BindingTable = BindingTable(), errors: [Diagnostic] = []) {
+                calls: CallTable = CallTable(), bindings: BindingTable = BindingTable(), schemas: [BindingSite: SchemaFile] = [:],
+                errors: [Diagnostic] = []) {
         self.main = main; self.models = models; self.types = types; self.prompts = prompts; self.indexes = indexes
         self.guards = guards; self.pipelines = pipelines; self.metrics = metrics; self.budget = budget; self.resolvedTypes = resolvedTypes
         self.callTargets = calls.targets; self.callExpressions = calls.expressions
-        self.bindings = bindings; self.errors = errors
+        self.bindings = bindings; self.schemas = schemas; self.errors = errors
     }
 
     /// The same program, knowing the errors its check found.
     func with(errors: [Diagnostic]) -> Program {
         Program(main: main, models: models, types: types, prompts: prompts, indexes: indexes, guards: guards, pipelines: pipelines,
-                metrics: metrics, budget: budget, resolvedTypes: resolvedTypes, calls: callTable, bindings: bindings, errors: errors)
+                metrics: metrics, budget: budget, resolvedTypes: resolvedTypes, calls: callTable, bindings: bindings, schemas: schemas,
+                errors: errors)
     }
 
     /// The call table with its expressions, to extend (REPL declarations).
     var callTable: CallTable { CallTable(targets: callTargets, expressions: callExpressions) }
+}
+
+/// A JSON Schema file a `validate` names, as the checker read and compiled it.
+public struct SchemaFile: Sendable {
+    /// The path as the script wrote it, for traces and messages.
+    public let path: String
+    public let validator: JSONSchemaValidator
+    public init(path: String, validator: JSONSchemaValidator) { self.path = path; self.validator = validator }
+
+    /// What is wrong with `value`, one message per violation naming its JSON path and rule
+    /// (`$.total: expected number, got string (type)`); empty when it is valid.
+    public func problems(_ value: JSONValue) -> [String] { validator.validate(value).map(\.description) }
 }
 
 /// What a call or filter expression calls, as the checker resolved it.

@@ -300,15 +300,51 @@ public struct StageUse: Sendable {
     }
 }
 
+/// `sample 10%` of a `score` statement: the share of runs that compute its scores.
+public struct ScoreSample: Sendable {
+    /// In 0 (exclusive) ... 1.
+    public var fraction: Double
+    public var span: Span
+    public init(fraction: Double, span: Span) { self.fraction = fraction; self.span = span }
+}
+
+/// What `validate` checks a value against: a type, or a JSON Schema written by hand.
+public enum ValidationTarget: Sendable {
+    /// `as Type`.
+    case type(TypeRef)
+    /// `against schema("schemas/order.json" [, formats: true])`.
+    case schema(SchemaFileRef)
+
+    public var span: Span {
+        switch self {
+        case .type(let ref): ref.span
+        case .schema(let file): file.span
+        }
+    }
+}
+
+/// `schema("path.json" [, formats: BOOL])`: a JSON Schema file, relative to the script, that the
+/// checker reads and compiles; `formats: true` makes `format` an assertion.
+public struct SchemaFileRef: Sendable {
+    public var path: String
+    public var pathSpan: Span
+    public var assertFormats: Bool
+    public var span: Span
+    public init(path: String, pathSpan: Span, assertFormats: Bool, span: Span) {
+        self.path = path; self.pathSpan = pathSpan; self.assertFormats = assertFormats; self.span = span
+    }
+}
+
 public struct Stmt: Sendable {
     public indirect enum Kind: Sendable {
         case assign(Name, Expr)
         /// `guard EXPR with G, G(action)`.
         case guardStage(Expr, [StageUse])
-        /// `validate NAME [as Type] [retries N [using MODEL]]`: MODEL answers the retries.
-        case validate(Name, TypeRef?, retries: Expr?, using: Name?)
-        /// `score EXPR [as NAME] with M(args) [when COND], ...`: with a NAME the scores are `NAME.M`.
-        case score(Expr, [StageUse], as: Name?)
+        /// `validate NAME [as Type | against schema("f.json")] [retries N [using MODEL]]`: MODEL answers the retries.
+        case validate(Name, ValidationTarget?, retries: Expr?, using: Name?)
+        /// `score EXPR [as NAME] with M(args) [when COND], ... [sample N%]`: with a NAME the scores
+        /// are `NAME.M`; with `sample`, the statement scores that share of the runs.
+        case score(Expr, [StageUse], as: Name?, sample: ScoreSample?)
         case ifElse([(condition: Expr, body: Block)], elseBody: Block?)
         case forIn(Name, Expr, Block)
         case returnValue(Expr?)

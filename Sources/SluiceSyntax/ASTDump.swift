@@ -175,7 +175,11 @@ private struct ASTDumper {
             line("(guard \(Self.expression(subject))" + guards.map { " " + Self.stageUse($0) }.joined() + ")")
         case .validate(let name, let type, let retries, let retryModel):
             var text = "(validate \(name)"
-            if let type { text += " (as \(Self.type(type)))" }
+            switch type {
+            case .type(let type)?: text += " (as \(Self.type(type)))"
+            case .schema(let file)?: text += " (against (schema \(JSONValue.string(file.path).serialized())\(file.assertFormats ? " formats" : "")))"
+            case nil: break
+            }
             if let retries { text += " (retries \(Self.expression(retries)))" }
             if let retryModel { text += " (using \(retryModel))" }
             line(text + ")")
@@ -183,9 +187,10 @@ private struct ASTDumper {
             line("(session \(name)" + settings.map { " (\($0.name) \(Self.expression($0.value)))" }.joined() + ")")
         case .parallel(let settings, let body):
             node("parallel" + Self.settings(settings)) { dumper in dumper.block(body) }
-        case .score(let subject, let metrics, let scoreName):
+        case .score(let subject, let metrics, let scoreName, let sample):
             line("(score \(Self.expression(subject))" + (scoreName.map { " (as \($0))" } ?? "")
-                 + metrics.map { " " + Self.stageUse($0) }.joined() + ")")
+                 + metrics.map { " " + Self.stageUse($0) }.joined()
+                 + (sample.map { " (sample \(JSONValue.formatNumber($0.fraction * 100))%)" } ?? "") + ")")
         case .ifElse(let branches, let elseBody):
             node("if") { dumper in
                 for branch in branches {

@@ -184,7 +184,23 @@ extension SyntaxParser {
         }
         try expect(.keyword(.with), "after the scored value (as in `score reply with contains(\"x\")`)")
         let metrics = try parseStageUses(what: "a metric name")
-        return Stmt(.score(subject, metrics, as: scoreName), span: spanFrom(start))
+        var sample: ScoreSample?
+        if checkWord("sample") {
+            let sampleStart = advance().span.start
+            guard check(.number) else {
+                report("expected a percentage after `sample`, as in `sample 10%`", at: current.span)
+                throw ParseFailure()
+            }
+            let percent = advance().numberValue
+            _ = try expect(.percent, "after the share of runs to score (as in `sample 10%`)")
+            let span = spanFrom(sampleStart)
+            guard percent > 0, percent <= 100 else {
+                report("`sample` takes a percentage above 0 and at most 100", at: span)
+                throw ParseFailure()
+            }
+            sample = ScoreSample(fraction: percent / 100, span: span)
+        }
+        return Stmt(.score(subject, metrics, as: scoreName, sample: sample), span: spanFrom(start))
     }
 
     // stage_use = name [ arguments ] [ "when" expression ]
@@ -204,14 +220,17 @@ extension SyntaxParser {
         return uses
     }
 
-    // validate_stmt = "validate" name [ "as" type ] [ "retries" expression [ "using" name ] ]
+    // validate_stmt = "validate" name [ "as" type | "against" schema_file ] [ "retries" expression [ "using" name ] ]
     private mutating func parseValidate() throws(ParseFailure) -> Stmt {
         let start = advance().span.start
         let name = try expectName("the name of the value to validate")
-        var type: TypeRef?
+        var type: ValidationTarget?
         if checkWord("as") {
             advance()
-            type = try parseType()
+            type = .type(try parseType())
+        } else if checkWord("against") {
+            advance()
+            type = .schema(try parseSchemaFile())
         }
         var retries: Expr?
         if checkWord("retries") {
@@ -229,5 +248,44 @@ extension SyntaxParser {
             retryModel = try expectName("the model that answers the retries after `using`")
         }
         return Stmt(.validate(name, type, retries: retries, using: retryModel), span: spanFrom(start))
+    }
+
+    // schema_file = "schema" "(" STRING [ "," "formats" ":" ( "true" | "false" ) ] ")"
+    private mutating func parseSchemaFile() throws(ParseFailure) -> SchemaFileRef {
+        guard checkWord("schema") else {
+            report("expected `schema(\"FILE.json\")` after `against`", at: current.span,
+                   help: "write `validate NAME against schema(\"schemas/order.json\")`, or `validate NAME as TYPE`")
+            throw ParseFailure()
+        }
+        let start = advance().span.start
+        _ = try expect(.leftParen, "`(` after `schema`")
+        guard check(.string) else {
+            report("expected the path of a JSON Schema file, as a string", at: current.span,
+                   help: "write `schema(\"schemas/order.json\")`; the path is relative to the script")
+            throw ParseFailure()
+        }
+        let pathToken = advance()
+        guard let path = pathToken.plainStringText else {
+            report("the path of a schema cannot contain holes: the checker reads the file before anything runs", at: pathToken.span)
+            throw ParseFailure()
+        }
+        var assertFormats = false
+        if accept(.comma) {
+            guard checkWord("formats") else {
+                report("`schema` takes the file and, optionally, `formats: true`", at: current.span,
+                       help: "`formats: true` makes `format` (date-time, email, uri, …) an assertion")
+                throw ParseFailure()
+            }
+            advance()
+            _ = try expect(.colon, "`:` after `formats`")
+            if accept(.keyword(.true)) {
+                assertFormats = true
+            } else if !accept(.keyword(.false)) {
+                report("`formats` is `true` or `false`", at: current.span)
+                throw ParseFailure()
+            }
+        }
+        _ = try expect(.rightParen, "`)` to close `schema(`")
+        return SchemaFileRef(path: path, pathSpan: pathToken.span, assertFormats: assertFormats, span: spanFrom(start))
     }
 }

@@ -160,7 +160,7 @@ struct ReplSession {
         }
         let interpreter = Interpreter(program: program, effects: RuntimeEffects(
             provider: provider, retrieval: store, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider))
+            tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider, code: SandboxCodeRunner()))
         do {
             if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals, calls: checked.callTargets,
                                                              layout: checked.layout, bindings: checked.bindings) {

@@ -83,7 +83,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite))
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite,
+            code: SandboxCodeRunner()))
         // With --json, standard output is one JSON document, so streamed text goes to standard error.
         let printer = StreamPrinter(text: json ? .standardError : .standardOutput)
         let onText = stream ? printer.print : nil

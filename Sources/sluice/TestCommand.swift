@@ -17,13 +17,21 @@ struct TestCommand: AsyncParsableCommand {
             Exit 0 when every case ran and every threshold holds, 1 when a case failed with an error or a \
             threshold failed (a case a guard blocked is reported, not failed), 2 for usage errors. With \
             --compare BASELINE the cases also run through BASELINE and the two are shown side by side; only \
-            FILE is checked against bounds and written to --junit.
+            FILE is checked against bounds and written to --junit. --compare-model MODEL makes the baseline FILE with every \
+            model call sent to MODEL (a metric's judge keeps its own). --from-traces FILTER takes the cases from past runs in \
+            the store instead of --cases (pipeline=, status= (default ok, or any), file=, limit= (default 100)); their outputs \
+            become `expected` when the pipeline declares it and the run had none. Every case is scored, whatever a \
+            `score … sample N%` says.
             """
     )
 
     @ArgumentParser.Argument(help: "The script to test.") var file: String
     @Option(name: .long, help: ArgumentHelp("The labelled cases: one JSON object of inputs per line.", valueName: "file"))
-    var cases: String
+    var cases: String?
+    @Option(name: .customLong("from-traces"),
+            help: ArgumentHelp("Take the cases from past runs in the store: key=value pairs (pipeline, status, file, limit) separated by commas, or \"\" for the defaults.",
+                               valueName: "filter"))
+    var fromTraces: String?
     @Option(name: .long, help: "The pipeline to run when the file declares several.") var pipeline: String?
     @Option(name: .long, help: "How many cases run at once.") var concurrency = 4
     @Option(name: .long, parsing: .singleValue,
@@ -35,11 +43,25 @@ struct TestCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also run the cases with this script (another prompt version or model) and print both side by side.",
                                             valueName: "baseline"))
     var compare: String?
+    @Option(name: .customLong("compare-model"),
+            help: ArgumentHelp("Also run the cases with every model call of FILE sent to this model (judges keep theirs) and print both side by side.",
+                               valueName: "model"))
+    var compareModel: String?
     @OptionGroup var store: StoreOptions
     @OptionGroup var providers: ProviderOptions
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        if compare != nil, compareModel != nil {
+            throw ValidationError("--compare and --compare-model each give the baseline; give one")
+        }
+        switch (cases, fromTraces) {
+        case (nil, nil): throw ValidationError("give the cases: --cases FILE, or --from-traces FILTER to take them from past runs")
+        case (_?, _?): throw ValidationError("--cases and --from-traces are two sources of cases; give one")
+        case (nil, let filter?):
+            do { _ = try TraceCaseFilter.parse(filter) } catch let error as UsageError { throw ValidationError(error.description) }
+        default: break
+        }
         for text in threshold { _ = try Threshold.parse(text) }
     }
 
@@ -49,6 +71,8 @@ struct TestCommand: AsyncParsableCommand {
         var program: Program
         var pipeline: String
         var thresholds: [Threshold]
+        /// `--compare-model`: the model every call of the baseline goes to.
+        var modelOverride: ModelSpec? = nil
     }
 
     /// Loads a script and checks every case's inputs against the pipeline it runs; `commandLine`
@@ -59,7 +83,7 @@ struct TestCommand: AsyncParsableCommand {
             let pipelineName = try choosePipeline(script.program, named: pipeline)
             for testCase in testCases {
                 do { try checkInputs(testCase.inputs, for: pipelineName, in: script.program, allowMissing: false) } catch let error as UsageError {
-                    throw UsageError("\(cases):\(testCase.line): \(error.description)")
+                    throw UsageError("\(testCase.location(in: cases)): \(error.description)")
                 }
             }
             return Subject(path: path, program: script.program, pipeline: pipelineName,
@@ -71,11 +95,20 @@ struct TestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let testCases: [TestCase]
-        do { testCases = try TestCase.load(cases) } catch let error as UsageError { throw error.exit() }
+        do {
+            if let cases {
+                testCases = try TestCase.load(cases)
+            } else {
+                let script = try loadScript(file)
+                let pipelineName = try choosePipeline(script.program, named: pipeline)
+                testCases = try TestCase.fromTraces(try TraceCaseFilter.parse(fromTraces ?? ""), storePath: store.path,
+                                                    pipeline: pipelineName, program: script.program)
+            }
+        } catch let error as UsageError { throw error.exit() }
         let commandLine = try threshold.map(Threshold.parse)
         // Both scripts are loaded and their pipelines checked against every case before any case runs.
         let tested = try subject(file, cases: testCases, commandLine: commandLine)
-        let baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
+        var baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
         let sqlite: SQLiteStore
         let provider: ModelProvider
         do {
@@ -84,19 +117,30 @@ struct TestCommand: AsyncParsableCommand {
         } catch let error as UsageError {
             throw error.exit()
         }
+        if let compareModel {
+            // The baseline is the tested script itself, every call sent to the other model.
+            do {
+                var other = Subject(path: file, program: tested.program, pipeline: tested.pipeline, thresholds: [])
+                other.modelOverride = try commandLineModel(compareModel, option: "--compare-model", program: tested.program, provider: provider)
+                baseline = other
+            } catch let error as UsageError { throw error.exit() }
+        }
         let effects = RuntimeEffects(
             provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite)
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite,
+            code: SandboxCodeRunner())
 
         let concurrency = concurrency
         let runTask = Task { () async -> [TestSummary] in
             var summaries: [TestSummary] = []
             for subject in [tested] + (baseline.map { [$0] } ?? []) where !Task.isCancelled {
                 let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
-                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: Interpreter(program: subject.program, effects: effects),
-                                                 concurrency: concurrency, progress: progress)
+                let interpreter = Interpreter(program: subject.program, effects: effects, samplesScores: false, modelOverride: subject.modelOverride)
+                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: interpreter, concurrency: concurrency, progress: progress)
                 progress.finish()
-                summaries.append(TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds))
+                var summary = TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds)
+                summary.modelOverride = subject.modelOverride?.name
+                summaries.append(summary)
             }
             return summaries
         }
@@ -121,8 +165,14 @@ struct TestCommand: AsyncParsableCommand {
         }
         for summary in summaries {
             for outcome in summary.outcomes {
+                if case .ok(let result) = outcome.status {
+                    for failed in result.failedScores {
+                        Terminal.error(Terminal.red("\(outcome.testCase.location(in: cases)): score \(failed.name) failed:") + " \(failed.error) "
+                                       + Terminal.dim("(sluice traces show \(result.runId))"))
+                    }
+                }
                 if case .failed(let failure) = outcome.status {
-                    Terminal.error(Terminal.red("\(cases):\(outcome.testCase.line): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
+                    Terminal.error(Terminal.red("\(outcome.testCase.location(in: cases)): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
                                    + " \(failure.error.message) " + Terminal.dim("(sluice traces show \(failure.runId))"))
                 }
             }
@@ -180,6 +230,13 @@ struct TestCommand: AsyncParsableCommand {
 struct TestCase: Sendable {
     var line: Int
     var inputs: [String: JSONValue]
+    /// The past run the case was taken from (`--from-traces`); nil for a line of a cases file.
+    var sourceRun: String? = nil
+
+    /// Where the case came from, for messages: `cases.jsonl:3`, or `run ID` for a traced case.
+    func location(in casesFile: String?) -> String {
+        sourceRun.map { "case \(line) (from run \($0))" } ?? "\(casesFile ?? "cases"):\(line)"
+    }
 
     /// Every non-blank line of a JSONL file, each a JSON object; anything else is a usage error
     /// naming the line.

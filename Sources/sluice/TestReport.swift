@@ -40,6 +40,8 @@ struct TestSummary {
 
     var file: String
     var pipeline: String
+    /// `--compare-model`: the model every call of these runs went to.
+    var modelOverride: String? = nil
     var outcomes: [CaseOutcome]
     var scores: [ScoreStatistics]
     var verdicts: [Verdict]
@@ -130,6 +132,7 @@ struct TestSummary {
         .object([
             ("file", .string(file)),
             ("pipeline", .string(pipeline)),
+            ("model_override", modelOverride.map { .string($0) } ?? .null),
             ("passed", .bool(passed)),
             ("cases", .number(Double(outcomes.count))),
             ("ok", .number(Double(okCount))),
@@ -168,10 +171,14 @@ struct TestSummary {
             ("line", .number(Double(outcome.testCase.line))),
             ("run_id", .string(outcome.runId)),
         ]
+        if let source = outcome.testCase.sourceRun { members.append(("source_run", .string(source))) }
         switch outcome.status {
         case .ok(let result):
             members.append(("status", .string("ok")))
             members.append(("output", result.output.json))
+            if !result.failedScores.isEmpty {
+                members.append(("failed_scores", .object(result.failedScores.map { ($0.name, .string($0.error)) })))
+            }
         case .blocked(let failure):
             members.append(("status", .string("blocked")))
             members.append(("error", .string(failure.error.message)))
@@ -262,7 +269,8 @@ struct TestComparison {
     }
 
     func table() -> String {
-        var lines = [tested.table(), "", "compared with \(baseline.file) · pipeline \(baseline.pipeline): "
+        let other = baseline.modelOverride.map { "\(baseline.file) with every call on \($0)" } ?? baseline.file
+        var lines = [tested.table(), "", "compared with \(other) · pipeline \(baseline.pipeline): "
                      + "\(baseline.okCount) ok, \(baseline.failedCount) failed, \(baseline.blockedCount) blocked"]
         var rows = [["score", "mean", "baseline", "change", "pass", "baseline pass"]]
         for name in scoreNames {

@@ -96,4 +96,39 @@ final class MetricCommandTests: SluiceCLITestCase {
         XCTAssertEqual(result.code, 2)
         XCTAssertTrue(result.stderr.contains("is not valid UTF-8 (first bad byte at offset 2)"), result.stderr)
     }
+
+    func testSimilarityIsTheMeanCosineOfTheLinesEmbeddings() throws {
+        // Offline (--replies): the scripted provider embeds a text as its hashed bag of words, so
+        // equal lines are 1 apart and lines with no word in common 0.
+        let replies = try write("replies.jsonl", "")
+        let references = try write("ref.txt", "the cat sat on the mat\nhello world\n")
+        let predictions = try write("pred.txt", "the cat sat on the mat\ngoodbye moon\n")
+        let result = try sluice(["metric", "similarity", "--reference", references, "--prediction", predictions, "--replies", replies, "--json"])
+        XCTAssertEqual(result.code, 0, result.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(object["score"] as? Double), 0.5, accuracy: 1e-6)
+        XCTAssertEqual(object["model"] as? String, "text_embedding_3_small")
+        XCTAssertEqual(object["lines"] as? Int, 2)
+        let tokens = try XCTUnwrap(object["tokens"] as? Int)
+        XCTAssertGreaterThan(tokens, 0)
+        // text-embedding-3-small costs $0.02 per million tokens.
+        XCTAssertEqual(try XCTUnwrap(object["cost"] as? Double), Double(tokens) * 0.02 / 1_000_000, accuracy: 1e-12)
+        let table = try sluice(["metric", "similarity", "--reference", references, "--prediction", predictions, "--replies", replies])
+        XCTAssertTrue(table.stdout.hasPrefix("similarity 0.5000  (mean of 2 lines, text_embedding_3_small, \(tokens) tokens, $"), table.stdout)
+
+        let blank = try write("blank.txt", "a\n \n")
+        let cases: [([String], String)] = [
+            (["--reference", blank, "--prediction", references], "\(blank):2 is empty: an empty text has no embedding to compare"),
+            (["--reference", references, "--prediction", predictions, "--model", "text_embeding_3_small"],
+             "unknown model `text_embeding_3_small` (did you mean `text_embedding_3_small`?)"),
+        ]
+        for (args, message) in cases {
+            let failed = try sluice(["metric", "similarity", "--replies", replies] + args)
+            XCTAssertEqual(failed.code, 2, args.joined(separator: " "))
+            XCTAssertTrue(failed.stderr.contains(message), failed.stderr)
+        }
+        let misplaced = try sluice(["metric", "bleu", "--reference", references, "--prediction", predictions, "--model", "x"])
+        XCTAssertEqual(misplaced.code, 2)
+        XCTAssertTrue(misplaced.stderr.contains("--model applies to `similarity`, not `bleu`"), misplaced.stderr)
+    }
 }

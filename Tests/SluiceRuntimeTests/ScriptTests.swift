@@ -77,6 +77,7 @@ final class ScriptTests: XCTestCase {
             if !result.scores.isEmpty {
                 lines.append("scores: " + result.scores.map { "\($0.name)=\(JSONValue.formatNumber($0.value))" }.joined(separator: " "))
             }
+            for failed in result.failedScores { lines.append("failed score \(failed.name): \(failed.error)") }
             if !result.flags.isEmpty { lines.append("flags: " + result.flags.joined(separator: " ")) }
             lines.append("spent: \(formatMoney(result.cost)), \(result.tokens) tokens")
         } catch {

@@ -202,7 +202,8 @@ final class CheckerTests: XCTestCase {
         XCTAssertTrue(Builtins.fencingFilters.isSubset(of: Builtins.functions.keys))
         XCTAssertTrue(Builtins.systemSafeFilters.isSubset(of: Builtins.functions.keys))
         XCTAssertEqual(Set(Builtins.metrics.keys), ["exact", "contains", "regex", "json_valid", "length", "similarity",
-                                                 "bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeLsum"])
+                                                 "bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeLsum",
+                                                 "schema_valid", "latency", "cost", "syntax_valid", "code_runs", "passes_tests"])
         XCTAssertEqual(Builtins.functions.count, 21)
     }
 
