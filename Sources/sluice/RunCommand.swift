@@ -64,23 +64,24 @@ struct RunCommand: AsyncParsableCommand {
         let pipeline: String
         let inputs: [String: JSONValue]
         let provider: ModelProvider
-        let sqlite: SQLiteStore
+        let database: any Store
         let sessionId: String?
         let runUser: String?
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: false)
-            sqlite = try openStore(store.path, fieldLimit: try fieldLimit())
-            sessionId = try resolveSession(sqlite)
+            database = try openStore(store.path, fieldLimit: try fieldLimit())
+            sessionId = try resolveSession(database)
             runUser = try userId()
-            provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
+            provider = WarningReportingProvider(try providers.makeProvider(store: database, session: sessionId))
         } catch let error as UsageError {
             throw error.exit()
         }
+        let traces = TraceWriter(store: database)
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
-            provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
+            provider: provider, retrieval: database, trace: traces, clock: SystemClock(), random: SystemRandom(),
+            tokens: defaultTokenCounter(), sessions: database, embeddings: provider as? EmbeddingProvider))
         // With --json, standard output is one JSON document, so streamed text goes to standard error.
         let printer = StreamPrinter(text: json ? .standardError : .standardOutput)
         let onText = stream ? printer.print : nil
@@ -91,11 +92,14 @@ struct RunCommand: AsyncParsableCommand {
                 return .failure(error)
             }
         }
-        let signals = SignalCancellation { runTask.cancel() }
+        let signals = SignalCancellation(beforeQuitting: traces.flush) { runTask.cancel() }
         let outcome = await runTask.value
+        // The whole trace is in the store (or known lost) before anything is printed, and before any exit.
+        traces.close()
         signals.stop()
         switch outcome {
-        case .success(let result):
+        case .success(var result):
+            result.traceError = result.traceError ?? traces.failure(ofRun: result.runId).map { "\($0)" }
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
                 printer.finish()
@@ -111,7 +115,8 @@ struct RunCommand: AsyncParsableCommand {
                 Terminal.error(Terminal.dim(RunReport.summary(result) + (sessionId.map { " · session \($0)" } ?? "")))
             }
             if result.traceError != nil { throw Exit.traceNotSaved }
-        case .failure(let error):
+        case .failure(var error):
+            error.traceError = error.traceError ?? traces.failure(ofRun: error.runId).map { "\($0)" }
             printer.finish()
             if json {
                 Terminal.out(RunReport.failureJSON(error).prettyPrinted())
@@ -133,7 +138,7 @@ struct RunCommand: AsyncParsableCommand {
 
 extension RunCommand {
     /// The conversation this run continues or starts; an unknown id is a usage error.
-    func resolveSession(_ store: SQLiteStore) throws -> String? {
+    func resolveSession(_ store: any Store) throws -> String? {
         if newSession {
             let id = String(SystemRandom().next(), radix: 16)
             do { try store.createSession(id, at: SystemClock().now()) } catch {
@@ -227,7 +232,9 @@ final class PrintedWarnings: @unchecked Sendable {
     func firstTime(_ warning: String) -> Bool { lock.withLock { seen.insert(warning).inserted } }
 }
 
-func openStore(_ path: String, fieldLimit: TraceFieldLimit = TraceFieldLimit()) throws -> SQLiteStore {
+/// Opens the store a command reads and writes (the SQLite file at `path`). A command that traces
+/// writes its runs through a `TraceWriter` on it, and closes the writer before it prints or exits.
+func openStore(_ path: String, fieldLimit: TraceFieldLimit = TraceFieldLimit()) throws -> any Store {
     do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter(), fieldLimit: fieldLimit) } catch {
         throw UsageError("cannot open the store \(path): \(error)")
     }

@@ -4,7 +4,8 @@ import Foundation
 /// Turns SIGINT, SIGTERM and SIGHUP into cancellation of one task while it runs, so the runtime
 /// ends the run itself: the call in flight is recorded as cancelled and the run is closed as
 /// `cancelled` before the process exits with 128 + the signal's number (130, 143, 129), as
-/// shells report a process a signal stopped. A second signal exits at once, without waiting.
+/// shells report a process a signal stopped. A second signal exits at once, without waiting for
+/// the run, once `beforeQuitting` has run (it writes the trace records already queued).
 final class SignalCancellation: @unchecked Sendable {
     static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
@@ -13,7 +14,7 @@ final class SignalCancellation: @unchecked Sendable {
     private var firstSignal: Int32?
 
     /// Starts cancelling `cancel` on the handled signals, until `stop()`.
-    init(cancel: @escaping @Sendable () -> Void) {
+    init(beforeQuitting: @escaping @Sendable () -> Void, cancel: @escaping @Sendable () -> Void) {
         for number in Self.handled {
             // The default action would end the process before the run could close its trace.
             signal(number, SIG_IGN)
@@ -24,7 +25,10 @@ final class SignalCancellation: @unchecked Sendable {
                     firstSignal = number
                     return true
                 }
-                guard isFirst else { exit(Self.exitStatus(for: number)) }
+                guard isFirst else {
+                    beforeQuitting()
+                    exit(Self.exitStatus(for: number))
+                }
                 Terminal.error("\(Self.name(of: number)): stopping the run (again to quit at once)")
                 cancel()
             }

@@ -76,17 +76,18 @@ struct TestCommand: AsyncParsableCommand {
         // Both scripts are loaded and their pipelines checked against every case before any case runs.
         let tested = try subject(file, cases: testCases, commandLine: commandLine)
         let baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
-        let sqlite: SQLiteStore
+        let database: any Store
         let provider: ModelProvider
         do {
-            sqlite = try openStore(store.path)
-            provider = WarningReportingProvider(try providers.makeProvider(store: sqlite))
+            database = try openStore(store.path)
+            provider = WarningReportingProvider(try providers.makeProvider(store: database))
         } catch let error as UsageError {
             throw error.exit()
         }
+        let traces = TraceWriter(store: database)
         let effects = RuntimeEffects(
-            provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider)
+            provider: provider, retrieval: database, trace: traces, clock: SystemClock(), random: SystemRandom(),
+            tokens: defaultTokenCounter(), sessions: database, embeddings: provider as? EmbeddingProvider)
 
         let concurrency = concurrency
         let runTask = Task { () async -> [TestSummary] in
@@ -100,8 +101,10 @@ struct TestCommand: AsyncParsableCommand {
             }
             return summaries
         }
-        let signals = SignalCancellation { runTask.cancel() }
+        let signals = SignalCancellation(beforeQuitting: traces.flush) { runTask.cancel() }
         let summaries = await runTask.value
+        // Every case's trace is in the store before the report points at it, and before any exit.
+        traces.close()
         signals.stop()
 
         guard let summary = summaries.first else { throw ExitCode(SignalCancellation.exitStatus(for: signals.received ?? SIGINT)) }
