@@ -52,7 +52,10 @@ final class SQLiteDatabase: @unchecked Sendable {
 
     /// Opens (creating it and its folders if needed) the database at `path`, in WAL mode. With
     /// `readOnly` the file must exist and is only read, so a read-only file or folder can be opened.
-    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+    /// `inspect` sees the file before anything is written to it, not even the journal mode, and
+    /// may refuse it by throwing.
+    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
+         inspect: (SQLiteConnection) throws -> Void = { _ in }) throws {
         self.path = path
         self.isReadOnly = readOnly
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
@@ -82,6 +85,7 @@ final class SQLiteDatabase: @unchecked Sendable {
         }
         connection = SQLiteConnection(handle: handle, path: path)
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        try inspect(connection)
         if path != ":memory:", !readOnly {
             try connection.exec("PRAGMA journal_mode = WAL")
             // NORMAL, not FULL: in WAL mode a commit is then a write to the log without an fsync

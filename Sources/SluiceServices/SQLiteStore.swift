@@ -43,11 +43,11 @@ public final class SQLiteStore: RetrievalStore, Sendable {
             if !readOnly, path != ":memory:", !FileManager.default.fileExists(atPath: path) {
                 try Self.create(path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
             }
-            database = try SQLiteDatabase(path: path, readOnly: opensToRead, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            database = try SQLiteDatabase(path: path, readOnly: opensToRead, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
+                                          inspect: opensToRead ? { _ in } : { try Self.refuseForeign($0, path: path) })
             if opensToRead {
                 try StoreSchema.checkReadable(database)
             } else {
-                try Self.refuseForeign(database)
                 try StoreSchema.migrate(database)
             }
         } catch let error as SQLiteError {
@@ -93,15 +93,14 @@ public final class SQLiteStore: RetrievalStore, Sendable {
     }
 
     /// A database with tables but no `schema_version` is another program's: sluice does not add its
-    /// tables to it.
-    private static func refuseForeign(_ database: SQLiteDatabase) throws {
-        guard try StoreSchema.version(of: database) == nil else { return }
-        let tables = try database.withConnection { db in
-            try db.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name") { $0.text(0) }
+    /// tables to it (nor switch it to WAL, so this runs before anything is written).
+    private static func refuseForeign(_ db: SQLiteConnection, path: String) throws {
+        let tables = try db.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name") {
+            $0.text(0)
         }
-        guard !tables.isEmpty else { return }
+        guard !tables.isEmpty, !tables.contains("schema_version") else { return }
         let shown = tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", ..." : "")
-        throw StoreError("\(database.path) is another program's SQLite database (it has the tables \(shown) and no schema_version): "
+        throw StoreError("\(path) is another program's SQLite database (it has the tables \(shown) and no schema_version): "
                          + "sluice will not write to it; give sluice a file of its own with --db or SLUICE_DB")
     }
 
