@@ -1,0 +1,263 @@
+// The trace-store benchmark: what tracing into the SQLite store costs, batched or not.
+//
+//   StoreBench [--runs N] [--concurrent-runs M] [--spans S] [--rounds R]
+//
+// Three sinks, measured in turn in every round (so their ratios come from the same minutes):
+//   untraced  a sink that drops everything (DiscardingTraceSink): the run without tracing
+//   writer    the CLI's way: a TraceWriter on the SQLite store (group commit on a thread of its own)
+//   direct    the SQLite store as the sink, one transaction per record (how sluice wrote before)
+// and two measures:
+//   spans/s   S spans (started and ended, in runs of 100) written as fast as one producer can,
+//             until the last is committed
+//   pipeline  the six-step support pipeline (guard, BM25 retrieval over 200 documents, prompt,
+//             model call answered by the scripted provider, validate, score), N runs one after
+//             another and M runs at concurrency 10 and 100; a traced batch is timed until its last
+//             record is committed (the writer is flushed inside the timing)
+// Prints one Markdown table per measure, each cell the median over R rounds.
+import Dispatch
+import Foundation
+import SluiceRuntime
+import SluiceSemantics
+import SluiceServices
+import SluiceStdlib
+import SluiceSyntax
+
+let script = #"""
+use std.models.{gpt_4o_mini}
+
+# 1. input guard
+guard no_override {
+  action block
+  pattern ignore_previous r"(?i)ignore\s+(all\s+)?previous\s+instructions?"
+}
+
+# 2. retrieval over 200 documents (SQLite FTS5, BM25)
+index kb {
+  source "docs/"
+  chunk 200
+  overlap 0
+}
+
+type Reply {
+  answer: string
+  confidence: number
+}
+
+# 3. template and 4. model call
+prompt support_answer(docs: [Doc], question: string) {
+  model gpt_4o_mini
+  temperature 0
+  max_tokens 200
+  system "Answer from CONTEXT only."
+  user """
+    CONTEXT:
+    {docs | numbered}
+
+    QUESTION:
+    {question | fenced}
+  """
+  returns Reply
+}
+
+pipeline support(question: string) -> Reply {
+  budget request $0.05, tokens 8k
+  guard question with no_override
+  docs = retrieve question from kb top 5
+  reply = support_answer(docs: docs, question: question)
+  validate reply retries 0            # 5. parse and validate against Reply
+  score reply with json_valid(), length(1, 2000)   # 6. score
+  return reply
+}
+"""#
+
+/// The scripted provider's reply file: one answer, taken by each run's own provider.
+let replyLine = #"{"content": "{\"answer\": \"Open settings, choose security, then reset.\", \"confidence\": 0.9}"}"#
+
+struct StdlibLoader: ModuleLoader {
+    func loadModule(_ path: [String]) -> SourceFile? {
+        StandardLibrary.source(module: path).map { SourceFile(path: "stdlib/" + path.joined(separator: "/") + ".sluice", text: $0) }
+    }
+    func loadFile(_ path: String, relativeTo importer: SourceFile) throws -> SourceFile {
+        struct NoImports: Error {}
+        throw NoImports()
+    }
+    func availableModules() -> [[String]] { StandardLibrary.modules.map { $0.split(separator: "/").map(String.init) } }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("StoreBench: \(message)\n".utf8))
+    exit(1)
+}
+
+func say(_ message: String) { FileHandle.standardError.write(Data("StoreBench: \(message)\n".utf8)) }
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+// MARK: Options
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var sequentialRuns = 2000, concurrentRuns = 4000, spanCount = 100_000, rounds = 3
+while !arguments.isEmpty {
+    let flag = arguments.removeFirst()
+    guard let value = arguments.first.flatMap({ Int($0) }), value > 0 else { fail("\(flag) needs a positive whole number") }
+    arguments.removeFirst()
+    switch flag {
+    case "--runs": sequentialRuns = value
+    case "--concurrent-runs": concurrentRuns = value
+    case "--spans": spanCount = value
+    case "--rounds": rounds = value
+    default: fail("unknown option \(flag) (--runs, --concurrent-runs, --spans, --rounds)")
+    }
+}
+
+// MARK: Setup: the script, its 200 documents, the store
+
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-store-bench-\(UUID().uuidString)")
+defer { try? FileManager.default.removeItem(at: work) }
+let docsFolder = work.appendingPathComponent("docs")
+try FileManager.default.createDirectory(at: docsFolder, withIntermediateDirectories: true)
+for i in 0..<200 {
+    try "Article \(i): to reset a password open settings, choose security, step \(i)."
+        .write(to: docsFolder.appendingPathComponent(String(format: "article-%03d.md", i)), atomically: true, encoding: .utf8)
+}
+let scriptPath = work.appendingPathComponent("support.sluice").path
+try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+let (module, parseDiagnostics) = Parser.parse(SourceFile(path: scriptPath, text: script))
+let (program, checkDiagnostics) = Checker.check(module, loader: StdlibLoader())
+let errors = (parseDiagnostics + checkDiagnostics).filter { $0.severity == .error }
+guard errors.isEmpty else { fail("the benchmark script does not check:\n" + DiagnosticRenderer.render(errors, color: false)) }
+
+let store = try SQLiteStore(path: work.appendingPathComponent("bench.db").path)
+let inputs: [String: JSONValue] = ["question": .string("How do I reset my password?")]
+
+// MARK: Sinks
+
+enum Sink: String, CaseIterable {
+    case untraced, writer, direct
+}
+
+/// A sink of `kind`, and what finishes its writes (flushing the writer).
+func makeSink(_ kind: Sink) -> (sink: any TraceSink, finish: () -> Void) {
+    switch kind {
+    case .untraced: return (DiscardingTraceSink(), {})
+    case .direct: return (store, {})
+    case .writer:
+        let writer = TraceWriter(store: store)
+        return (writer, writer.close)
+    }
+}
+
+// MARK: Spans per second
+
+/// Spans started and ended per second by one producer, until the last is committed.
+func spansPerSecond(_ kind: Sink, count: Int) throws -> Double {
+    let (sink, finish) = makeSink(kind)
+    let perRun = 100
+    let start = now()
+    var written = 0
+    while written < count {
+        let run = "spans-\(kind)-\(UUID().uuidString)"
+        try sink.runStarted(TraceRun(id: run, pipeline: "p", file: "p.sluice", startedAt: 0, inputs: .null))
+        for index in 0..<min(perRun, count - written) {
+            let span = "\(run)-\(index)"
+            try sink.spanStarted(TraceSpan(id: span, runId: run, parentId: nil, kind: "prompt", name: "step", startedAt: 0))
+            try sink.spanEnded(TraceSpanEnd(id: span, endedAt: 1, status: "ok", detail: .object([("index", .number(Double(index)))])))
+            written += 1
+        }
+        try sink.runEnded(TraceRunEnd(id: run, status: .ok, endedAt: 1, output: .null, error: nil, cost: 0, tokens: 0))
+    }
+    finish()
+    return Double(count) / (now() - start)
+}
+
+// MARK: Pipeline runs
+
+@Sendable func runPipeline(_ effects: RuntimeEffects) async throws {
+    var effects = effects
+    effects.provider = try ScriptedProvider(jsonl: replyLine, origin: "bench replies")
+    let interpreter = Interpreter(program: program, effects: effects)
+    let result: RunResult
+    do { result = try await interpreter.run(pipeline: "support", inputs: inputs) } catch { fail("a run failed: \(error.error.message)") }
+    guard result.scores.first(where: { $0.name == "json_valid" })?.value == 1 else { fail("json_valid is not 1") }
+    if let traceError = result.traceError { fail("the trace was not saved: \(traceError)") }
+}
+
+/// Runs per second for `n` runs at most `concurrency` at a time, the sink's writes finished included.
+func runsPerSecond(_ kind: Sink, n: Int, concurrency: Int) async throws -> Double {
+    let (sink, finish) = makeSink(kind)
+    let effects = RuntimeEffects(provider: DiscardingProvider(), retrieval: store, trace: sink, clock: SystemClock(), random: SystemRandom(),
+                                 tokens: EstimatingTokenCounter(), sessions: store)
+    let start = now()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var launched = 0
+        while launched < min(concurrency, n) { launched += 1; group.addTask { try await runPipeline(effects) } }
+        while try await group.next() != nil {
+            if launched < n { launched += 1; group.addTask { try await runPipeline(effects) } }
+        }
+    }
+    finish()
+    return Double(n) / (now() - start)
+}
+
+/// Stands in until each run puts its own scripted provider in place.
+struct DiscardingProvider: ModelProvider {
+    func complete(_ request: ChatRequest) async throws -> ChatResponse { fail("the scripted provider was not set") }
+}
+
+// MARK: Rounds
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+// Warm up: the index is built on the first run, caches and the thread pool fill.
+for kind in Sink.allCases { _ = try await runsPerSecond(kind, n: 50, concurrency: 1) }
+
+let levels = [1, 10, 100]
+var spans: [Sink: [Double]] = [:]
+var runs: [String: [Double]] = [:]
+for round in 1...rounds {
+    say("round \(round)/\(rounds)")
+    for kind in [Sink.writer, .direct] {
+        // One transaction per span is slow: a tenth of the spans gives the same rate.
+        spans[kind, default: []].append(try spansPerSecond(kind, count: kind == .direct ? max(1, spanCount / 10) : spanCount))
+    }
+    for level in levels {
+        for kind in Sink.allCases {
+            let rate = try await runsPerSecond(kind, n: level == 1 ? sequentialRuns : concurrentRuns, concurrency: level)
+            runs["\(kind.rawValue) \(level)", default: []].append(rate)
+        }
+    }
+}
+
+func rate(_ kind: Sink, _ level: Int) -> Double { median(runs["\(kind.rawValue) \(level)"] ?? []) }
+func grouped(_ x: Double) -> String {
+    let formatter = NumberFormatter()
+    formatter.numberStyle = .decimal
+    formatter.maximumFractionDigits = 0
+    return formatter.string(from: NSNumber(value: x.rounded())) ?? "\(x)"
+}
+
+let cores = ProcessInfo.processInfo.activeProcessorCount
+print("\nTrace store, \(cores) cores; median of \(rounds) rounds, every sink measured in each round.\n")
+print("Spans written per second (one producer, until the last is committed)\n")
+print("| writer (group commit) | direct (a transaction per record) | writer/direct |")
+print("|---|---|---|")
+let writerSpans = median(spans[.writer] ?? []), directSpans = median(spans[.direct] ?? [])
+print("| \(grouped(writerSpans)) | \(grouped(directSpans)) | \(String(format: "%.1f", writerSpans / directSpans))× |")
+print("\nThe six-step pipeline with the scripted provider: runs per second (higher is better)\n")
+print("| concurrency | untraced | writer | direct | writer/untraced | direct/untraced |")
+print("|---|---|---|---|---|---|")
+for level in levels {
+    let untraced = rate(.untraced, level), writer = rate(.writer, level), direct = rate(.direct, level)
+    print("| \(level) | \(grouped(untraced)) | \(grouped(writer)) | \(grouped(direct)) | "
+          + "\(String(format: "%.2f", writer / untraced)) | \(String(format: "%.2f", direct / untraced)) |")
+}
+print("\nWhat tracing adds per run, in µs of wall time (wall time / runs, traced minus untraced; goal < 50 µs at concurrency 1)\n")
+print("| concurrency | writer | direct |")
+print("|---|---|---|")
+for level in levels {
+    let untraced = 1e6 / rate(.untraced, level)
+    print("| \(level) | \(String(format: "%+.0f", 1e6 / rate(.writer, level) - untraced)) | \(String(format: "%+.0f", 1e6 / rate(.direct, level) - untraced)) |")
+}
