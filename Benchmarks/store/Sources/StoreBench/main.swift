@@ -204,6 +204,45 @@ struct DiscardingProvider: ModelProvider {
     func complete(_ request: ChatRequest) async throws -> ChatResponse { fail("the scripted provider was not set") }
 }
 
+// MARK: The writer's work per run
+
+/// Keeps a run's records as the writer would queue them.
+final class CapturingSink: TraceSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var records: [TraceRecord] = []
+    private func add(_ record: TraceRecord) { lock.withLock { records.append(record) } }
+    func runStarted(_ run: TraceRun) throws { add(.runStarted(run)) }
+    func spanStarted(_ span: TraceSpan) throws { add(.spanStarted(span)) }
+    func spanEnded(_ end: TraceSpanEnd) throws { add(.spanEnded(end)) }
+    func modelCallStarted(_ call: TraceModelCall) throws { add(.modelCallStarted(call)) }
+    func modelCalled(_ call: TraceModelCall) throws { add(.modelCalled(call)) }
+    func guardChecked(_ verdict: TraceGuardVerdict) throws { add(.guardChecked(verdict)) }
+    func scored(_ score: TraceScore) throws { add(.scored(score)) }
+    func runEnded(_ end: TraceRunEnd) throws { add(.runEnded(end)) }
+    func scrub(runId: String, replacements: [(secret: String, replacement: String)]) throws {
+        add(.scrub(runId: runId, replacements: replacements.map { TraceReplacement(secret: $0.secret, replacement: $0.replacement) }))
+    }
+}
+
+/// Microseconds the store spends writing one run's records, `batchRuns` runs to a transaction:
+/// the writer thread's work, which bounds traced throughput once every core is busy.
+func writeMicrosecondsPerRun(batchRuns: Int, batches: Int) async throws -> (records: Int, microseconds: Double) {
+    var runs: [[TraceRecord]] = []
+    for _ in 0..<(batchRuns * batches) {
+        let capture = CapturingSink()
+        let effects = RuntimeEffects(provider: DiscardingProvider(), retrieval: store, trace: capture, clock: SystemClock(),
+                                     random: SystemRandom(), tokens: EstimatingTokenCounter(), sessions: store)
+        try await runPipeline(effects)
+        runs.append(capture.records)
+    }
+    let start = now()
+    for batch in 0..<batches {
+        let result = store.write(Array(runs[(batch * batchRuns)..<((batch + 1) * batchRuns)].joined()))
+        if let lost = result.lost { fail("a batch was lost: \(lost)") }
+    }
+    return (runs[0].count, (now() - start) / Double(batchRuns * batches) * 1e6)
+}
+
 // MARK: Rounds
 
 func median(_ values: [Double]) -> Double {
@@ -213,6 +252,14 @@ func median(_ values: [Double]) -> Double {
 
 // Warm up: the index is built on the first run, caches and the thread pool fill.
 for kind in Sink.allCases { _ = try await runsPerSecond(kind, n: 50, concurrency: 1) }
+
+if ProcessInfo.processInfo.environment["STOREBENCH_WRITE_ONLY"] != nil {
+    for batchRuns in [1, 10, 100] {
+        let (records, microseconds) = try await writeMicrosecondsPerRun(batchRuns: batchRuns, batches: max(1, 1000 / batchRuns))
+        print("\(records) records a run, \(batchRuns) runs a batch: \(String(format: "%.0f", microseconds)) µs a run")
+    }
+    exit(0)
+}
 
 let levels = [1, 10, 100]
 var spans: [Sink: [Double]] = [:]
@@ -231,7 +278,7 @@ for round in 1...rounds {
     }
 }
 
-func rate(_ kind: Sink, _ level: Int) -> Double { median(runs["\(kind.rawValue) \(level)"] ?? []) }
+@MainActor func rate(_ kind: Sink, _ level: Int) -> Double { median(runs["\(kind.rawValue) \(level)"] ?? []) }
 func grouped(_ x: Double) -> String {
     let formatter = NumberFormatter()
     formatter.numberStyle = .decimal
