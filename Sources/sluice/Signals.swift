@@ -12,25 +12,29 @@ final class SignalCancellation: @unchecked Sendable {
     private let lock = NSLock()
     private var sources: [DispatchSourceSignal] = []
     private var firstSignal: Int32?
+    /// Dropped by `stop()`: a cancelled source lets its handler go only later, on its queue, and what
+    /// the actions hold (the trace writer, the store) must close with the command, not after.
+    private var actions: (cancel: @Sendable () -> Void, beforeQuitting: @Sendable () -> Void)?
 
     /// Starts cancelling `cancel` on the handled signals, until `stop()`.
     init(beforeQuitting: @escaping @Sendable () -> Void, cancel: @escaping @Sendable () -> Void) {
+        actions = (cancel, beforeQuitting)
         for number in Self.handled {
             // The default action would end the process before the run could close its trace.
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
-                let isFirst = lock.withLock {
-                    guard firstSignal == nil else { return false }
-                    firstSignal = number
-                    return true
+                let (isFirst, actions) = lock.withLock {
+                    defer { if firstSignal == nil { firstSignal = number } }
+                    return (firstSignal == nil, self.actions)
                 }
+                guard let actions else { return }
                 guard isFirst else {
-                    beforeQuitting()
+                    actions.beforeQuitting()
                     exit(Self.exitStatus(for: number))
                 }
                 Terminal.error("\(Self.name(of: number)): stopping the run (again to quit at once)")
-                cancel()
+                actions.cancel()
             }
             source.resume()
             sources.append(source)
@@ -45,6 +49,7 @@ final class SignalCancellation: @unchecked Sendable {
         lock.withLock {
             for source in sources { source.cancel() }
             sources = []
+            actions = nil
         }
         for number in Self.handled { signal(number, SIG_DFL) }
     }
