@@ -9,11 +9,11 @@ public final class SQLiteStore: RetrievalStore, Sendable {
     /// Where the CLI keeps its database, relative to the working directory.
     public static let defaultPath = ".sluice/sluice.db"
 
+    /// One connection for everything, trace batches included. A second connection for batches
+    /// would let reads go on during a commit, but every other write (sessions, what providers
+    /// remember) would then meet the batch's lock in SQLite's busy handler, which sleeps a
+    /// millisecond or more; on one connection it waits on a mutex for the batch to end.
     let database: SQLiteDatabase
-    /// The connection trace batches are written on: a connection of its own, so that the runs'
-    /// reads (retrieval, sessions) never wait for a batch to commit (WAL lets readers go on while
-    /// one connection writes). The same as `database` for a store in memory or opened to read.
-    let traceDatabase: SQLiteDatabase
     /// Counts tokens when `prepare` chunks an index's source.
     let tokenCounter: any TokenCounter
     /// The index specs `prepare` has already brought up to date with their source in this process:
@@ -54,8 +54,6 @@ public final class SQLiteStore: RetrievalStore, Sendable {
             } else {
                 try StoreSchema.migrate(database)
             }
-            traceDatabase = opensToRead || path == ":memory:"
-                ? database : try SQLiteDatabase(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         } catch let error as SQLiteError {
             throw StoreError(error.explained(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds))
         }
@@ -116,7 +114,7 @@ public final class SQLiteStore: RetrievalStore, Sendable {
         if let writeRefusal { return .lost(StoreError(writeRefusal)) }
         guard !batch.isEmpty else { return .written() }
         do {
-            return try traceDatabase.withConnection { db in
+            return try database.withConnection { db in
                 try db.exec("BEGIN IMMEDIATE")
                 var refused: [Int: any Error] = [:]
                 for (index, record) in batch.enumerated() {

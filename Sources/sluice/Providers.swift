@@ -17,11 +17,11 @@ struct ProviderOptions: ParsableArguments {
 
     /// The providers for a command. With a `store`, what servers refused is remembered there; with
     /// a `session` too, `--replies` lines used by the conversation's earlier runs are skipped.
-    func makeProvider(store: (any Store)? = nil, session: String? = nil) throws -> ModelProvider {
+    func makeProvider(store: SQLiteStore? = nil, session: String? = nil) throws -> ModelProvider {
         let environment = ProcessInfo.processInfo.environment
         var scripted: ScriptedProvider?
         if let replies {
-            let ledger = session.flatMap { id in store?.replies(ofSession: id) }
+            let ledger = session.flatMap { id in store?.replyLedger(session: id) }
             do { scripted = try ScriptedProvider(path: replies, ledger: ledger) } catch {
                 throw UsageError("cannot use replies file \(replies): \(error)")
             }

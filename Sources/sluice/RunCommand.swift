@@ -64,24 +64,24 @@ struct RunCommand: AsyncParsableCommand {
         let pipeline: String
         let inputs: [String: JSONValue]
         let provider: ModelProvider
-        let database: any Store
+        let sqlite: SQLiteStore
         let sessionId: String?
         let runUser: String?
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: false)
-            database = try openStore(store.path, fieldLimit: try fieldLimit())
-            sessionId = try resolveSession(database)
+            sqlite = try openStore(store.path, fieldLimit: try fieldLimit())
+            sessionId = try resolveSession(sqlite)
             runUser = try userId()
-            provider = WarningReportingProvider(try providers.makeProvider(store: database, session: sessionId))
+            provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
         } catch let error as UsageError {
             throw error.exit()
         }
-        let traces = TraceWriter(store: database)
+        let traces = TraceWriter(store: sqlite)
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
-            provider: provider, retrieval: database, trace: traces, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: database, embeddings: provider as? EmbeddingProvider))
+            provider: provider, retrieval: sqlite, trace: traces, clock: SystemClock(), random: SystemRandom(),
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider))
         // With --json, standard output is one JSON document, so streamed text goes to standard error.
         let printer = StreamPrinter(text: json ? .standardError : .standardOutput)
         let onText = stream ? printer.print : nil
@@ -232,9 +232,10 @@ final class PrintedWarnings: @unchecked Sendable {
     func firstTime(_ warning: String) -> Bool { lock.withLock { seen.insert(warning).inserted } }
 }
 
-/// Opens the store a command reads and writes (the SQLite file at `path`). A command that traces
-/// writes its runs through a `TraceWriter` on it, and closes the writer before it prints or exits.
-func openStore(_ path: String, fieldLimit: TraceFieldLimit = TraceFieldLimit()) throws -> any Store {
+/// Opens the store a command reads and writes: the SQLite file at `path`, the CLI's engine (code
+/// that needs only what every store offers takes `any Store`). A command that traces writes its
+/// runs through a `TraceWriter` on it, and closes the writer before it prints or exits.
+func openStore(_ path: String, fieldLimit: TraceFieldLimit = TraceFieldLimit()) throws -> SQLiteStore {
     do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter(), fieldLimit: fieldLimit) } catch {
         throw UsageError("cannot open the store \(path): \(error)")
     }

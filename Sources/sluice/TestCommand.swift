@@ -76,18 +76,18 @@ struct TestCommand: AsyncParsableCommand {
         // Both scripts are loaded and their pipelines checked against every case before any case runs.
         let tested = try subject(file, cases: testCases, commandLine: commandLine)
         let baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
-        let database: any Store
+        let sqlite: SQLiteStore
         let provider: ModelProvider
         do {
-            database = try openStore(store.path)
-            provider = WarningReportingProvider(try providers.makeProvider(store: database))
+            sqlite = try openStore(store.path)
+            provider = WarningReportingProvider(try providers.makeProvider(store: sqlite))
         } catch let error as UsageError {
             throw error.exit()
         }
-        let traces = TraceWriter(store: database)
+        let traces = TraceWriter(store: sqlite)
         let effects = RuntimeEffects(
-            provider: provider, retrieval: database, trace: traces, clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), sessions: database, embeddings: provider as? EmbeddingProvider)
+            provider: provider, retrieval: sqlite, trace: traces, clock: SystemClock(), random: SystemRandom(),
+            tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider)
 
         let concurrency = concurrency
         let runTask = Task { () async -> [TestSummary] in

@@ -50,16 +50,16 @@ final class StoreBadInputTests: XCTestCase {
         let traces = TraceWriter(store: store)
         try recordRun(traces, "before")
         traces.flush()
-        // The file may not grow past its size now, as on a full disk (a limit of the connection traces are written on).
-        let pages = try store.traceDatabase.withConnection { db in try db.query("PRAGMA page_count") { $0.int(0) } }.first ?? 0
-        try store.traceDatabase.withConnection { db in try db.exec("PRAGMA max_page_count = \(pages)") }
+        // The file may not grow past its size now, as on a full disk.
+        let pages = try store.database.withConnection { db in try db.query("PRAGMA page_count") { $0.int(0) } }.first ?? 0
+        try store.database.withConnection { db in try db.exec("PRAGMA max_page_count = \(pages)") }
         try recordRun(traces, "big", input: String(repeating: "0123456789", count: 20_000))
         traces.flush()
         let failure = "\(try XCTUnwrap(traces.failure(ofRun: "big")))"
         XCTAssertTrue(failure.hasPrefix("the disk holding the database \(store.path) is full (SQLite: "), failure)
         try assertIntact(store, "before")
 
-        try store.traceDatabase.withConnection { db in try db.exec("PRAGMA max_page_count = 1073741823") }
+        try store.database.withConnection { db in try db.exec("PRAGMA max_page_count = 1073741823") }
         try recordRun(traces, "after")
         traces.close()
         try assertIntact(store, "after")

@@ -4,15 +4,19 @@
 //
 // Three sinks, measured in turn in every round (so their ratios come from the same minutes):
 //   untraced  a sink that drops everything (DiscardingTraceSink): the run without tracing
-//   writer    the CLI's way: a TraceWriter on the SQLite store (group commit on a thread of its own)
+//   writer    the CLI's way: a TraceWriter on the SQLite store (group commit on a thread of its own),
+//             timed until the last record is committed
+//   path      the same writer, its queue large enough never to make a run wait, timed until the last
+//             run returns: what tracing costs on the runs' path (queueing), its writes left out
 //   direct    the SQLite store as the sink, one transaction per record (how sluice wrote before)
 // and two measures:
 //   spans/s   S spans (started and ended, in runs of 100) written as fast as one producer can,
 //             until the last is committed
 //   pipeline  the six-step support pipeline (guard, BM25 retrieval over 200 documents, prompt,
 //             model call answered by the scripted provider, validate, score), N runs one after
-//             another and M runs at concurrency 10 and 100; a traced batch is timed until its last
-//             record is committed (the writer is flushed inside the timing)
+//             another and M runs at concurrency 10 and 100
+//   write     the store's own work per run, on the writer's thread: one run's records written 1, 10
+//             and 100 runs to a transaction (what bounds traced throughput once every core is busy)
 // Prints one Markdown table per measure, each cell the median over R rounds.
 import Dispatch
 import Foundation
@@ -133,16 +137,20 @@ let inputs: [String: JSONValue] = ["question": .string("How do I reset my passwo
 // MARK: Sinks
 
 enum Sink: String, CaseIterable {
-    case untraced, writer, direct
+    case untraced, writer, path, direct
 }
 
-/// A sink of `kind`, and what finishes its writes (flushing the writer).
-func makeSink(_ kind: Sink) -> (sink: any TraceSink, finish: () -> Void) {
+/// A sink of `kind` for `runs` runs, and what finishes its writes (closing the writer).
+func makeSink(_ kind: Sink, runs: Int) -> (sink: any TraceSink, finish: () -> Void) {
     switch kind {
     case .untraced: return (DiscardingTraceSink(), {})
     case .direct: return (store, {})
     case .writer:
         let writer = TraceWriter(store: store)
+        return (writer, writer.close)
+    case .path:
+        // Room for every record of every run (about 21 a run), so no run waits for the writer.
+        let writer = TraceWriter(store: store, capacity: runs * 32)
         return (writer, writer.close)
     }
 }
@@ -151,7 +159,7 @@ func makeSink(_ kind: Sink) -> (sink: any TraceSink, finish: () -> Void) {
 
 /// Spans started and ended per second by one producer, until the last is committed.
 func spansPerSecond(_ kind: Sink, count: Int) throws -> Double {
-    let (sink, finish) = makeSink(kind)
+    let (sink, finish) = makeSink(kind, runs: count / 100 + 1)
     let perRun = 100
     let start = now()
     var written = 0
@@ -182,9 +190,10 @@ func spansPerSecond(_ kind: Sink, count: Int) throws -> Double {
     if let traceError = result.traceError { fail("the trace was not saved: \(traceError)") }
 }
 
-/// Runs per second for `n` runs at most `concurrency` at a time, the sink's writes finished included.
+/// Runs per second for `n` runs at most `concurrency` at a time, the sink's writes finished
+/// included (for `path`, left out).
 func runsPerSecond(_ kind: Sink, n: Int, concurrency: Int) async throws -> Double {
-    let (sink, finish) = makeSink(kind)
+    let (sink, finish) = makeSink(kind, runs: n)
     let effects = RuntimeEffects(provider: DiscardingProvider(), retrieval: store, trace: sink, clock: SystemClock(), random: SystemRandom(),
                                  tokens: EstimatingTokenCounter(), sessions: store)
     let start = now()
@@ -195,8 +204,9 @@ func runsPerSecond(_ kind: Sink, n: Int, concurrency: Int) async throws -> Doubl
             if launched < n { launched += 1; group.addTask { try await runPipeline(effects) } }
         }
     }
+    let ranFor = now() - start
     finish()
-    return Double(n) / (now() - start)
+    return Double(n) / (kind == .path ? ranFor : now() - start)
 }
 
 /// Stands in until each run puts its own scripted provider in place.
@@ -253,19 +263,18 @@ func median(_ values: [Double]) -> Double {
 // Warm up: the index is built on the first run, caches and the thread pool fill.
 for kind in Sink.allCases { _ = try await runsPerSecond(kind, n: 50, concurrency: 1) }
 
-if ProcessInfo.processInfo.environment["STOREBENCH_WRITE_ONLY"] != nil {
-    for batchRuns in [1, 10, 100] {
-        let (records, microseconds) = try await writeMicrosecondsPerRun(batchRuns: batchRuns, batches: max(1, 1000 / batchRuns))
-        print("\(records) records a run, \(batchRuns) runs a batch: \(String(format: "%.0f", microseconds)) µs a run")
-    }
-    exit(0)
-}
-
 let levels = [1, 10, 100]
 var spans: [Sink: [Double]] = [:]
 var runs: [String: [Double]] = [:]
+var writes: [Int: [Double]] = [:]
+var recordsPerRun = 0
 for round in 1...rounds {
     say("round \(round)/\(rounds)")
+    for batchRuns in [1, 10, 100] {
+        let (records, microseconds) = try await writeMicrosecondsPerRun(batchRuns: batchRuns, batches: max(1, 500 / batchRuns))
+        recordsPerRun = records
+        writes[batchRuns, default: []].append(microseconds)
+    }
     for kind in [Sink.writer, .direct] {
         // One transaction per span is slow: a tenth of the spans gives the same rate.
         spans[kind, default: []].append(try spansPerSecond(kind, count: kind == .direct ? max(1, spanCount / 10) : spanCount))
@@ -293,18 +302,22 @@ print("| writer (group commit) | direct (a transaction per record) | writer/dire
 print("|---|---|---|")
 let writerSpans = median(spans[.writer] ?? []), directSpans = median(spans[.direct] ?? [])
 print("| \(grouped(writerSpans)) | \(grouped(directSpans)) | \(String(format: "%.1f", writerSpans / directSpans))× |")
-print("\nThe six-step pipeline with the scripted provider: runs per second (higher is better)\n")
-print("| concurrency | untraced | writer | direct | writer/untraced | direct/untraced |")
-print("|---|---|---|---|---|---|")
-for level in levels {
-    let untraced = rate(.untraced, level), writer = rate(.writer, level), direct = rate(.direct, level)
-    print("| \(level) | \(grouped(untraced)) | \(grouped(writer)) | \(grouped(direct)) | "
-          + "\(String(format: "%.2f", writer / untraced)) | \(String(format: "%.2f", direct / untraced)) |")
-}
-print("\nWhat tracing adds per run, in µs of wall time (wall time / runs, traced minus untraced; goal < 50 µs at concurrency 1)\n")
-print("| concurrency | writer | direct |")
+print("\nThe store's work per run of the pipeline (\(recordsPerRun) records), on the writer's thread, in µs\n")
+print("| 1 run a transaction | 10 runs | 100 runs |")
 print("|---|---|---|")
+print("| " + [1, 10, 100].map { String(format: "%.0f", median(writes[$0] ?? [])) }.joined(separator: " | ") + " |")
+print("\nThe six-step pipeline with the scripted provider: runs per second (higher is better)\n")
+print("| concurrency | untraced | writer | writer, runs' path only | direct | writer/untraced | path/untraced | direct/untraced |")
+print("|---|---|---|---|---|---|---|---|")
+for level in levels {
+    let untraced = rate(.untraced, level)
+    print("| \(level) | " + [Sink.untraced, .writer, .path, .direct].map { grouped(rate($0, level)) }.joined(separator: " | ") + " | "
+          + [Sink.writer, .path, .direct].map { String(format: "%.2f", rate($0, level) / untraced) }.joined(separator: " | ") + " |")
+}
+print("\nWhat tracing adds per run, in µs of wall time (wall time / runs, traced minus untraced; goal < 50 µs on the runs' path)\n")
+print("| concurrency | writer, until committed | writer, runs' path only | direct |")
+print("|---|---|---|---|")
 for level in levels {
     let untraced = 1e6 / rate(.untraced, level)
-    print("| \(level) | \(String(format: "%+.0f", 1e6 / rate(.writer, level) - untraced)) | \(String(format: "%+.0f", 1e6 / rate(.direct, level) - untraced)) |")
+    print("| \(level) | " + [Sink.writer, .path, .direct].map { String(format: "%+.0f", 1e6 / rate($0, level) - untraced) }.joined(separator: " | ") + " |")
 }
