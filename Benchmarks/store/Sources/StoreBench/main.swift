@@ -15,6 +15,8 @@
 //   pipeline  the six-step support pipeline (guard, BM25 retrieval over 200 documents, prompt,
 //             model call answered by the scripted provider, validate, score), N runs one after
 //             another and M runs at concurrency 10 and 100
+//   queueing  what a run's thread spends handing its records to the writer (real runs' records
+//             replayed into a writer whose store keeps nothing): tracing's cost on the runs' path
 //   write     the store's own work per run, on the writer's thread: one run's records written 1, 10
 //             and 100 runs to a transaction (what bounds traced throughput once every core is busy)
 // Prints one Markdown table per measure, each cell the median over R rounds.
@@ -253,6 +255,44 @@ func writeMicrosecondsPerRun(batchRuns: Int, batches: Int) async throws -> (reco
     return (runs[0].count, (now() - start) / Double(batchRuns * batches) * 1e6)
 }
 
+/// A batch store that keeps nothing: the writer's queue and thread without SQLite.
+struct DiscardingBatchStore: TraceBatchStore {
+    func write(_ batch: [TraceRecord]) -> TraceBatchResult { .written() }
+}
+
+/// Microseconds a run's thread spends handing its records to a writer (the `TraceSink` calls),
+/// for the records of real runs replayed into a writer whose store keeps nothing.
+func queueMicrosecondsPerRun(runs count: Int) async throws -> Double {
+    var runs: [[TraceRecord]] = []
+    for _ in 0..<min(count, 200) {
+        let capture = CapturingSink()
+        let effects = RuntimeEffects(provider: DiscardingProvider(), retrieval: store, trace: capture, clock: SystemClock(),
+                                     random: SystemRandom(), tokens: EstimatingTokenCounter(), sessions: store)
+        try await runPipeline(effects)
+        runs.append(capture.records)
+    }
+    let writer = TraceWriter(store: DiscardingBatchStore(), capacity: 1 << 20)
+    let start = now()
+    for index in 0..<count {
+        for record in runs[index % runs.count] {
+            switch record {
+            case .runStarted(let run): try writer.runStarted(run)
+            case .spanStarted(let span): try writer.spanStarted(span)
+            case .spanEnded(let end): try writer.spanEnded(end)
+            case .modelCallStarted(let call): try writer.modelCallStarted(call)
+            case .modelCalled(let call): try writer.modelCalled(call)
+            case .guardChecked(let verdict): try writer.guardChecked(verdict)
+            case .scored(let score): try writer.scored(score)
+            case .runEnded(let end): try writer.runEnded(end)
+            case .scrub(let runId, let replacements): try writer.scrub(runId: runId, replacements: replacements.map { ($0.secret, $0.replacement) })
+            }
+        }
+    }
+    let elapsed = now() - start
+    writer.close()
+    return elapsed / Double(count) * 1e6
+}
+
 // MARK: Rounds
 
 func median(_ values: [Double]) -> Double {
@@ -267,9 +307,11 @@ let levels = [1, 10, 100]
 var spans: [Sink: [Double]] = [:]
 var runs: [String: [Double]] = [:]
 var writes: [Int: [Double]] = [:]
+var queueing: [Double] = []
 var recordsPerRun = 0
 for round in 1...rounds {
     say("round \(round)/\(rounds)")
+    queueing.append(try await queueMicrosecondsPerRun(runs: 20_000))
     for batchRuns in [1, 10, 100] {
         let (records, microseconds) = try await writeMicrosecondsPerRun(batchRuns: batchRuns, batches: max(1, 500 / batchRuns))
         recordsPerRun = records
@@ -302,6 +344,10 @@ print("| writer (group commit) | direct (a transaction per record) | writer/dire
 print("|---|---|---|")
 let writerSpans = median(spans[.writer] ?? []), directSpans = median(spans[.direct] ?? [])
 print("| \(grouped(writerSpans)) | \(grouped(directSpans)) | \(String(format: "%.1f", writerSpans / directSpans))× |")
+print("\nThe runs' path: µs a run's thread spends queueing its \(recordsPerRun) records (goal < 50)\n")
+print("| queueing per run |")
+print("|---|")
+print("| \(String(format: "%.1f", median(queueing))) µs |")
 print("\nThe store's work per run of the pipeline (\(recordsPerRun) records), on the writer's thread, in µs\n")
 print("| 1 run a transaction | 10 runs | 100 runs |")
 print("|---|---|---|")
