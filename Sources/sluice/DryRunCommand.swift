@@ -26,7 +26,7 @@ struct DryRunCommand: AsyncParsableCommand {
         let script = try loadScript(file)
         let pipeline: String
         let inputs: [String: JSONValue]
-        let sqlite: any Store
+        let sqlite: SQLiteStore
         do {
             pipeline = try choosePipeline(script.program, named: input.pipeline)
             inputs = try input.collect()
