@@ -92,6 +92,31 @@ final class StoreFailureCLITests: SluiceCLITestCase {
                                                  because: "is in a read-only folder (SQLite must create its -wal and -shm files beside it)")
     }
 
+    func testARunOnAStoreLockedLongerThanTheBusyTimeoutPrintsItsResultAndSaysWhy() throws {
+        let (script, replies) = try replyScript()
+        let first = try sluice(["run", script, "--db", db, "--replies", replies, "--input", "q=x", "--json"])
+        XCTAssertEqual(first.code, 0, first.stderr)
+        // Another process's long write transaction: this process holds the write lock meanwhile.
+        var handle: OpaquePointer?
+        XCTAssertEqual(sqlite3_open(db, &handle), SQLITE_OK)
+        defer { sqlite3_close(handle) }
+        XCTAssertEqual(sqlite3_exec(handle, "BEGIN IMMEDIATE", nil, nil, nil), SQLITE_OK)
+        let locked = try sluice(["run", script, "--db", db, "--replies", replies, "--input", "q=x", "--json"])
+        XCTAssertEqual(sqlite3_exec(handle, "ROLLBACK", nil, nil, nil), SQLITE_OK)
+        XCTAssertEqual(locked.code, 4, locked.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(locked.stdout.utf8)) as? [String: Any], locked.stdout)
+        XCTAssertEqual(report["output"] as? String, "the answer")
+        XCTAssertEqual(report["trace_saved"] as? Bool, false)
+        XCTAssertTrue(locked.stderr.contains("warning: the trace could not be fully saved: the database \(db) is locked: "
+                                             + "another process held its write lock for more than 5 s"), locked.stderr)
+        // The run before is intact, and the next one is saved.
+        let firstId = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])?["run_id"] as? String)
+        let shown = try sluice(["traces", "show", firstId, "--db", db])
+        XCTAssertEqual(shown.code, 0, shown.stderr)
+        XCTAssertTrue(shown.stdout.contains("reply: the answer"), shown.stdout)
+        XCTAssertEqual(try sluice(["run", script, "--db", db, "--replies", replies, "--input", "q=x"]).code, 0)
+    }
+
     func testAFileThatIsNotAStoreIsRefusedBeforeTheRunAndLeftAsItIs() throws {
         let (script, replies) = try replyScript()
         let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })
