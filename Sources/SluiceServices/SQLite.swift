@@ -7,6 +7,24 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var code: Int32
     public var message: String
     public var description: String { message }
+
+    /// What the failure means for the database at `path`, in words a user can act on, followed by
+    /// SQLite's own message; SQLite's message alone when it is already the cause (a constraint).
+    func explained(path: String, busyTimeoutMilliseconds: Int32) -> String {
+        let cause: String
+        switch code & 0xff {
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            let seconds = String(format: "%g", Double(busyTimeoutMilliseconds) / 1000)
+            cause = "the database \(path) is locked: another process held its write lock for more than \(seconds) s"
+        case SQLITE_READONLY: cause = "the database \(path) is read-only: the file, or its folder, is not writable by this user"
+        case SQLITE_FULL: cause = "the disk holding the database \(path) is full"
+        case SQLITE_CORRUPT, SQLITE_NOTADB: cause = "\(path) is damaged or is not a SQLite database; it was left as it is"
+        case SQLITE_IOERR: cause = "the disk failed while writing the database \(path)"
+        case SQLITE_CANTOPEN: cause = "the database \(path) cannot be opened (its folder is missing or not writable)"
+        default: return message
+        }
+        return "\(cause) (SQLite: \(message))"
+    }
 }
 
 /// A value bound to, or read from, a statement parameter.
@@ -26,15 +44,21 @@ final class SQLiteDatabase: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
     private let connection: SQLiteConnection
+    /// How long a write waits for another process's write lock before failing with `SQLITE_BUSY`.
+    let busyTimeoutMilliseconds: Int32
 
     /// Whether the database was opened with `readOnly`: nothing is written, not even the journal mode.
     let isReadOnly: Bool
 
     /// Opens (creating it and its folders if needed) the database at `path`, in WAL mode. With
     /// `readOnly` the file must exist and is only read, so a read-only file or folder can be opened.
-    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+    /// `inspect` sees the file before anything is written to it, not even the journal mode, and
+    /// may refuse it by throwing.
+    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
+         inspect: (SQLiteConnection) throws -> Void = { _ in }) throws {
         self.path = path
         self.isReadOnly = readOnly
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         let folder = (path as NSString).deletingLastPathComponent
         if !readOnly, !folder.isEmpty, path != ":memory:" {
             do {
@@ -61,13 +85,21 @@ final class SQLiteDatabase: @unchecked Sendable {
         }
         connection = SQLiteConnection(handle: handle, path: path)
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        try inspect(connection)
         if path != ":memory:", !readOnly {
             try connection.exec("PRAGMA journal_mode = WAL")
+            // NORMAL, not FULL: in WAL mode a commit is then a write to the log without an fsync
+            // (the log is synced at checkpoints). The file is never corrupted either way, and a
+            // committed trace survives the process dying (kill -9, a crash); only a power cut or an
+            // OS crash can lose the last commits before a checkpoint, and a trace is a record of
+            // what ran, not the results themselves. FULL would put an fsync (milliseconds on a
+            // disk) on every batch, which at low concurrency is every run.
             try connection.exec("PRAGMA synchronous = NORMAL")
         }
         try connection.exec("PRAGMA foreign_keys = ON")
     }
 
+    // The cached statements are finalized with the connection: close_v2 waits for them.
     deinit { sqlite3_close_v2(connection.handle) }
 
     func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
@@ -121,12 +153,28 @@ final class SQLiteConnection {
         return SQLiteStatement(handle: statement, connection: self)
     }
 
+    /// Statements `run` prepared, kept for the connection's life: a trace writes the same few
+    /// statements thousands of times, and preparing one costs more than running it.
+    private var prepared: [String: SQLiteStatement] = [:]
+
     /// Runs a statement that returns no rows.
     func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        let statement = try prepare(sql)
+        let statement: SQLiteStatement
+        if let cached = prepared[sql] {
+            statement = cached
+        } else {
+            statement = try prepare(sql)
+            prepared[sql] = statement
+        }
         try statement.bind(values)
+        // Reset even on failure, so the cached statement holds no lock and no half-done state.
+        defer { statement.reset() }
         while try statement.step() {}
     }
+
+    /// Whether a transaction is open. SQLite rolls the whole transaction back by itself after
+    /// some errors (a full disk, an I/O error), and this is how a caller learns it did.
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// Runs a query and maps every row.
     func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws -> T) throws -> [T] {
@@ -144,11 +192,14 @@ final class SQLiteConnection {
 /// A prepared statement; finalised when released.
 final class SQLiteStatement {
     private let handle: OpaquePointer
-    private let connection: SQLiteConnection
+    /// Unowned: the connection keeps the statements `run` caches, and outlives every other.
+    private unowned let connection: SQLiteConnection
 
     fileprivate init(handle: OpaquePointer, connection: SQLiteConnection) { self.handle = handle; self.connection = connection }
 
     deinit { sqlite3_finalize(handle) }
+
+    func reset() { sqlite3_reset(handle) }
 
     /// Binds `values` to parameters 1...n, after resetting the statement for reuse.
     func bind(_ values: [SQLiteValue]) throws {

@@ -114,7 +114,7 @@ struct IndexCommand: ParsableCommand {
 }
 
 /// A usage error naming the indexes there are, with the closest name, when `name` is not one of them.
-func requireIndex(_ name: String, in store: SQLiteStore) throws {
+func requireIndex(_ name: String, in store: any Store) throws {
     let names = try store.listIndexes().map(\.name)
     guard !names.contains(name) else { return }
     let hint = closestMatch(to: name, in: names).map { " (did you mean `\($0)`?)" } ?? ""

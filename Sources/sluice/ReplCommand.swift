@@ -87,12 +87,12 @@ func inputIsComplete(_ text: String) -> Bool {
 /// The REPL's state: the program declared so far and the values bound by statements.
 struct ReplSession {
     let provider: ModelProvider
-    let store: SQLiteStore
+    let store: any Store
     var program: Program
     var locals: [String: Value] = [:]
     var inputCount = 0
 
-    init(provider: ModelProvider, store: SQLiteStore) {
+    init(provider: ModelProvider, store: any Store) {
         self.provider = provider
         self.store = store
         program = Checker.check(Parser.parse(SourceFile(path: "<repl>", text: "")).module, loader: FileModuleLoader()).program

@@ -81,8 +81,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as UsageError {
             throw error.exit()
         }
+        let traces = TraceWriter(store: sqlite)
         let interpreter = Interpreter(program: script.program, effects: RuntimeEffects(
-            provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
+            provider: provider, retrieval: sqlite, trace: traces, clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite,
             code: SandboxCodeRunner()))
         // With --json, standard output is one JSON document, so streamed text goes to standard error.
@@ -95,15 +96,18 @@ struct RunCommand: AsyncParsableCommand {
                 return .failure(error)
             }
         }
-        let signals = SignalCancellation { runTask.cancel() }
+        let signals = SignalCancellation(beforeQuitting: traces.flush) { runTask.cancel() }
         let outcome = await runTask.value
+        // The whole trace is in the store (or known lost) before anything is printed, and before any exit.
+        traces.close()
         signals.stop()
         // The run's trace goes to the collector once it is complete and the result is printed.
         let exportTrace = { (runId: String) async in
             if let otlpSettings { await exportFinishedRun(runId, from: sqlite, to: otlpSettings) }
         }
         switch outcome {
-        case .success(let result):
+        case .success(var result):
+            result.traceError = result.traceError ?? traces.failure(ofRun: result.runId).map { "\($0)" }
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
                 printer.finish()
@@ -121,7 +125,8 @@ struct RunCommand: AsyncParsableCommand {
             await exportTrace(result.runId)
             await RunAlerts.check(script.program, runId: result.runId, limits: result.limits, store: sqlite)
             if result.traceError != nil { throw Exit.traceNotSaved }
-        case .failure(let error):
+        case .failure(var error):
+            error.traceError = error.traceError ?? traces.failure(ofRun: error.runId).map { "\($0)" }
             printer.finish()
             if json {
                 Terminal.out(RunReport.failureJSON(error).prettyPrinted())
@@ -153,7 +158,7 @@ struct RunCommand: AsyncParsableCommand {
 
 extension RunCommand {
     /// The conversation this run continues or starts; an unknown id is a usage error.
-    func resolveSession(_ store: SQLiteStore) throws -> String? {
+    func resolveSession(_ store: any Store) throws -> String? {
         if newSession {
             let id = String(SystemRandom().next(), radix: 16)
             do { try store.createSession(id, at: SystemClock().now()) } catch {
@@ -247,6 +252,9 @@ final class PrintedWarnings: @unchecked Sendable {
     func firstTime(_ warning: String) -> Bool { lock.withLock { seen.insert(warning).inserted } }
 }
 
+/// Opens the store a command reads and writes: the SQLite file at `path`, the CLI's engine (code
+/// that needs only what every store offers takes `any Store`). A command that traces writes its
+/// runs through a `TraceWriter` on it, and closes the writer before it prints or exits.
 func openStore(_ path: String, fieldLimit: TraceFieldLimit = TraceFieldLimit()) throws -> SQLiteStore {
     do { return try SQLiteStore(path: path, tokenCounter: defaultTokenCounter(), fieldLimit: fieldLimit) } catch {
         throw UsageError("cannot open the store \(path): \(error)")

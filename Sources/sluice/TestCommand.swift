@@ -125,8 +125,9 @@ struct TestCommand: AsyncParsableCommand {
                 baseline = other
             } catch let error as UsageError { throw error.exit() }
         }
+        let traces = TraceWriter(store: sqlite)
         let effects = RuntimeEffects(
-            provider: provider, retrieval: sqlite, trace: sqlite, clock: SystemClock(), random: SystemRandom(),
+            provider: provider, retrieval: sqlite, trace: traces, clock: SystemClock(), random: SystemRandom(),
             tokens: defaultTokenCounter(), sessions: sqlite, embeddings: provider as? EmbeddingProvider, spend: sqlite,
             code: SandboxCodeRunner())
 
@@ -144,8 +145,10 @@ struct TestCommand: AsyncParsableCommand {
             }
             return summaries
         }
-        let signals = SignalCancellation { runTask.cancel() }
+        let signals = SignalCancellation(beforeQuitting: traces.flush) { runTask.cancel() }
         let summaries = await runTask.value
+        // Every case's trace is in the store before the report points at it, and before any exit.
+        traces.close()
         signals.stop()
 
         guard let summary = summaries.first else { throw ExitCode(SignalCancellation.exitStatus(for: signals.received ?? SIGINT)) }
