@@ -107,7 +107,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         switch outcome {
         case .success(var result):
-            result.traceError = result.traceError ?? traces.failure(ofRun: result.runId).map { "\($0)" }
+            // The writer's own verdict first: it names why the store took nothing (a read-only file, a full disk).
+            result.traceError = traces.failure(ofRun: result.runId).map { "\($0)" } ?? result.traceError
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
             if json {
                 printer.finish()
@@ -126,7 +127,7 @@ struct RunCommand: AsyncParsableCommand {
             await RunAlerts.check(script.program, runId: result.runId, limits: result.limits, store: sqlite)
             if result.traceError != nil { throw Exit.traceNotSaved }
         case .failure(var error):
-            error.traceError = error.traceError ?? traces.failure(ofRun: error.runId).map { "\($0)" }
+            error.traceError = traces.failure(ofRun: error.runId).map { "\($0)" } ?? error.traceError
             printer.finish()
             if json {
                 Terminal.out(RunReport.failureJSON(error).prettyPrinted())
