@@ -116,36 +116,45 @@ final class RankTable: @unchecked Sendable {
         let offsets = (base + offsetsStart).assumingMemoryBound(to: UInt32.self)
         let slots = (base + slotsStart).assumingMemoryBound(to: UInt32.self)
         guard offsets[0] == 0, Int(offsets[count]) == byteCount else { throw invalid("offsets do not span the token bytes") }
-        var isSingle = [Bool](repeating: false, count: 256)
-        for rank in 0..<count {
-            guard offsets[rank + 1] > offsets[rank] else { throw invalid("token \(rank) is empty or out of order") }
-            if offsets[rank + 1] - offsets[rank] == 1 { isSingle[Int(base.load(fromByteOffset: bytesStart + Int(offsets[rank]), as: UInt8.self))] = true }
+        // Branch-free passes (the compiler vectorises them): this runs on every start.
+        var used = 0, outOfRange: UInt32 = 0
+        for slot in 0..<slotCount {
+            let entry = slots[slot]
+            let isUsed: UInt32 = entry != Self.emptySlot ? 1 : 0
+            used &+= Int(isUsed)
+            outOfRange |= isUsed & (entry & Self.rankMask >= UInt32(count) ? 1 : 0)
         }
-        if let missing = isSingle.firstIndex(of: false) { throw invalid("byte \(missing) is not a token") }
-        var used = 0
-        for slot in 0..<slotCount where slots[slot] != Self.emptySlot {
-            guard Int(slots[slot] & Self.rankMask) < count else { throw invalid("slot \(slot) holds a rank out of range") }
-            used += 1
-        }
+        guard outOfRange == 0 else { throw invalid("a slot holds a rank out of range") }
         guard used == count else { throw invalid("\(used) slots in use for \(count) tokens") }
+        let bytes = (base + bytesStart).assumingMemoryBound(to: UInt8.self)
+        let pairs = UnsafeMutablePointer<UInt32>.allocate(capacity: 65536)
+        pairs.initialize(repeating: Self.none, count: 65536)
+        let singles = UnsafeMutablePointer<UInt32>.allocate(capacity: 256)
+        singles.initialize(repeating: Self.none, count: 256)
+        var disorder: UInt32 = 0
+        for rank in 0..<count {
+            let start = offsets[rank], end = offsets[rank + 1]
+            disorder |= end <= start ? 1 : 0
+            // `end` in bounds (checked below, after the loop) would put `start` in bounds too.
+            if end == start &+ 1, Int(end) <= byteCount { singles[Int(bytes[Int(start)])] = UInt32(rank) }
+            if end == start &+ 2, Int(end) <= byteCount { pairs[Int(bytes[Int(start)]) << 8 | Int(bytes[Int(start) + 1])] = UInt32(rank) }
+        }
+        let missing = (0..<256).first { singles[$0] == Self.none }
+        guard disorder == 0, missing == nil else {
+            pairs.deallocate(); singles.deallocate()
+            throw invalid(disorder != 0 ? "a token is empty or out of order" : "byte \(missing!) is not a token")
+        }
 
         self.storage = storage
         self.count = count
         self.offsets = offsets
         self.slots = slots
-        self.bytes = (base + bytesStart).assumingMemoryBound(to: UInt8.self)
+        self.bytes = bytes
+        self.pairs = pairs
+        self.singles = singles
         self.sourceSHA256 = SHA256.hexDigits(UnsafeRawBufferPointer(start: base + 24, count: 32))
         slotShift = UInt64(64 - slotBits)
         slotMask = slotCount - 1
-        pairs = .allocate(capacity: 65536)
-        pairs.initialize(repeating: Self.none, count: 65536)
-        singles = .allocate(capacity: 256)
-        singles.initialize(repeating: Self.none, count: 256)
-        for rank in 0..<count {
-            let start = Int(offsets[rank]), length = Int(offsets[rank + 1]) - start
-            if length == 1 { singles[Int(bytes[start])] = UInt32(rank) }
-            if length == 2 { pairs[Int(bytes[start]) << 8 | Int(bytes[start + 1])] = UInt32(rank) }
-        }
     }
 
     deinit {

@@ -196,7 +196,7 @@ final class TokenizerTests: XCTestCase {
         data = original
         let used = (0..<1000).first { i in data[firstSlot + 4 * i..<firstSlot + 4 * i + 4] != Data([0xFF, 0xFF, 0xFF, 0xFF]) }!
         data[firstSlot + 4 * used] = 0xFF; data[firstSlot + 4 * used + 1] = 0xFF; data[firstSlot + 4 * used + 2] |= 0x0F
-        XCTAssertTrue(try refusal(data).contains("holds a rank out of range"))
+        XCTAssertTrue(try refusal(data).contains("a slot holds a rank out of range"))
         // Offsets out of order.
         data = original
         data[64 + 4 * 5] = 0xFF
