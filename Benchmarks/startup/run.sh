@@ -37,6 +37,7 @@ objcopy --strip-debug "$sluice" "$sluice.nodebug"
 
 cd "$root"
 export SLUICE_DB="$work/bench.db"
+rm -f "$SLUICE_DB" "$SLUICE_DB-wal" "$SLUICE_DB-shm"   # a fresh store for each run of the script
 pipeline=pipelines/feedback_zero_shot.sluice
 case=pipelines/cases/feedback_bug.json
 printf 'The CSV export never finishes on large workspaces; please look into it.\n' > "$work/text.txt"
@@ -58,11 +59,13 @@ help_ms="" help_ir=""
 for i in "${!commands[@]}"; do
   hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/${names[$i]}.json" "${commands[$i]}" >/dev/null 2>&1
   ms="$(python3 -c "import json,sys; print('%.1f' % (json.load(open(sys.argv[1]))['results'][0]['median'] * 1000))" "$work/${names[$i]}.json")"
+  # Valgrind 3.19 (Debian 12) dies of an internal error on some commands (`run`, `dry-run`):
+  # their row then says so instead of a count.
   valgrind --tool=callgrind --callgrind-out-file="$work/${names[$i]}.callgrind" "$sluice.nodebug" ${commands[$i]#"$sluice"} \
-    >/dev/null 2>"$work/${names[$i]}.valgrind"
+    >/dev/null 2>"$work/${names[$i]}.valgrind" || true
   ir="$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$work/${names[$i]}.valgrind")"
   [[ -n "$help_ms" ]] || { help_ms="$ms"; help_ir="$ir"; }
-  printf '%-8s %12s %8s %16s %8s\n' "${names[$i]}" "$ms" \
-    "$(python3 -c "print('%.2f' % ($ms / $help_ms))")" "$ir" "$(python3 -c "print('%.2f' % ($ir / $help_ir))")"
+  if [[ -n "$ir" ]]; then ratio="$(python3 -c "print('%.2f' % ($ir / $help_ir))")"; else ir="(valgrind failed)"; ratio="-"; fi
+  printf '%-8s %12s %8s %16s %8s\n' "${names[$i]}" "$ms" "$(python3 -c "print('%.2f' % ($ms / $help_ms))")" "$ir" "$ratio"
 done
 echo "profiles: $work/*.callgrind (callgrind_annotate FILE)" >&2

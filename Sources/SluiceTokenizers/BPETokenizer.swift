@@ -137,20 +137,13 @@ public final class BPETokenizer: Sendable {
         }
         let file = "\(name).ranks"
         var paths: [String] = []
-        // SwiftPM's resource bundle (`Bundle.module`). Its accessor stops the process when the bundle
-        // is missing, so it is consulted only when the bundle is where it looks first.
+        // SwiftPM's resource bundle beside the executable, where `Bundle.module` looks first (its
+        // layout spelled out here: asking `Bundle.module` costs a bundle scan on every start).
         let main = Bundle.main.bundleURL
         for bundleName in ["Sluice_SluiceTokenizers.resources", "Sluice_SluiceTokenizers.bundle"] {
             let candidate = main.appendingPathComponent(bundleName)
-            if FileManager.default.fileExists(atPath: candidate.path) {
-                if let url = Bundle.module.url(forResource: name, withExtension: "ranks", subdirectory: "Resources") {
-                    paths.append(url.path)
-                }
-                paths.append(candidate.appendingPathComponent("Resources").appendingPathComponent(file).path)
-                paths.append(candidate.appendingPathComponent("Contents/Resources/Resources").appendingPathComponent(file).path)
-            } else {
-                paths.append(candidate.appendingPathComponent("Resources").appendingPathComponent(file).path)
-            }
+            paths.append(candidate.appendingPathComponent("Resources").appendingPathComponent(file).path)
+            paths.append(candidate.appendingPathComponent("Contents/Resources/Resources").appendingPathComponent(file).path)
         }
         // A build run from a checkout.
         paths.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -31,12 +31,22 @@ final class CharClassTable: @unchecked Sendable {
 
     /// The bytes that `digits` (pairs of hexadecimal digits, line breaks between pairs) spell.
     private static func bytes(ofHexDigits digits: String) -> UnsafeMutablePointer<UInt8> {
-        var utf8 = Array(digits.utf8)
-        utf8.removeAll { $0 == 0x0A }
-        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: utf8.count / 2)
-        func value(_ digit: UInt8) -> UInt8 { digit <= 0x39 ? digit - 0x30 : digit - 0x41 + 10 }
-        for i in 0..<(utf8.count / 2) { out[i] = value(utf8[2 * i]) << 4 | value(utf8[2 * i + 1]) }
-        return out
+        var digits = digits
+        return digits.withUTF8 { utf8 in
+            let out = UnsafeMutablePointer<UInt8>.allocate(capacity: utf8.count / 2)
+            var count = 0, high: UInt8? = nil
+            for digit in utf8 where digit != 0x0A {
+                let value = digit <= 0x39 ? digit &- 0x30 : digit &- 0x41 &+ 10
+                if let first = high {
+                    out[count] = first << 4 | value
+                    count += 1
+                    high = nil
+                } else {
+                    high = value
+                }
+            }
+            return out
+        }
     }
 
     @inline(__always) func mask(_ scalar: UInt32) -> UInt8 {
