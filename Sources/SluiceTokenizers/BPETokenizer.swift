@@ -9,6 +9,9 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The file is not the one tiktoken publishes (corrupted, truncated or replaced).
     case hashMismatch(path: String, expected: String, actual: String)
     case malformed(path: String, line: Int, reason: String)
+    /// A compiled table (`.ranks`) that is damaged, of another format version, or not made from
+    /// the published rank file.
+    case invalidCompiledTable(path: String, reason: String)
     /// A token id that is not in the encoding (when decoding).
     case unknownToken(Int)
 
@@ -25,6 +28,9 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
             "\(path) is not the published rank file: its SHA-256 is \(actual), expected \(expected)"
         case .malformed(let path, let line, let reason):
             "\(path):\(line): \(reason)"
+        case .invalidCompiledTable(let path, let reason):
+            "\(path) is not a usable compiled rank table: \(reason)"
+                + " (set SLUICE_TOKENIZER_DIR to a folder holding tiktoken's rank files to bypass it)"
         case .unknownToken(let id):
             "token id \(id) is not in the encoding"
         }
@@ -91,8 +97,24 @@ public final class BPETokenizer: Sendable {
         return try cache.get(name)
     }
 
-    /// Loads `name` from the rank file at `path`, checking its SHA-256 (not cached).
+    /// Loads `name` from `path` (not cached): a compiled table (`.ranks`, as shipped) is mapped
+    /// and must say it was compiled from the published rank file; tiktoken's own file (any other
+    /// name, as in `SLUICE_TOKENIZER_DIR`) has its SHA-256 checked and is compiled in memory.
     public static func load(_ name: String, path: String) throws(TokenizerError) -> BPETokenizer {
+        guard let spec = specs[name] else { throw .unknownEncoding(name) }
+        if path.hasSuffix(".ranks") {
+            let ranks = try RankTable(mapping: path)
+            guard ranks.sourceSHA256 == spec.sha256 else {
+                throw .invalidCompiledTable(path: path, reason: "compiled from a rank file whose SHA-256 is \(ranks.sourceSHA256), expected \(spec.sha256)")
+            }
+            return BPETokenizer(name: name, ranks: ranks, spec: spec)
+        }
+        return BPETokenizer(name: name, ranks: try RankTable(image: try compile(name, rankFile: path), path: path), spec: spec)
+    }
+
+    /// The compiled table of tiktoken's rank file for `name` at `path`, after checking the file's
+    /// SHA-256 against the published one: what `Resources/<name>.ranks` must hold.
+    static func compile(_ name: String, rankFile path: String) throws(TokenizerError) -> [UInt8] {
         guard let spec = specs[name] else { throw .unknownEncoding(name) }
         let data: [UInt8]
         do {
@@ -100,33 +122,28 @@ public final class BPETokenizer: Sendable {
         } catch {
             throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
-        let actual = SHA256.hex(data)
+        let digest = SHA256.digest(data)
+        let actual = SHA256.hexDigits(digest)
         guard actual == spec.sha256 else { throw .hashMismatch(path: path, expected: spec.sha256, actual: actual) }
-        return BPETokenizer(name: name, ranks: try RankTable(parsing: data, path: path), spec: spec)
+        return try RankTable.compile(data, sha256: digest, path: path)
     }
 
-    /// Where the rank file for `name` is looked for, in order: `$SLUICE_TOKENIZER_DIR` alone when it
-    /// is set; otherwise the package's resource bundle beside the executable, then the source tree.
+    /// Where the table for `name` is looked for, in order: tiktoken's rank file
+    /// `$SLUICE_TOKENIZER_DIR/<name>.tiktoken` alone when that is set; otherwise the compiled
+    /// `<name>.ranks` in the package's resource bundle beside the executable, then in the source tree.
     public static func searchPaths(for name: String) -> [String] {
-        let file = "\(name).tiktoken"
         if let dir = ProcessInfo.processInfo.environment["SLUICE_TOKENIZER_DIR"], !dir.isEmpty {
-            return [URL(fileURLWithPath: dir).appendingPathComponent(file).path]
+            return [URL(fileURLWithPath: dir).appendingPathComponent("\(name).tiktoken").path]
         }
+        let file = "\(name).ranks"
         var paths: [String] = []
-        // SwiftPM's resource bundle (`Bundle.module`). Its accessor stops the process when the bundle
-        // is missing, so it is consulted only when the bundle is where it looks first.
+        // SwiftPM's resource bundle beside the executable, where `Bundle.module` looks first (its
+        // layout spelled out here: asking `Bundle.module` costs a bundle scan on every start).
         let main = Bundle.main.bundleURL
         for bundleName in ["Sluice_SluiceTokenizers.resources", "Sluice_SluiceTokenizers.bundle"] {
             let candidate = main.appendingPathComponent(bundleName)
-            if FileManager.default.fileExists(atPath: candidate.path) {
-                if let url = Bundle.module.url(forResource: name, withExtension: "tiktoken", subdirectory: "Resources") {
-                    paths.append(url.path)
-                }
-                paths.append(candidate.appendingPathComponent("Resources").appendingPathComponent(file).path)
-                paths.append(candidate.appendingPathComponent("Contents/Resources/Resources").appendingPathComponent(file).path)
-            } else {
-                paths.append(candidate.appendingPathComponent("Resources").appendingPathComponent(file).path)
-            }
+            paths.append(candidate.appendingPathComponent("Resources").appendingPathComponent(file).path)
+            paths.append(candidate.appendingPathComponent("Contents/Resources/Resources").appendingPathComponent(file).path)
         }
         // A build run from a checkout.
         paths.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent()

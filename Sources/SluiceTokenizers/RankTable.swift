@@ -1,22 +1,53 @@
 // The mergeable ranks of an encoding (token bytes → rank, which is also the token id), with a
 // lookup by byte slice tuned for the BPE loop, and tiktoken's merge algorithm over it.
 
-/// A rank file parsed into a hash table keyed by byte slices. Immutable after init; the buffers
-/// are allocated once and freed with the table.
+
+#if _endian(big)
+#error("compiled rank tables are little-endian; this platform would need a byte-swapping loader")
+#endif
+import Foundation
+
+/// The merge ranks of an encoding in the compiled form `Resources/<encoding>.ranks` holds: built
+/// from tiktoken's rank file by `RankTable.compile` (which checks nothing is repeated or missing),
+/// then mapped into memory as it is, so starting a tokenizer costs a file mapping and one pass of
+/// bounds checks instead of hashing, base64 decoding and hash-table building. Layout, little-endian:
+///
+///     header (64 bytes): "SLUICERK", format version, token count, token-byte count, slot bits
+///                        (UInt32 each), SHA-256 of the source rank file (32 bytes), 4 zero bytes
+///     offsets: (count + 1) × UInt32   token r is bytes[offsets[r] ..< offsets[r + 1]]
+///     slots: (1 << slot bits) × UInt32 token bytes → rank, open addressing with linear probing:
+///                                      rank | tag << 20 (tag: 12 more bits of the hash, so a probe
+///                                      rarely reads token bytes in vain), or `emptySlot`
+///     bytes: token bytes concatenated in rank order, then 8 zero bytes (so an 8-byte load at any
+///            token stays inside the image)
+///
+/// Immutable after init; the image (mapped or owned) and the derived tables are freed with it.
 final class RankTable: @unchecked Sendable {
     static let none = UInt32.max
 
-    private struct Slot {
-        var head: UInt64     // the first min(8, length) bytes, little-endian, zero-padded
-        var length: UInt32   // 0 marks an empty slot
-        var rank: UInt32
+    static let magic: [UInt8] = Array("SLUICERK".utf8)
+    static let formatVersion: UInt32 = 1
+    static let headerSize = 64
+    static let rankBits: UInt32 = 20
+    static let rankMask: UInt32 = (1 << rankBits) - 1
+    static let emptySlot = UInt32.max
+    /// Ranks must stay below the mask, which (with every tag bit set) is the empty slot.
+    static let maxTokens = Int(rankMask)
+
+    /// Where the image lives and how it is given back.
+    private enum Storage {
+        case mapped(UnsafeRawPointer, length: Int)
+        case owned(UnsafeMutableRawPointer)
     }
 
+    private let storage: Storage
     /// All token bytes, concatenated in rank order; `offsets[r]..<offsets[r + 1]` are rank r's.
-    let bytes: UnsafeMutablePointer<UInt8>
-    let offsets: UnsafeMutablePointer<UInt32>
+    let bytes: UnsafePointer<UInt8>
+    let offsets: UnsafePointer<UInt32>
     let count: Int
-    private let slots: UnsafeMutablePointer<Slot>
+    /// The SHA-256 (hex) of the rank file the table was compiled from.
+    let sourceSHA256: String
+    private let slots: UnsafePointer<UInt32>
     private let slotShift: UInt64
     private let slotMask: Int
     /// Ranks of every two-byte sequence (or `none`): the first and most frequent lookups of BPE.
@@ -24,9 +55,122 @@ final class RankTable: @unchecked Sendable {
     /// Ranks of single bytes (every byte is a token in a byte-level BPE).
     private let singles: UnsafeMutablePointer<UInt32>
 
-    /// Parses tiktoken's format: one `BASE64 RANK` line per token. Ranks must be 0..<count, each
-    /// once, and every single byte must be a token.
-    init(parsing data: [UInt8], path: String) throws(TokenizerError) {
+    /// Maps the compiled table at `path`. Only the layout is checked (every offset and rank in
+    /// bounds, the table not full), which makes every lookup memory-safe; the content was checked
+    /// when it was compiled, and the tests compile the shipped files again and compare.
+    convenience init(mapping path: String) throws(TokenizerError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        let length = Int(info.st_size)
+        guard length >= Self.headerSize else {
+            throw .invalidCompiledTable(path: path, reason: "\(length) bytes, shorter than its header")
+        }
+        guard let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        do throws(TokenizerError) {
+            try self.init(image: .mapped(UnsafeRawPointer(address), length: length), length: length, path: path)
+        } catch {
+            munmap(address, length)
+            throw error
+        }
+    }
+
+    /// A table over an image `compile` made (for a rank file that is not shipped compiled).
+    convenience init(image: [UInt8], path: String) throws(TokenizerError) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(image.count, 1), alignment: 16)
+        image.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: image.count) }
+        do throws(TokenizerError) {
+            try self.init(image: .owned(buffer), length: image.count, path: path)
+        } catch {
+            buffer.deallocate()
+            throw error
+        }
+    }
+
+    private init(image storage: Storage, length: Int, path: String) throws(TokenizerError) {
+        let base: UnsafeRawPointer
+        switch storage {
+        case .mapped(let address, _): base = address
+        case .owned(let buffer): base = UnsafeRawPointer(buffer)
+        }
+        func invalid(_ reason: String) -> TokenizerError { .invalidCompiledTable(path: path, reason: reason) }
+        guard length >= Self.headerSize, Self.magic.indices.allSatisfy({ base.load(fromByteOffset: $0, as: UInt8.self) == Self.magic[$0] }) else {
+            throw invalid("not a compiled rank table (no SLUICERK header)")
+        }
+        func word(_ index: Int) -> Int { Int(base.load(fromByteOffset: 8 + 4 * index, as: UInt32.self)) }
+        guard word(0) == Self.formatVersion else { throw invalid("format version \(word(0)), this Sluice reads \(Self.formatVersion)") }
+        let count = word(1), byteCount = word(2), slotBits = word(3)
+        guard count > 0, count <= Self.maxTokens, (1...30).contains(slotBits), count < 1 << slotBits else {
+            throw invalid("\(count) tokens in \(slotBits)-bit slots is not a valid table")
+        }
+        let slotCount = 1 << slotBits
+        let offsetsStart = Self.headerSize, slotsStart = offsetsStart + 4 * (count + 1)
+        let bytesStart = slotsStart + 4 * slotCount
+        guard length == bytesStart + byteCount + 8 else {
+            throw invalid("\(length) bytes, expected \(bytesStart + byteCount + 8) for its header (truncated?)")
+        }
+        let offsets = (base + offsetsStart).assumingMemoryBound(to: UInt32.self)
+        let slots = (base + slotsStart).assumingMemoryBound(to: UInt32.self)
+        guard offsets[0] == 0, Int(offsets[count]) == byteCount else { throw invalid("offsets do not span the token bytes") }
+        // Branch-free passes (the compiler vectorises them): this runs on every start.
+        var used = 0, outOfRange: UInt32 = 0
+        for slot in 0..<slotCount {
+            let entry = slots[slot]
+            let isUsed: UInt32 = entry != Self.emptySlot ? 1 : 0
+            used &+= Int(isUsed)
+            outOfRange |= isUsed & (entry & Self.rankMask >= UInt32(count) ? 1 : 0)
+        }
+        guard outOfRange == 0 else { throw invalid("a slot holds a rank out of range") }
+        guard used == count else { throw invalid("\(used) slots in use for \(count) tokens") }
+        let bytes = (base + bytesStart).assumingMemoryBound(to: UInt8.self)
+        let pairs = UnsafeMutablePointer<UInt32>.allocate(capacity: 65536)
+        pairs.initialize(repeating: Self.none, count: 65536)
+        let singles = UnsafeMutablePointer<UInt32>.allocate(capacity: 256)
+        singles.initialize(repeating: Self.none, count: 256)
+        var disorder: UInt32 = 0
+        for rank in 0..<count {
+            let start = offsets[rank], end = offsets[rank + 1]
+            disorder |= end <= start ? 1 : 0
+            // `end` in bounds (checked below, after the loop) would put `start` in bounds too.
+            if end == start &+ 1, Int(end) <= byteCount { singles[Int(bytes[Int(start)])] = UInt32(rank) }
+            if end == start &+ 2, Int(end) <= byteCount { pairs[Int(bytes[Int(start)]) << 8 | Int(bytes[Int(start) + 1])] = UInt32(rank) }
+        }
+        let missing = (0..<256).first { singles[$0] == Self.none }
+        guard disorder == 0, missing == nil else {
+            pairs.deallocate(); singles.deallocate()
+            throw invalid(disorder != 0 ? "a token is empty or out of order" : "byte \(missing!) is not a token")
+        }
+
+        self.storage = storage
+        self.count = count
+        self.offsets = offsets
+        self.slots = slots
+        self.bytes = bytes
+        self.pairs = pairs
+        self.singles = singles
+        self.sourceSHA256 = SHA256.hexDigits(UnsafeRawBufferPointer(start: base + 24, count: 32))
+        slotShift = UInt64(64 - slotBits)
+        slotMask = slotCount - 1
+    }
+
+    deinit {
+        switch storage {
+        case .mapped(let address, let length): munmap(UnsafeMutableRawPointer(mutating: address), length)
+        case .owned(let buffer): buffer.deallocate()
+        }
+        pairs.deallocate(); singles.deallocate()
+    }
+
+    // MARK: - Compiling
+
+    /// Compiles tiktoken's format (one `BASE64 RANK` line per token; ranks exactly 0..<count, each
+    /// once; no token repeated; every single byte a token) into the image `init(mapping:)` reads.
+    /// `sha256` is the source file's, recorded in the header.
+    static func compile(_ data: [UInt8], sha256: [UInt8], path: String) throws(TokenizerError) -> [UInt8] {
         var tokens: [(start: Int, end: Int, rank: Int)] = []
         var decoded: [UInt8] = []
         decoded.reserveCapacity(data.count)
@@ -58,65 +202,63 @@ final class RankTable: @unchecked Sendable {
             i = j + 1
             line += 1
         }
+        let count = tokens.count
+        guard count <= maxTokens else { throw .malformed(path: path, line: line, reason: "more than \(maxTokens) tokens") }
         // Ranks are token ids: they must be exactly 0..<count.
-        var byRank = [Int](repeating: -1, count: tokens.count)
+        var byRank = [Int](repeating: -1, count: count)
         for (index, token) in tokens.enumerated() {
-            guard token.rank < tokens.count, byRank[token.rank] < 0 else {
-                throw .malformed(path: path, line: index + 1, reason: "rank \(token.rank) repeated or out of range 0..<\(tokens.count)")
+            guard token.rank < count, byRank[token.rank] < 0 else {
+                throw .malformed(path: path, line: index + 1, reason: "rank \(token.rank) repeated or out of range 0..<\(count)")
             }
             byRank[token.rank] = index
         }
-        let count = tokens.count
-        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(decoded.count, 1))
-        let offsets = UnsafeMutablePointer<UInt32>.allocate(capacity: count + 1)
-        var offset = 0
-        decoded.withUnsafeBufferPointer { source in
+        var slotBits = 4
+        while (1 << slotBits) * 4 < count * 5 { slotBits += 1 }   // load factor at most 0.8
+        let slotCount = 1 << slotBits
+        let offsetsStart = headerSize, slotsStart = offsetsStart + 4 * (count + 1), bytesStart = slotsStart + 4 * slotCount
+        var image = [UInt8](repeating: 0, count: bytesStart + decoded.count + 8)
+        // The rank of a token whose bytes an earlier token already has, if any.
+        let repeated: Int? = image.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!
+            base.copyMemory(from: magic, byteCount: magic.count)
+            for (index, value) in [formatVersion, UInt32(count), UInt32(decoded.count), UInt32(slotBits)].enumerated() {
+                base.storeBytes(of: value, toByteOffset: 8 + 4 * index, as: UInt32.self)
+            }
+            base.advanced(by: 24).copyMemory(from: sha256, byteCount: 32)
+            let offsets = (base + offsetsStart).bindMemory(to: UInt32.self, capacity: count + 1)
+            let slots = (base + slotsStart).bindMemory(to: UInt32.self, capacity: slotCount)
+            let bytes = (base + bytesStart).bindMemory(to: UInt8.self, capacity: decoded.count + 8)
+            var offset = 0
             for rank in 0..<count {
                 let token = tokens[byRank[rank]]
                 offsets[rank] = UInt32(offset)
-                for b in token.start..<token.end { bytes[offset] = source[b]; offset += 1 }
+                for b in token.start..<token.end { bytes[offset] = decoded[b]; offset += 1 }
             }
-        }
-        offsets[count] = UInt32(offset)
-        self.count = count
-        self.bytes = bytes
-        self.offsets = offsets
-
-        var bits: UInt64 = 4
-        while (1 << bits) < count * 2 { bits += 1 }   // load factor below one half
-        slotShift = 64 - bits
-        slotMask = (1 << Int(bits)) - 1
-        slots = .allocate(capacity: 1 << Int(bits))
-        slots.initialize(repeating: Slot(head: 0, length: 0, rank: 0), count: 1 << Int(bits))
-        pairs = .allocate(capacity: 65536)
-        pairs.initialize(repeating: Self.none, count: 65536)
-        singles = .allocate(capacity: 256)
-        singles.initialize(repeating: Self.none, count: 256)
-
-        for rank in 0..<count {
-            let start = Int(offsets[rank]), length = Int(offsets[rank + 1]) - start
-            let p = UnsafePointer(bytes + start)
-            if length == 1 { singles[Int(p[0])] = UInt32(rank) }
-            if length == 2 { pairs[Int(p[0]) << 8 | Int(p[1])] = UInt32(rank) }
-            let head = Self.head(p, length)
-            var slot = Int(Self.hash(head, p, length) >> slotShift)
-            while slots[slot].length != 0 {
-                if slots[slot].length == UInt32(length), slots[slot].head == head,
-                   Self.tailsEqual(p, UnsafePointer(bytes + Int(offsets[Int(slots[slot].rank)])), length) {
-                    throw .malformed(path: path, line: byRank[rank] + 1, reason: "token bytes repeated")
+            offsets[count] = UInt32(offset)
+            slots.initialize(repeating: emptySlot, count: slotCount)
+            let shift = UInt64(64 - slotBits)
+            for rank in 0..<count {
+                let start = Int(offsets[rank]), length = Int(offsets[rank + 1]) - start
+                let p = UnsafePointer(bytes + start)
+                let h = hash(head(p, length), p, length)
+                var slot = Int(h >> shift)
+                while slots[slot] != emptySlot {
+                    let other = Int(slots[slot] & rankMask), otherStart = Int(offsets[other])
+                    if Int(offsets[other + 1]) - otherStart == length, memcmp(p, bytes + otherStart, length) == 0 { return rank }
+                    slot = (slot + 1) & (slotCount - 1)
                 }
-                slot = (slot + 1) & slotMask
+                slots[slot] = UInt32(rank) | tag(h)
             }
-            slots[slot] = Slot(head: head, length: UInt32(length), rank: UInt32(rank))
+            return nil
         }
-        for b in 0..<256 where singles[b] == Self.none {
-            throw .malformed(path: path, line: 0, reason: "byte \(b) is not a token")
-        }
+        if let repeated { throw .malformed(path: path, line: byRank[repeated] + 1, reason: "token bytes repeated") }
+        return image
     }
 
-    deinit {
-        bytes.deallocate(); offsets.deallocate(); slots.deallocate(); pairs.deallocate(); singles.deallocate()
-    }
+    // MARK: - Lookup
+
+    /// The bits of a slot besides the rank, from hash bits the slot index does not use.
+    @inline(__always) private static func tag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash & 0xFFF) << rankBits }
 
     /// The first up-to-8 bytes at `p`, little-endian.
     @inline(__always) private static func head(_ p: UnsafePointer<UInt8>, _ length: Int) -> UInt64 {
@@ -152,12 +294,24 @@ final class RankTable: @unchecked Sendable {
     @inline(__always) func rank(_ p: UnsafePointer<UInt8>, _ length: Int) -> UInt32 {
         if length <= 2 { return length == 2 ? pairs[Int(p[0]) << 8 | Int(p[1])] : singles[Int(p[0])] }
         let head = Self.head(p, length)
-        var slot = Int(Self.hash(head, p, length) >> slotShift)
+        let h = Self.hash(head, p, length)
+        let tag = Self.tag(h)
+        // The token's first 8 bytes as a load would give them, for tokens shorter than 8.
+        let headMask: UInt64 = length >= 8 ? ~0 : (1 << UInt64(length * 8)) - 1
+        var slot = Int(h >> slotShift)
         while true {
-            let s = slots[slot]
-            if s.length == 0 { return Self.none }
-            if s.length == UInt32(length), s.head == head {
-                if length <= 8 || Self.tailsEqual(p, UnsafePointer(bytes + Int(offsets[Int(s.rank)])), length) { return s.rank }
+            let entry = slots[slot]
+            if entry == Self.emptySlot { return Self.none }
+            if entry & ~Self.rankMask == tag {
+                let rank = Int(entry & Self.rankMask)
+                let start = Int(offsets[rank])
+                if Int(offsets[rank + 1]) - start == length {
+                    let token = bytes + start
+                    if UnsafeRawPointer(token).loadUnaligned(as: UInt64.self).littleEndian & headMask == head,
+                       length <= 8 || Self.tailsEqual(p, token, length) {
+                        return UInt32(rank)
+                    }
+                }
             }
             slot = (slot + 1) & slotMask
         }

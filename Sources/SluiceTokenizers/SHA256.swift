@@ -54,10 +54,13 @@ public enum SHA256 {
     }
 
     /// The digest as 64 lowercase hexadecimal digits.
-    public static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String { hexDigits(digest(bytes)) }
+
+    /// `bytes` (a digest) as lowercase hexadecimal digits.
+    static func hexDigits(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        for byte in digest(bytes) { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -125,11 +125,87 @@ final class TokenizerTests: XCTestCase {
 
     // MARK: Rank files
 
-    func testCorruptedRankFileIsRefused() throws {
+    static let resources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Sources/SluiceTokenizers/Resources").standardized
+
+    /// A scratch folder, removed at the end of the test.
+    func scratchFolder() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tok-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let original = try BPETokenizer.locate("cl100k_base")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    /// The shipped `.ranks` files are exactly tiktoken's rank files (SHA-256 checked) compiled;
+    /// `SLUICE_UPDATE_GOLDENS=1` (Benchmarks/tokenizer/make-rank-tables.sh) writes them.
+    func testShippedCompiledTablesAreTheRankFilesCompiled() throws {
+        for name in BPETokenizer.encodings {
+            let image = try BPETokenizer.compile(name, rankFile: Self.resources.appendingPathComponent("\(name).tiktoken").path)
+            let shipped = Self.resources.appendingPathComponent("\(name).ranks")
+            if ProcessInfo.processInfo.environment["SLUICE_UPDATE_GOLDENS"] == "1" { try Data(image).write(to: shipped) }
+            XCTAssertEqual(try Data(contentsOf: shipped), Data(image),
+                           "\(shipped.path) is stale: run Benchmarks/tokenizer/make-rank-tables.sh")
+            // No bigger than the text it replaces.
+            XCTAssertLessThan(image.count, try Data(contentsOf: Self.resources.appendingPathComponent("\(name).tiktoken")).count)
+        }
+    }
+
+    func testTheRankFileAndTheCompiledTableEncodeAlike() throws {
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("golden.json")))
+        for name in BPETokenizer.encodings {
+            let fromText = try BPETokenizer.load(name, path: Self.resources.appendingPathComponent("\(name).tiktoken").path)
+            let compiled = try BPETokenizer.load(name, path: Self.resources.appendingPathComponent("\(name).ranks").path)
+            for item in golden.cases where item.allowedSpecial == nil {
+                XCTAssertEqual(fromText.encode(item.text), item.ids(name), "\(name) \(item.name) from the rank file")
+                XCTAssertEqual(compiled.encode(item.text), item.ids(name), "\(name) \(item.name) compiled")
+            }
+        }
+    }
+
+    func testDamagedCompiledTableIsRefused() throws {
+        let dir = try scratchFolder()
+        let original = try Data(contentsOf: Self.resources.appendingPathComponent("cl100k_base.ranks"))
+        func refusal(_ data: Data) throws -> String {
+            let file = dir.appendingPathComponent("cl100k_base.ranks")
+            try data.write(to: file)
+            do {
+                _ = try BPETokenizer.load("cl100k_base", path: file.path)
+                XCTFail("a damaged table was accepted")
+                return ""
+            } catch {
+                guard case .invalidCompiledTable(let path, let reason) = error else { XCTFail("\(error)"); return "" }
+                XCTAssertEqual(path, file.path)
+                XCTAssertTrue("\(error)".contains("is not a usable compiled rank table"), "\(error)")
+                return reason
+            }
+        }
+        XCTAssertTrue(try refusal(original.prefix(original.count - 1)).contains("truncated"))
+        XCTAssertTrue(try refusal(original.prefix(10)).contains("shorter than its header"))
+        var data = original
+        data[0] = 0x58
+        XCTAssertTrue(try refusal(data).contains("no SLUICERK header"))
+        data = original
+        data[8] = 9
+        XCTAssertTrue(try refusal(data).contains("format version 9"))
+        data = original
+        data[24] ^= 0xFF   // the recorded SHA-256 of the source
+        XCTAssertTrue(try refusal(data).contains("compiled from a rank file whose SHA-256 is"))
+        // A slot holding a rank beyond the table would make a lookup read out of bounds.
+        let count = Int(original[12]) | Int(original[13]) << 8 | Int(original[14]) << 16
+        let firstSlot = 64 + 4 * (count + 1)
+        data = original
+        let used = (0..<1000).first { i in data[firstSlot + 4 * i..<firstSlot + 4 * i + 4] != Data([0xFF, 0xFF, 0xFF, 0xFF]) }!
+        data[firstSlot + 4 * used] = 0xFF; data[firstSlot + 4 * used + 1] = 0xFF; data[firstSlot + 4 * used + 2] |= 0x0F
+        XCTAssertTrue(try refusal(data).contains("a slot holds a rank out of range"))
+        // Offsets out of order.
+        data = original
+        data[64 + 4 * 5] = 0xFF
+        XCTAssertTrue(try refusal(data).contains("out of order"))
+    }
+
+    func testCorruptedRankFileIsRefused() throws {
+        let dir = try scratchFolder()
+        let original = Self.resources.appendingPathComponent("cl100k_base.tiktoken").path
         var data = try Data(contentsOf: URL(fileURLWithPath: original))
         data[1000] ^= 0x01
         let corrupted = dir.appendingPathComponent("cl100k_base.tiktoken")
@@ -165,7 +241,7 @@ final class TokenizerTests: XCTestCase {
         unsetenv("SLUICE_TOKENIZER_DIR")
         for name in BPETokenizer.encodings {
             let path = try BPETokenizer.locate(name)
-            XCTAssertTrue(path.hasSuffix("\(name).tiktoken"), path)
+            XCTAssertTrue(path.hasSuffix("\(name).ranks"), path)
         }
     }
 
