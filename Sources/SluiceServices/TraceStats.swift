@@ -1,10 +1,12 @@
 import Foundation
 import SluiceRuntime
 
-/// What `sluice traces stats --by` groups by. Pipelines and users group runs (latency is a run's
+/// What `sluice traces stats --by` groups by. Pipelines, users and days group runs (latency is a run's
 /// duration); models and prompt versions group model calls, every try counted (latency is a call's).
 public enum TraceStatsGrouping: String, Sendable, CaseIterable {
     case pipeline, model, prompt, user
+    /// The UTC calendar day a run started (`2026-12-01`), in date order.
+    case day
 
     var groupsCalls: Bool { self == .model || self == .prompt }
 }
@@ -68,12 +70,16 @@ extension SQLiteStore {
         switch grouping {
         case .pipeline: samples = runs.map { Sample(run: $0, key: $0.pipeline) }
         case .user: samples = runs.map { Sample(run: $0, key: $0.user ?? "-") }
+        case .day: samples = runs.map { Sample(run: $0, key: WindowKey.utcDay(of: $0.startedAt)) }
         case .model, .prompt: samples = try callSamples(of: Set(runs.map(\.id)), filter: filter, grouping: grouping)
         }
         var groups: [String: [Sample]] = [:]
         for sample in samples { groups[sample.key, default: []].append(sample) }
-        let rows = groups.map { Self.row($0.key, $0.value) }
-            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.key < $1.key }
+        let rows = groups.map { Self.row($0.key, $0.value) }.sorted { (a: TraceStatsRow, b: TraceStatsRow) -> Bool in
+            // Days in date order; other groups busiest first.
+            if grouping == .day || a.count == b.count { return a.key < b.key }
+            return a.count > b.count
+        }
         return TraceStats(grouping: grouping, rows: rows, total: Self.row("total", samples))
     }
 

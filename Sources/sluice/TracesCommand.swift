@@ -74,7 +74,7 @@ struct TracesCommand: ParsableCommand {
                 """)
         @OptionGroup var store: StoreOptions
         @OptionGroup var filters: TraceFilterOptions
-        @Option(name: .long, help: ArgumentHelp("Group by pipeline, model, prompt (NAME@VERSION) or user.", valueName: "group"))
+        @Option(name: .long, help: ArgumentHelp("Group by pipeline, model, prompt (NAME@VERSION), user or day (UTC, in date order).", valueName: "group"))
         var by: String = TraceStatsGrouping.pipeline.rawValue
         @Flag(name: .long, help: "Print as JSON.") var json = false
 

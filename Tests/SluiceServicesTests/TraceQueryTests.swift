@@ -180,6 +180,19 @@ final class TraceQueryTests: XCTestCase {
         XCTAssertEqual(json["total"]?["count"], .number(6))
     }
 
+    func testStatsPerDayAreInDateOrder() throws {
+        let store = try makeStore()
+        let december1 = 1_764_547_200.0  // 2025-12-01T00:00:00Z
+        try record(store, "late", at: december1 + 86_400 + 60, cost: 0.5)
+        try record(store, "a", at: december1 + 10, cost: 0.25)
+        try record(store, "b", at: december1 + 86_399, status: .error, cost: 0.25)
+        let byDay = try store.traceStats(filter: TraceFilter(), by: .day)
+        XCTAssertEqual(byDay.rows.map(\.key), ["2025-12-01", "2025-12-02"], "by date, not by count")
+        XCTAssertEqual(byDay.rows.map(\.count), [2, 1])
+        XCTAssertEqual(byDay.rows[0].cost, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(byDay.rows[0].errors, 1)
+    }
+
     // MARK: OTLP
 
     func testProtobufWriterMatchesTheWireFormat() {
