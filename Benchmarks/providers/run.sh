@@ -23,59 +23,27 @@ sequential="${1:-1000}"
 concurrent="${2:-3000}"
 rounds="${3:-3}"
 levels="1,10,100"
-port=18431
-base="http://127.0.0.1:$port/v1"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/sluice/bench"
-venv="$cache/venv"
 work="$here/.build-bench"
 mkdir -p "$work"
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../lib/mock.sh
+source "$here/../lib/mock.sh"
+base="$mock_base"
+venv="$lcel_venv"
 
-[ -f "$shared/bench/nginx-mock.conf" ] && [ -f "$shared/bench/lcel_pipeline.py" ] \
-  || die "no $shared/bench/{nginx-mock.conf,lcel_pipeline.py} (set SLUICE_SHARED to the folder holding bench/)"
-
-# nginx, the mock.
-if ! command -v nginx >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing nginx-light"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-  else
-    die "nginx is not installed (apt-get install nginx-light)"
-  fi
-fi
-command -v nginx >/dev/null 2>&1 || die "nginx is still missing"
-
-# LangChain, pinned, in a venv outside the repository.
-if ! "$venv/bin/python" -c "import langchain_core, langchain_openai" >/dev/null 2>&1; then
-  say "installing langchain-core and langchain-openai into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-      "langchain-core==1.8.3" "langchain-openai==1.7.4" || die "pip could not install LangChain"
-fi
+mock_require_files
+mock_ensure_nginx
+mock_ensure_lcel
 
 # Sluice's side, in release like `swift build -c release`.
 say "building the benchmark (release; its own scratch folder $work/build)"
 swift build -c release --package-path "$here" --scratch-path "$work/build" >&2
 bench="$work/build/release/ProvidersBench"
 
-# Start the mock; stop it whatever happens.
-if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null; then
-  die "something already listens on 127.0.0.1:$port; stop it first"
-fi
-ngx="$(mktemp -d)"
-mkdir -p "$ngx/logs"
-nginx -p "$ngx" -c "$shared/bench/nginx-mock.conf" &
-ngx_pid=$!
-cleanup() { kill "$ngx_pid" 2>/dev/null || true; wait "$ngx_pid" 2>/dev/null || true; rm -rf "$ngx"; }
-trap cleanup EXIT
-for _ in $(seq 1 40); do
-  curl -s -o /dev/null -X POST "$base/chat/completions" 2>/dev/null && break
-  sleep 0.25
-done
-curl -s -f -o /dev/null -X POST "$base/chat/completions" || die "the nginx mock does not answer on $base"
-say "mock up on $base (nginx pid $ngx_pid); $sequential sequential runs, $concurrent at concurrency 10 and 100, $rounds rounds"
+mock_start
+say "$sequential sequential runs, $concurrent at concurrency 10 and 100, $rounds rounds"
 
 stamp="$(date +%Y%m%d-%H%M%S)"
 results="$work/results-$stamp.txt"
