@@ -1,6 +1,7 @@
 import Foundation
+import SluiceRuntime
 
-/// Which runs `sluice traces list|stats|export` look at. Every field left nil matches every run.
+/// Which runs `sluice traces list|stats|export` and the trace viewer look at. Every field left nil matches every run.
 public struct TraceFilter: Sendable, Hashable {
     public var pipeline: String?
     public var user: String?
@@ -12,11 +13,13 @@ public struct TraceFilter: Sendable, Hashable {
     public var until: Double?
     /// Runs that made at least one model call rendered from this prompt version.
     public var promptVersion: PromptVersion?
+    /// Text the run's inputs, output or error contain (ASCII letters in any case); empty matches every run.
+    public var search: String?
 
     public init(pipeline: String? = nil, user: String? = nil, session: String? = nil, status: String? = nil,
-                since: Double? = nil, until: Double? = nil, promptVersion: PromptVersion? = nil) {
+                since: Double? = nil, until: Double? = nil, promptVersion: PromptVersion? = nil, search: String? = nil) {
         self.pipeline = pipeline; self.user = user; self.session = session; self.status = status
-        self.since = since; self.until = until; self.promptVersion = promptVersion
+        self.since = since; self.until = until; self.promptVersion = promptVersion; self.search = search
     }
 
     /// A prompt and one of its versions (`prompt answer(...) v2` is `answer@2`).
@@ -106,8 +109,10 @@ public struct TraceFilter: Sendable, Hashable {
               WHEN json_valid(s.detail) THEN json_extract(s.detail, '$.prompt') END)
         """
 
-    /// A condition on the `runs` table (no status: see `matchesStatus`) and its parameters.
-    func runConditions() -> (sql: String, parameters: [SQLiteValue]) {
+    /// The condition on the `runs` table that selects the runs this filter matches, and its parameters.
+    /// `abandoned` (`SQLiteStore.abandonedRuns`) are the runs still `running` in the file whose process is gone:
+    /// they are reported, and so filtered, as `interrupted`.
+    func runConditions(abandoned: [String: String]) -> (sql: String, parameters: [SQLiteValue]) {
         var conditions: [String] = []
         var parameters: [SQLiteValue] = []
         if let pipeline { conditions.append("runs.pipeline = ?"); parameters.append(.text(pipeline)) }
@@ -116,10 +121,15 @@ public struct TraceFilter: Sendable, Hashable {
         if let since { conditions.append("runs.started_at >= ?"); parameters.append(.real(since)) }
         if let until { conditions.append("runs.started_at < ?"); parameters.append(.real(until)) }
         if let status {
-            // Whether a `running` run is really `interrupted` is known only from its owner: decided after the query.
-            if status == "running" || status == "interrupted" {
-                conditions.append("runs.status IN ('running', 'interrupted')")
-            } else {
+            let abandonedIds = SQLiteValue.text(JSONValue.array(abandoned.keys.sorted().map(JSONValue.string)).serialized())
+            switch status {
+            case "interrupted":
+                conditions.append("(runs.status = 'interrupted' OR runs.id IN (SELECT value FROM json_each(?)))")
+                parameters.append(abandonedIds)
+            case "running":
+                conditions.append("(runs.status = 'running' AND runs.id NOT IN (SELECT value FROM json_each(?)))")
+                parameters.append(abandonedIds)
+            default:
                 conditions.append("runs.status = ?"); parameters.append(.text(status))
             }
         }
@@ -130,11 +140,29 @@ public struct TraceFilter: Sendable, Hashable {
                 """)
             parameters += [.int(promptVersion.version), .text(promptVersion.name)]
         }
+        if let search, !search.isEmpty {
+            // Inputs and output are stored as JSON, where a quote, backslash or newline of the text is escaped:
+            // they are searched for the text as it is and as JSON writes it.
+            let plain = SQLiteValue.text(Self.likePattern(search))
+            let escaped = SQLiteValue.text(Self.likePattern(String(JSONValue.string(search).serialized().dropFirst().dropLast())))
+            conditions.append("""
+                (runs.inputs LIKE ? ESCAPE '\\' OR runs.inputs LIKE ? ESCAPE '\\' OR runs.output LIKE ? ESCAPE '\\' \
+                OR runs.output LIKE ? ESCAPE '\\' OR runs.error LIKE ? ESCAPE '\\')
+                """)
+            parameters += [plain, escaped, plain, escaped, plain]
+        }
         return (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "), parameters)
     }
 
-    /// True when a run's status as reported (abandoned runs as `interrupted`) is the one asked for.
-    func matchesStatus(_ reported: String) -> Bool { status.map { $0 == reported } ?? true }
+    /// A LIKE pattern matching any text that contains `text`, with LIKE's own `%`, `_` and the escape `\` taken literally.
+    private static func likePattern(_ text: String) -> String {
+        var pattern = "%"
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        return pattern + "%"
+    }
 
     /// The filter in words, for "no runs match" messages.
     public var summary: String {
@@ -146,6 +174,7 @@ public struct TraceFilter: Sendable, Hashable {
         if let promptVersion { parts.append("prompt \(promptVersion)") }
         if let since { parts.append("since \(TraceRenderer.timestamp(since))") }
         if let until { parts.append("until \(TraceRenderer.timestamp(until))") }
+        if let search, !search.isEmpty { parts.append("text \"\(search)\"") }
         return parts.joined(separator: ", ")
     }
 

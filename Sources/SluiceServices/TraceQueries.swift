@@ -57,15 +57,11 @@ extension SQLiteStore {
     public func listRuns(limit: Int?, filter: TraceFilter = TraceFilter()) throws -> [RunSummary] {
         try database.withConnection { db in
             let abandoned = try Self.abandonedRuns(in: db)
-            let (conditions, parameters) = filter.runConditions()
-            // `running` and `interrupted` are told apart after the query, so the limit is applied after it too.
-            let limitInSQL = filter.status == "running" || filter.status == "interrupted" ? nil : limit
+            let (conditions, parameters) = filter.runConditions(abandoned: abandoned)
             let sql = "SELECT \(Self.summaryColumns) FROM runs WHERE \(conditions) ORDER BY started_at DESC, rowid DESC"
-                + (limitInSQL == nil ? "" : " LIMIT ?")
-            let runs = try db.query(sql, parameters + (limitInSQL.map { [.int(max(0, $0))] } ?? []), row: Self.summary)
+                + (limit == nil ? "" : " LIMIT ?")
+            return try db.query(sql, parameters + (limit.map { [.int(max(0, $0))] } ?? []), row: Self.summary)
                 .map { Self.reportingAbandoned($0, abandoned) }
-                .filter { filter.matchesStatus($0.status) }
-            return limit.map { Array(runs.prefix(max(0, $0))) } ?? runs
         }
     }
 

@@ -102,9 +102,9 @@ extension SQLiteStore {
     }
 
     private func callSamples(of runIds: Set<String>, filter: TraceFilter, grouping: TraceStatsGrouping) throws -> [Sample] {
-        let (conditions, parameters) = filter.runConditions()
-        return try database.withConnection { db in
+        try database.withConnection { db in
             let abandoned = try Self.abandonedRuns(in: db)
+            let (conditions, parameters) = filter.runConditions(abandoned: abandoned)
             return try db.query("""
                 SELECT mc.run_id, mc.model, \(TraceFilter.promptNameSQL), mc.prompt_version, mc.status, mc.error,
                        mc.input_tokens + mc.output_tokens, mc.cost, mc.latency_ms

@@ -1,30 +1,6 @@
 import Foundation
 import SluiceRuntime
 
-/// Which runs the trace viewer (`sluice traces serve`) shows: a nil field matches every run.
-public struct RunFilter: Sendable, Hashable {
-    public var pipeline: String?
-    public var user: String?
-    /// As the viewer shows it: a run still marked `running` whose process is gone counts as `interrupted`.
-    public var status: String?
-    /// Runs that started at or after this time (seconds since 1970).
-    public var startedFrom: Double?
-    /// Runs that started before this time.
-    public var startedBefore: Double?
-    /// Text the run's inputs, output or error contain (ASCII letters in any case).
-    public var search: String?
-
-    public init(pipeline: String? = nil, user: String? = nil, status: String? = nil, startedFrom: Double? = nil,
-                startedBefore: Double? = nil, search: String? = nil) {
-        self.pipeline = pipeline
-        self.user = user
-        self.status = status
-        self.startedFrom = startedFrom
-        self.startedBefore = startedBefore
-        self.search = search
-    }
-}
-
 /// One row of the viewer's run list.
 public struct ViewerRun: Sendable, Hashable {
     public var id: String
@@ -69,15 +45,15 @@ public struct ViewerFacets: Sendable, Hashable {
 
 extension SQLiteStore {
     /// The runs matching `filter`, newest first: `limit` of them after skipping `offset`.
-    public func viewerRuns(matching filter: RunFilter, offset: Int, limit: Int) throws -> MatchingRuns {
+    public func viewerRuns(matching filter: TraceFilter, offset: Int, limit: Int) throws -> MatchingRuns {
         try database.withConnection { db in
             let abandoned = try Self.abandonedRuns(in: db)
-            let condition = Self.condition(filter, abandoned: abandoned)
-            let total = try db.query("SELECT count(*) FROM runs WHERE \(condition.sql)", condition.values) { $0.int(0) }.first ?? 0
+            let condition = filter.runConditions(abandoned: abandoned)
+            let total = try db.query("SELECT count(*) FROM runs WHERE \(condition.sql)", condition.parameters) { $0.int(0) }.first ?? 0
             let runs = try db.query("""
                 SELECT id, pipeline, status, started_at, ended_at, cost, tokens, user_id FROM runs
                 WHERE \(condition.sql) ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?
-                """, condition.values + [.int(max(0, limit)), .int(max(0, offset))]) { row in
+                """, condition.parameters + [.int(max(0, limit)), .int(max(0, offset))]) { row in
                 ViewerRun(id: row.text(0), pipeline: row.text(1),
                           status: row.text(2) == "running" && abandoned[row.text(0)] != nil ? "interrupted" : row.text(2),
                           startedAt: row.double(3), endedAt: row.optionalDouble(4), cost: row.double(5), tokens: row.int(6),
@@ -97,25 +73,25 @@ extension SQLiteStore {
     }
 
     /// The cost of the runs matching `filter`, per day they started on (UTC), oldest first; days without runs are left out.
-    public func dailyCosts(matching filter: RunFilter) throws -> [DailyCost] {
+    public func dailyCosts(matching filter: TraceFilter) throws -> [DailyCost] {
         try database.withConnection { db in
-            let condition = Self.condition(filter, abandoned: try Self.abandonedRuns(in: db))
+            let condition = filter.runConditions(abandoned: try Self.abandonedRuns(in: db))
             return try db.query("""
                 SELECT date(started_at, 'unixepoch') AS day, sum(cost), count(*) FROM runs WHERE \(condition.sql)
                 GROUP BY day ORDER BY day
-                """, condition.values) { row in
+                """, condition.parameters) { row in
                 DailyCost(day: row.text(0), cost: row.double(1), runs: row.int(2))
             }
         }
     }
 
     /// How long each run matching `filter` that has ended took, in seconds, shortest first.
-    public func runDurations(matching filter: RunFilter) throws -> [Double] {
+    public func runDurations(matching filter: TraceFilter) throws -> [Double] {
         try database.withConnection { db in
-            let condition = Self.condition(filter, abandoned: try Self.abandonedRuns(in: db))
+            let condition = filter.runConditions(abandoned: try Self.abandonedRuns(in: db))
             return try db.query("""
                 SELECT ended_at - started_at AS duration FROM runs WHERE ended_at IS NOT NULL AND \(condition.sql) ORDER BY duration
-                """, condition.values) { $0.double(0) }
+                """, condition.parameters) { $0.double(0) }
         }
     }
 
@@ -133,64 +109,5 @@ extension SQLiteStore {
                 users: try db.query("SELECT DISTINCT user_id FROM runs WHERE user_id IS NOT NULL ORDER BY user_id") { $0.text(0) },
                 statuses: statuses.sorted())
         }
-    }
-
-    /// The WHERE clause (and its parameters) that selects the runs `filter` matches.
-    private static func condition(_ filter: RunFilter, abandoned: [String: String]) -> (sql: String, values: [SQLiteValue]) {
-        var clauses = ["1"]
-        var values: [SQLiteValue] = []
-        if let pipeline = filter.pipeline {
-            clauses.append("pipeline = ?")
-            values.append(.text(pipeline))
-        }
-        if let user = filter.user {
-            clauses.append("user_id = ?")
-            values.append(.text(user))
-        }
-        if let status = filter.status {
-            // Abandoned runs are still `running` in the file (a reader does not close them) but shown as `interrupted`.
-            let abandonedIds = SQLiteValue.text(JSONValue.array(abandoned.keys.sorted().map(JSONValue.string)).serialized())
-            switch status {
-            case "interrupted":
-                clauses.append("(status = 'interrupted' OR id IN (SELECT value FROM json_each(?)))")
-                values.append(abandonedIds)
-            case "running":
-                clauses.append("(status = 'running' AND id NOT IN (SELECT value FROM json_each(?)))")
-                values.append(abandonedIds)
-            default:
-                clauses.append("status = ?")
-                values.append(.text(status))
-            }
-        }
-        if let from = filter.startedFrom {
-            clauses.append("started_at >= ?")
-            values.append(.real(from))
-        }
-        if let before = filter.startedBefore {
-            clauses.append("started_at < ?")
-            values.append(.real(before))
-        }
-        if let search = filter.search, !search.isEmpty {
-            // Inputs and output are stored as JSON, where a quote, backslash or newline of the text is escaped:
-            // they are searched for the text as it is and as JSON writes it.
-            let plain = likePattern(search)
-            let escaped = likePattern(String(JSONValue.string(search).serialized().dropFirst().dropLast()))
-            clauses.append("""
-                (inputs LIKE ? ESCAPE '\\' OR inputs LIKE ? ESCAPE '\\' OR output LIKE ? ESCAPE '\\' OR output LIKE ? ESCAPE '\\' \
-                OR error LIKE ? ESCAPE '\\')
-                """)
-            values += [.text(plain), .text(escaped), .text(plain), .text(escaped), .text(plain)]
-        }
-        return (clauses.joined(separator: " AND "), values)
-    }
-
-    /// A LIKE pattern matching any text that contains `text`, with LIKE's own `%`, `_` and the escape `\` taken literally.
-    private static func likePattern(_ text: String) -> String {
-        var pattern = "%"
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
-        }
-        return pattern + "%"
     }
 }

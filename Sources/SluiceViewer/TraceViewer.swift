@@ -99,10 +99,10 @@ struct RunListQuery: Sendable, Hashable {
         return query
     }
 
-    var filter: RunFilter {
-        RunFilter(pipeline: pipeline.isEmpty ? nil : pipeline, user: user.isEmpty ? nil : user, status: status.isEmpty ? nil : status,
-                  startedFrom: Display.startOfDay(from), startedBefore: Display.startOfDay(to).map { $0 + 86_400 },
-                  search: search.isEmpty ? nil : search)
+    var filter: TraceFilter {
+        TraceFilter(pipeline: pipeline.isEmpty ? nil : pipeline, user: user.isEmpty ? nil : user, status: status.isEmpty ? nil : status,
+                    since: Display.startOfDay(from), until: Display.startOfDay(to).map { $0 + 86_400 },
+                    search: search.isEmpty ? nil : search)
     }
 
     /// The fields as a query, for links that keep the filters (`page` only when it is not the first).

@@ -196,6 +196,8 @@ struct TraceFilterOptions: ParsableArguments {
     var until: String?
     @Option(name: .customLong("prompt-version"), help: ArgumentHelp("Only runs that called this prompt version, e.g. answer@2.", valueName: "name@n"))
     var promptVersion: String?
+    @Option(name: .long, help: ArgumentHelp("Only runs whose inputs, output or error contain this text (ASCII letters in any case).", valueName: "text"))
+    var search: String?
 
     func validate() throws { _ = try filter() }
 
@@ -204,7 +206,7 @@ struct TraceFilterOptions: ParsableArguments {
         func checked<T>(_ flag: String, _ parse: () throws(TraceFilter.ValueError) -> T) throws -> T {
             do { return try parse() } catch { throw ValidationError("\(flag): \(error.description)") }
         }
-        var filter = TraceFilter(pipeline: pipeline, user: user, session: session)
+        var filter = TraceFilter(pipeline: pipeline, user: user, session: session, search: search)
         if let status { filter.status = try checked("--status") { () throws(TraceFilter.ValueError) in try TraceFilter.parseStatus(status) } }
         if let since { filter.since = try checked("--since") { () throws(TraceFilter.ValueError) in try TraceFilter.parseTime(since, now: now) } }
         if let until { filter.until = try checked("--until") { () throws(TraceFilter.ValueError) in try TraceFilter.parseTime(until, now: now) } }
@@ -214,7 +216,7 @@ struct TraceFilterOptions: ParsableArguments {
         if let promptVersion {
             filter.promptVersion = try checked("--prompt-version") { () throws(TraceFilter.ValueError) in try TraceFilter.parsePromptVersion(promptVersion) }
         }
-        for (flag, value) in [("--pipeline", pipeline), ("--user", user), ("--session", session)] where value?.isEmpty == true {
+        for (flag, value) in [("--pipeline", pipeline), ("--user", user), ("--session", session), ("--search", search)] where value?.isEmpty == true {
             throw ValidationError("\(flag) needs a value")
         }
         return filter

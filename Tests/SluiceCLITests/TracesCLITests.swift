@@ -40,6 +40,11 @@ final class TracesCLITests: SluiceCLITestCase {
         XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(versioned.stdout.utf8)) as? [Any])?.count, 2, versioned.stdout)
         let none = try sluice(["traces", "list", "--db", db, "--prompt-version", "support_answer@9"])
         XCTAssertTrue(none.stdout.contains("no runs in \(db) match: prompt support_answer@9"), none.stdout)
+        let searched = try sluice(["traces", "list", "--db", db, "--search", "RESET MY password", "--user", "bob", "--json"])
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(searched.stdout.utf8)) as? [[String: Any]])?.map { $0["id"] as? String }, [bob],
+                       searched.stdout)
+        let unfound = try sluice(["traces", "list", "--db", db, "--search", "refund"])
+        XCTAssertTrue(unfound.stdout.contains("no runs in \(db) match: text \"refund\""), unfound.stdout)
     }
 
     func testBadFilterValuesAreUsageErrorsNamingTheFlag() throws {

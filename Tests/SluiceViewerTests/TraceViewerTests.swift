@@ -59,7 +59,7 @@ final class TraceViewerTests: XCTestCase {
         XCTAssertThrowsError(try RunListQuery.parse(["page": "2.5"]))
         let query = try RunListQuery.parse(["from": "2026-12-01", "to": "2026-12-01", "q": "reset", "status": "ok", "page": "3"])
         XCTAssertEqual(query.page, 3)
-        XCTAssertEqual(query.filter, RunFilter(status: "ok", startedFrom: 1_796_083_200, startedBefore: 1_796_083_200 + 86_400, search: "reset"),
+        XCTAssertEqual(query.filter, TraceFilter(status: "ok", since: 1_796_083_200, until: 1_796_083_200 + 86_400, search: "reset"),
                        "the to day is included whole")
     }
 
