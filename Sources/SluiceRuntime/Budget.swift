@@ -352,13 +352,11 @@ extension Interpreter {
                 }
                 return tokens
             }
-            switch (limit.name.text, value) {
-            case ("request", .money(let m)): limits.requestDollars = m
-            case ("tokens", .number(let n)): limits.tokens = try wholeTokens(n)
-            case (let name, .money(let m)) where BudgetWindow(rawValue: name) != nil:
-                limits.windows[BudgetWindow(rawValue: name)!, default: WindowAmount()].dollars = m
-            case (let name, .number(let n)) where BudgetWindow(rawValue: name) != nil:
-                limits.windows[BudgetWindow(rawValue: name)!, default: WindowAmount()].tokens = try wholeTokens(n)
+            switch (limit.name.text, BudgetWindow(rawValue: limit.name.text), value) {
+            case ("request", _, .money(let m)): limits.requestDollars = m
+            case ("tokens", _, .number(let n)): limits.tokens = try wholeTokens(n)
+            case (_, let window?, .money(let m)): limits.windows[window, default: WindowAmount()].dollars = m
+            case (_, let window?, .number(let n)): limits.windows[window, default: WindowAmount()].tokens = try wholeTokens(n)
             default:
                 throw RuntimeError(.script, "budget `\(limit.name.text)` cannot be \(value.typeName)", file: file, span: limit.span)
             }

@@ -114,13 +114,10 @@ struct TestSummary {
         return lines.joined(separator: "\n")
     }
 
+    /// `rows` (the first is the header) in aligned columns.
     func aligned(_ rows: [[String]]) -> [String] {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
+        guard let header = rows.first else { return [] }
+        return TraceTable.render(header: header, rows: Array(rows.dropFirst()), rightAligned: []).components(separatedBy: "\n")
     }
 
     func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }

@@ -246,7 +246,7 @@ struct OTLPOptions: ParsableArguments {
     }
 }
 
-/// Aligned plain-text tables for `traces list` and `traces stats`.
+/// Aligned plain-text tables for `traces list`, `traces stats` and `sluice test`'s summary.
 enum TraceTable {
     static func render(header: [String], rows: [[String]], rightAligned: Set<Int>, ruleBeforeLast: Bool = false) -> String {
         let all = [header] + rows

@@ -5,12 +5,6 @@ import XCTest
 /// production: what the webhook receives, what standard error says, and that the run's own
 /// result and exit status never change.
 final class AlertsCLITests: SluiceCLITestCase {
-    private func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
     /// A pipeline answered by `--replies`, with `alerts` declared.
     private func script(_ alerts: String) throws -> (script: String, replies: String) {
         let script = try write("alerting.sluice", """

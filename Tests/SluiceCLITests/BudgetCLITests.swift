@@ -9,12 +9,6 @@ import XCTest
 /// spend past one, a killed run's reservation is released, and a provider's overrun ends a run
 /// `over_budget` (exit 5).
 final class BudgetCLITests: SluiceCLITestCase {
-    private func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
     /// A pipeline with one call of at most 100 output tokens at $1 / 1M, under `budget`; the model
     /// is served at `baseURL` unless `--replies` answers it.
     private func script(budget: String, baseURL: String = "http://127.0.0.1:9/v1") throws -> String {

@@ -4,12 +4,6 @@ import XCTest
 /// The code metrics end to end: `sluice test` scores the code a model wrote by parsing it,
 /// running it and running the case's tests in the sandbox.
 final class CodeMetricsCLITests: SluiceCLITestCase {
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
     func testCodeIsParsedRunAndTestedInTheSandbox() throws {
         let unshare = Process()
         unshare.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -4,12 +4,6 @@ import XCTest
 /// `sluice test --compare-model MODEL`: the cases run twice, the second time with every model
 /// call of the script sent to MODEL (a judge keeps its own), and the two are shown side by side.
 final class CompareModelCLITests: SluiceCLITestCase {
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
     static let script = """
         use std.models.{gpt_4o}
         model small { provider "scripted" }

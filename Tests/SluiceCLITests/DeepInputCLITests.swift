@@ -15,12 +15,6 @@ final class DeepInputCLITests: SluiceCLITestCase {
         ("index", "x" + String(repeating: "[0]", count: 100_000)),
     ]
 
-    private func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
     func testLongChainsAreOneDiagnosticForCheckAndRun() throws {
         let replies = try write("replies.jsonl", "{\"content\": \"hi\"}\n")
         for (kind, expression) in Self.chains {

@@ -40,12 +40,6 @@ final class LocalModelCLITests: SluiceCLITestCase {
         return result
     }
 
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
     func json(_ text: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let value = try? JSONSerialization.jsonObject(with: Data(text.utf8))
         return try XCTUnwrap(value as? [String: Any], "not a JSON object: \(text)", file: file, line: line)

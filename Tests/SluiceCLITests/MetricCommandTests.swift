@@ -30,12 +30,6 @@ final class MetricCommandTests: SluiceCLITestCase {
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], result.stdout)
     }
 
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
     func testCorpusBLEUAndChrFEqualSacrebleu() throws {
         let files = try expected()
         for (name, value) in [("bleu", files.bleu), ("chrf", files.chrf)] {

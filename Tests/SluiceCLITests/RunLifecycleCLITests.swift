@@ -35,12 +35,6 @@ final class RunLifecycleCLITests: SluiceCLITestCase {
         deinit { close(socket) }
     }
 
-    private func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
     /// A pipeline whose one model call goes to `server` and waits there.
     private func stallingScript(_ server: SilentServer) throws -> String {
         try write("stall.sluice", Self.stallingSource(port: server.port))
@@ -58,20 +52,6 @@ final class RunLifecycleCLITests: SluiceCLITestCase {
           return ask(q: q)
         }
         """
-    }
-
-    private func replyScript() throws -> (script: String, replies: String) {
-        let script = try write("echo.sluice", """
-            model m { provider "openai" id "x" context 10000000 tokenizer "estimate" }
-            prompt ask(q: string) {
-              model m
-              user "{q}"
-            }
-            pipeline p(q: string) {
-              return ask(q: q)
-            }
-            """)
-        return (script, try write("replies.jsonl", "{\"content\": \"the answer\"}\n"))
     }
 
     /// Starts `sluice ARGS` without waiting for it; its output goes to files.

@@ -82,4 +82,26 @@ class SluiceCLITestCase: XCTestCase {
     func sluice(_ args: [String], stdin: String, environment: [String: String] = [:]) throws -> Result {
         try sluice(args, stdin: Data(stdin.utf8), environment: environment)
     }
+
+    /// Writes `text` to `name` in the test's scratch folder; returns its path.
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = scratch.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    /// A one-call pipeline `p(q)` and the scripted reply file that answers it with "the answer".
+    func replyScript() throws -> (script: String, replies: String) {
+        let script = try write("echo.sluice", """
+            model m { provider "openai" id "x" context 10000000 tokenizer "estimate" }
+            prompt ask(q: string) {
+              model m
+              user "{q}"
+            }
+            pipeline p(q: string) {
+              return ask(q: q)
+            }
+            """)
+        return (script, try write("replies.jsonl", "{\"content\": \"the answer\"}\n"))
+    }
 }

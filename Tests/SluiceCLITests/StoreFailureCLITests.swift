@@ -9,26 +9,6 @@ import XCTest
 /// folder still runs the pipeline and prints its result, then says the trace was not saved (exit 4);
 /// a file that is not a store is refused before anything runs (exit 2) and left as it was.
 final class StoreFailureCLITests: SluiceCLITestCase {
-    private func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
-    private func replyScript() throws -> (script: String, replies: String) {
-        let script = try write("echo.sluice", """
-            model m { provider "openai" id "x" context 10000000 tokenizer "estimate" }
-            prompt ask(q: string) {
-              model m
-              user "{q}"
-            }
-            pipeline p(q: string) {
-              return ask(q: q)
-            }
-            """)
-        return (script, try write("replies.jsonl", "{\"content\": \"the answer\"}\n"))
-    }
-
     /// Runs sluice as a user who owns nothing here (as root, permissions would not apply).
     private func unprivileged(_ args: [String]) throws -> Result {
         guard getuid() == 0 else { return try sluice(args) }

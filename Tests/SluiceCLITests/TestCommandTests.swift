@@ -11,12 +11,6 @@ final class TestCommandTests: SluiceCLITestCase {
     static let bugReply = try! String(contentsOf: repo.appendingPathComponent("pipelines/replies/feedback_zero_shot.jsonl"), encoding: .utf8)
         .trimmingCharacters(in: .whitespacesAndNewlines)
 
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
     /// `count` cases, every one answered "bug" by the scripted model; `expected` labels per case.
     func casesAndReplies(_ expected: [String]) throws -> (cases: String, replies: String) {
         let cases = expected.enumerated().map { index, label in

@@ -4,12 +4,6 @@ import XCTest
 /// `sluice tokens`, end to end: the built binary run as a user would (counts checked against
 /// tiktoken 0.14.0).
 final class TokensCommandTests: SluiceCLITestCase {
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
     func json(_ result: Result) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], result.stdout)
     }

@@ -4,12 +4,6 @@ import XCTest
 /// `sluice test --from-traces FILTER`: past runs' inputs as cases, their outputs as the
 /// references of a pipeline that declares `expected`.
 final class TraceCasesCLITests: SluiceCLITestCase {
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
     static let script = """
         model m { provider "scripted" }
         prompt answer(q: string) {
