@@ -100,6 +100,9 @@ public struct ChatRequest: Sendable {
     /// When set, the provider streams the reply (SSE) and calls this with each piece of text as
     /// it arrives; the complete reply is still returned at the end.
     public var onText: (@Sendable (String) -> Void)?
+    /// The messages' tokens as the runtime counted them for the request's model, so the provider
+    /// layer (rate limits) need not count them again; nil when not counted.
+    public var promptTokens: Int?
 
     public init(model: ModelSpec, messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int,
                 stop: [String] = [], responseSchema: (name: String, schema: JSONValue)? = nil, promptName: String? = nil,

@@ -332,11 +332,12 @@ extension RunContext {
                 maxOutputTokens: maxTokens, maxTokensDeclared: prompt.maxTokens != nil, expectedOutputTokens: expected.tokens, expectedFromHistory: expected.fromHistory,
                 exact: !estimate.hasMissingInputs && effects.tokens.isExact(encoding: model.tokenizer)))
         }
-        let request = ChatRequest(model: model, messages: messages, temperature: prompt.temperature ?? model.temperature,
+        var request = ChatRequest(model: model, messages: messages, temperature: prompt.temperature ?? model.temperature,
                                   maxTokens: maxTokens, stop: prompt.stop,
                                   responseSchema: prompt.schema.map { (name: prompt.schemaName ?? prompt.returns.map { "\($0)" } ?? "reply", schema: $0) },
                                   promptName: prompt.promptName,
                                   onText: streamHandler(for: "\(prompt.promptName) · \(modelName)"))
+        request.promptTokens = inputTokens
         let started = effects.clock.now()
         // Recorded before it is sent, so a call whose process dies or is stopped still shows.
         let callId = tracer.nextCallId()

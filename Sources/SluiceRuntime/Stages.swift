@@ -674,10 +674,26 @@ public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
 /// A document's source relative to the index's source folder, so that traces and replies are the
 /// same on every machine.
 func displaySource(_ source: String, indexSource: String?) -> String {
-    guard let folder = indexSource.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) else { return source }
+    guard let folder = indexSource.map(standardizedPath) else { return source }
     let prefix = folder.hasSuffix("/") ? folder : folder + "/"
-    let standardized = URL(fileURLWithPath: source).standardizedFileURL.path
+    let standardized = standardizedPath(source)
     return standardized.hasPrefix(prefix) ? String(standardized.dropFirst(prefix.count)) : source
+}
+
+/// `path` made absolute with `.`, `..` and repeated slashes removed, as Foundation's
+/// `standardizedFileURL` does; an absolute path is done here by its components, as every retrieved
+/// chunk asks and Foundation's URL is slow at it.
+func standardizedPath(_ path: String) -> String {
+    guard path.hasPrefix("/") else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+    var components: [Substring] = []
+    for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        switch component {
+        case ".": continue
+        case "..": if !components.isEmpty { components.removeLast() }
+        default: components.append(component)
+        }
+    }
+    return "/" + components.joined(separator: "/")
 }
 
 /// Resolves `path` against the folder of `file` unless it is absolute.

@@ -284,17 +284,28 @@ final class CurlPool: @unchecked Sendable {
             complete(result)
         }
 
+        /// One header line as curl hands it over (CRLF included), read as bytes: a call reads a
+        /// dozen of these, and Foundation's trimming cost more than the rest of the parse.
         private func header(_ line: Data) {
-            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.hasPrefix("HTTP/") {
+            let bytes = [UInt8](line)
+            let text = Self.trimmed(bytes[...])
+            if text.starts(with: Array("HTTP/".utf8)) {
                 // A new status line (after a redirect or `100 Continue`) starts the headers again.
-                let parts = text.split(separator: " ")
-                status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+                let parts = text.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+                status = parts.count > 1 ? Int(String(decoding: parts[1], as: UTF8.self)) ?? 0 : 0
                 headers = [:]
-            } else if let colon = text.firstIndex(of: ":") {
-                let name = text[..<colon].lowercased()
-                headers[name] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            } else if let colon = text.firstIndex(of: UInt8(ascii: ":")) {
+                let name = String(decoding: text[..<colon], as: UTF8.self).lowercased()
+                headers[name] = String(decoding: Self.trimmed(text[(colon + 1)...]), as: UTF8.self)
             }
+        }
+
+        private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+            guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+                return bytes[bytes.startIndex..<bytes.startIndex]
+            }
+            return bytes[first...last]
         }
 
         /// Takes a piece of the body; false stops the transfer.

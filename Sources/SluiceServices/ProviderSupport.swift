@@ -33,14 +33,19 @@ enum ProviderSupport {
     /// trailing slashes removed and the scheme and host checked.
     static func baseURL(for model: ModelSpec, environment: [String: String], variable: String, default fallback: String) throws -> String {
         let base = model.baseURL ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+        if let checked = checkedBaseURLs.withLock({ $0[base] }) { return checked }
         var trimmed = base.trimmingCharacters(in: .whitespaces)
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
         guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
               url.host?.isEmpty == false else {
             throw ProviderError(.configuration, "model '\(model.name)' has an invalid base URL '\(base)': expected http://host[:port]/path or https://...")
         }
+        checkedBaseURLs.withLock { $0[base] = trimmed }
         return trimmed
     }
+
+    /// Base URLs already checked, as written to what `baseURL` made of them: every call asks again.
+    private static let checkedBaseURLs = Locked<[String: String]>([:])
 
     static func url(_ text: String, model: ModelSpec) throws -> URL {
         guard let url = URL(string: text) else {
@@ -83,7 +88,7 @@ enum ProviderSupport {
         http.setValue("application/json", forHTTPHeaderField: "Content-Type")
         http.setValue(body["stream"] == .bool(true) ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
         for header in headers { http.setValue(header.value, forHTTPHeaderField: header.name) }
-        http.httpBody = Data(body.serialized().utf8)
+        http.httpBody = Data(body.serializedBytes())
         return http
     }
 

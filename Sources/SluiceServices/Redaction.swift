@@ -13,13 +13,21 @@ import SluiceRuntime
 /// before it is cut to a snippet, so no part of a key survives the cut.
 public enum Redaction {
     public static let placeholder = "[redacted]"
-    private static let secrets = Locked<Set<String>>([])
+    /// The registered secrets, longest first (so a key containing another is replaced whole).
+    /// Every model call registers its key again, so registering a known one is a lookup.
+    private static let secrets = Locked<(known: Set<String>, longestFirst: [String])>(([], []))
 
     /// Adds a secret to redact from now on (ignored when shorter than 4 characters: too likely to be ordinary text).
     public static func register(secret: String) {
+        if secrets.withLock({ $0.known.contains(secret) }) { return }
         let trimmed = secret.trimmingCharacters(in: .whitespacesAndNewlines)
         guard trimmed.count >= 4 else { return }
-        secrets.withLock { _ = $0.insert(trimmed) }
+        secrets.withLock { secrets in
+            secrets.known.insert(secret)
+            guard !secrets.longestFirst.contains(trimmed) else { return }
+            secrets.longestFirst.append(trimmed)
+            secrets.longestFirst.sort { $0.count > $1.count }
+        }
     }
 
     /// Key-like text patterns, what they become (the part before the secret is kept), and words
@@ -37,11 +45,11 @@ public enum Redaction {
     /// `text` with every registered secret and every key-like string replaced.
     public static func redact(_ text: String) -> String {
         var result = text
-        for secret in secrets.current.sorted(by: { $0.count > $1.count }) where occurs(secret, in: result) {
+        for secret in secrets.withLock({ $0.longestFirst }) where occurs(secret, in: result) {
             result = result.replacingOccurrences(of: secret, with: placeholder)
         }
         let mentioned = mentionedWords(result)
-        for pattern in patterns where pattern.words.contains(where: { mentioned?.contains($0) ?? true }) {
+        for pattern in patterns where pattern.words.contains(where: mentioned.contains) {
             let range = NSRange(result.startIndex..., in: result)
             result = pattern.regex.stringByReplacingMatches(in: result, range: range, withTemplate: pattern.template)
         }
@@ -55,16 +63,31 @@ public enum Redaction {
         }
     }
 
-    /// Which of the patterns' words `text` contains, in any case, found with C's `strstr` (fast
-    /// even in a debug build); nil for text with a NUL character, which `strstr` cannot search
-    /// past, so that every pattern is tried.
-    private static func mentionedWords(_ text: String) -> Set<String>? {
-        let lowered = text.lowercased()
-        return lowered.withCString { cText -> Set<String>? in
-            guard strlen(cText) == lowered.utf8.count else { return nil }
-            return Set(patterns.flatMap(\.words).filter { word in strstr(cText, word) != nil })
+    /// Which of the patterns' words `text` contains, in any case (the words are ASCII), read from
+    /// its UTF-8 bytes without a lowered copy. ORing 0x20 lowers ASCII letters; it may also match
+    /// a few other bytes, which only means a pattern is tried that finds nothing.
+    private static func mentionedWords(_ text: String) -> Set<String> {
+        var found: Set<String> = []
+        var text = text
+        text.withUTF8 { bytes in
+            for word in patternWords {
+                let needle = Array(word.utf8)
+                guard bytes.count >= needle.count else { continue }
+                var start = 0
+                search: while start <= bytes.count - needle.count {
+                    if bytes[start] | 0x20 == needle[0] {
+                        var offset = 1
+                        while offset < needle.count, bytes[start + offset] | 0x20 == needle[offset] { offset += 1 }
+                        if offset == needle.count { found.insert(word); break search }
+                    }
+                    start += 1
+                }
+            }
         }
+        return found
     }
+
+    private static let patternWords = Array(Set(patterns.flatMap(\.words)))
 
     /// Every string in a JSON value redacted (in its decoded text, so JSON escapes cannot hide a key).
     public static func redact(_ json: JSONValue) -> JSONValue { json.mappingStrings(redact) }

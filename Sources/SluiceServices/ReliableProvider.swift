@@ -88,7 +88,8 @@ public final class ReliableProvider: ModelProvider, EmbeddingProvider, EndpointN
     // MARK: Calls
 
     public func complete(_ request: ChatRequest) async throws -> ChatResponse {
-        let tokens = counter.countChat(request.messages, encoding: request.model.tokenizer, provider: request.model.provider) + max(0, request.maxTokens)
+        let prompt = request.promptTokens ?? counter.countChat(request.messages, encoding: request.model.tokenizer, provider: request.model.provider)
+        let tokens = prompt + max(0, request.maxTokens)
         return try await perform(model: request.model, tokens: tokens) { model, emitted in
             var attempt = request
             attempt.model = model

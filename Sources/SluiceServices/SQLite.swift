@@ -111,10 +111,11 @@ final class SQLiteDatabase: @unchecked Sendable {
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
     func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try withConnection { connection in
-            try connection.exec("BEGIN IMMEDIATE")
+            // Through `run`, so the two statements are prepared once, not parsed on every transaction.
+            try connection.run("BEGIN IMMEDIATE")
             do {
                 let result = try body(connection)
-                try connection.exec("COMMIT")
+                try connection.run("COMMIT")
                 return result
             } catch {
                 try? connection.exec("ROLLBACK")
@@ -153,19 +154,32 @@ final class SQLiteConnection {
         return SQLiteStatement(handle: statement, connection: self)
     }
 
-    /// Statements `run` prepared, kept for the connection's life: a trace writes the same few
-    /// statements thousands of times, and preparing one costs more than running it.
+    /// Statements `run` and `query` prepared, kept for the connection's life: a trace writes the
+    /// same few statements thousands of times, every run asks the same queries, and preparing a
+    /// statement costs more than running it. Bounded, for SQL built from a filter's parts.
     private var prepared: [String: SQLiteStatement] = [:]
+    private static let preparedLimit = 256
+
+    /// The cached statements being stepped: a query run again from inside its own row mapping
+    /// gets a statement of its own rather than resetting the one in use.
+    private var stepping: Set<String> = []
+
+    private func reusable(_ sql: String) throws -> SQLiteStatement {
+        if !stepping.contains(sql), let cached = prepared[sql] { return cached }
+        let statement = try prepare(sql)
+        if prepared[sql] == nil, prepared.count < Self.preparedLimit { prepared[sql] = statement }
+        return statement
+    }
+
+    private func stepping<T>(_ sql: String, _ body: () throws -> T) rethrows -> T {
+        let outermost = stepping.insert(sql).inserted
+        defer { if outermost { stepping.remove(sql) } }
+        return try body()
+    }
 
     /// Runs a statement that returns no rows.
     func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        let statement: SQLiteStatement
-        if let cached = prepared[sql] {
-            statement = cached
-        } else {
-            statement = try prepare(sql)
-            prepared[sql] = statement
-        }
+        let statement = try reusable(sql)
         try statement.bind(values)
         // Reset even on failure, so the cached statement holds no lock and no half-done state.
         defer { statement.reset() }
@@ -178,11 +192,15 @@ final class SQLiteConnection {
 
     /// Runs a query and maps every row.
     func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws -> T) throws -> [T] {
-        let statement = try prepare(sql)
+        let statement = try reusable(sql)
+        // Reset even on failure, so the cached statement holds no read lock between queries.
+        defer { statement.reset() }
         try statement.bind(values)
-        var rows: [T] = []
-        while try statement.step() { rows.append(try row(statement)) }
-        return rows
+        return try stepping(sql) {
+            var rows: [T] = []
+            while try statement.step() { rows.append(try row(statement)) }
+            return rows
+        }
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
@@ -192,7 +210,7 @@ final class SQLiteConnection {
 /// A prepared statement; finalised when released.
 final class SQLiteStatement {
     private let handle: OpaquePointer
-    /// Unowned: the connection keeps the statements `run` caches, and outlives every other.
+    /// Unowned: the connection keeps the statements `run` and `query` cache, and outlives every other.
     private unowned let connection: SQLiteConnection
 
     fileprivate init(handle: OpaquePointer, connection: SQLiteConnection) { self.handle = handle; self.connection = connection }

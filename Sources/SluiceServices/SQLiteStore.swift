@@ -115,7 +115,7 @@ public final class SQLiteStore: RetrievalStore, Sendable {
         guard !batch.isEmpty else { return .written() }
         do {
             return try database.withConnection { db in
-                try db.exec("BEGIN IMMEDIATE")
+                try db.run("BEGIN IMMEDIATE")
                 var refused: [Int: any Error] = [:]
                 for (index, record) in batch.enumerated() {
                     do { try apply(record, db) } catch {
@@ -124,7 +124,7 @@ public final class SQLiteStore: RetrievalStore, Sendable {
                         refused[index] = explained(error)
                     }
                 }
-                do { try db.exec("COMMIT") } catch {
+                do { try db.run("COMMIT") } catch {
                     if db.isInTransaction { try? db.exec("ROLLBACK") }
                     throw error
                 }
@@ -169,10 +169,10 @@ public final class SQLiteStore: RetrievalStore, Sendable {
 
     /// Runs a record of several statements as a whole inside the batch: refused, it leaves nothing behind.
     private func atomically(_ db: SQLiteConnection, _ body: () throws -> Void) throws {
-        try db.exec("SAVEPOINT record")
+        try db.run("SAVEPOINT record")
         do {
             try body()
-            try db.exec("RELEASE record")
+            try db.run("RELEASE record")
         } catch {
             if db.isInTransaction { try? db.exec("ROLLBACK TO record; RELEASE record") }
             throw error
@@ -197,9 +197,11 @@ public final class SQLiteStore: RetrievalStore, Sendable {
     /// a span's detail): a key pasted into a message or quoted in an error is never stored.
     private func completeModelCall(_ call: TraceModelCall, _ db: SQLiteConnection) throws {
         guard let id = call.id else { return try insertModelCall(call, db) }
-        let columns = modelCallColumns(call)
+        // The messages were stored when the call started and a call's messages do not change (a
+        // secret learnt since is scrubbed from that row by its own record), so they are not written twice.
+        let columns = modelCallColumns(call, messages: false)
         try db.run("""
-            UPDATE model_calls SET seq = (SELECT max(seq) + 1 FROM model_calls), model = ?, provider = ?, messages = ?, reply = ?,
+            UPDATE model_calls SET seq = (SELECT max(seq) + 1 FROM model_calls), model = ?, provider = ?, reply = ?,
                    input_tokens = ?, output_tokens = ?, cached_tokens = ?, cost = ?, latency_ms = ?, error = ?, attempt = ?,
                    prompt_version = ?, prompt_meta = ?, warnings = ?, status = ?
             WHERE call_id = ? AND run_id = ?
@@ -227,11 +229,12 @@ public final class SQLiteStore: RetrievalStore, Sendable {
             """, modelCallColumns(call) + [.text(call.status.rawValue), .optionalText(call.id)])
     }
 
-    /// run_id, span_id, then the columns a completion may change, in the order of `INSERT INTO model_calls`.
-    private func modelCallColumns(_ call: TraceModelCall) -> [SQLiteValue] {
-        let messages = fieldLimit.bound(Redaction.redact(JSONValue.array(call.messages.map(\.json))))
+    /// run_id, span_id, then the columns a completion may change, in the order of `INSERT INTO model_calls`
+    /// (without `messages` unless asked).
+    private func modelCallColumns(_ call: TraceModelCall, messages: Bool = true) -> [SQLiteValue] {
         let warnings = call.warnings.isEmpty ? nil : fieldLimit.bound(Redaction.redact(JSONValue.array(call.warnings.map(JSONValue.string))))
-        return [.text(call.runId), .text(call.spanId), .text(call.model), .text(call.provider), .text(messages),
+        let messages: [SQLiteValue] = messages ? [.text(fieldLimit.bound(Redaction.redact(JSONValue.array(call.messages.map(\.json)))))] : []
+        return [.text(call.runId), .text(call.spanId), .text(call.model), .text(call.provider)] + messages + [
                 .optionalText(call.reply.map { fieldLimit.bound(Redaction.redact($0)) }), .int(call.inputTokens), .int(call.outputTokens),
                 .int(call.cachedTokens), .real(call.cost), .real(call.latencyMs),
                 .optionalText(call.error.map { fieldLimit.bound(Redaction.redact($0)) }),

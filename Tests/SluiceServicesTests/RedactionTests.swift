@@ -26,6 +26,17 @@ final class RedactionTests: XCTestCase {
         XCTAssertEqual(Redaction.redact("echo plain-local-secret-1234!"), "echo [redacted]!")
         // Text with a NUL character is searched to its end too.
         XCTAssertEqual(Redaction.redact("a\u{0}b sk-abcdefghijklmnop plain-local-secret-1234"), "a\u{0}b [redacted] [redacted]")
+        // The words that make a pattern worth trying are found in any case, in any text.
+        XCTAssertEqual(Redaction.redact("X-API-KEY: zz-9876543210"), "X-API-KEY: [redacted]")
+        XCTAssertEqual(Redaction.redact("BEARER 0123456789abcdef"), "BEARER [redacted]")
+        XCTAssertEqual(Redaction.redact("é \u{0}ACCESS_TOKEN=abcdef123456"), "é \u{0}ACCESS_TOKEN=[redacted]")
+        // A secret containing another is replaced whole, whichever was registered first.
+        Redaction.register(secret: "inner-secret-55")
+        Redaction.register(secret: "outer-inner-secret-55-tail")
+        XCTAssertEqual(Redaction.redact("a outer-inner-secret-55-tail b inner-secret-55"), "a [redacted] b [redacted]")
+        // Registering again (every call does) or with surrounding whitespace changes nothing.
+        Redaction.register(secret: " inner-secret-55\n")
+        XCTAssertEqual(Redaction.redact("inner-secret-55"), "[redacted]")
     }
 
     /// The key straddles the 300-character cut of the quoted body: redacting after the cut would
