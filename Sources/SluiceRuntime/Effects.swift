@@ -319,9 +319,18 @@ public struct TraceModelCall: Sendable, Hashable {
     public var outputTokens: Int
     public var cachedTokens: Int
     /// Prompt tokens written to the provider's prompt cache, and the reasoning tokens among the
-    /// output, when the provider reports them (`ChatResponse`).
-    public var cacheWriteTokens = 0
-    public var reasoningTokens = 0
+    /// output, as the answer's `ChatResponse` says; nil for a try that got no answer.
+    public var cacheWriteTokens: Int?
+    public var reasoningTokens: Int?
+    /// What was sent: the provider's model id (`ModelSpec.id`, not the script's name in `model`),
+    /// `max_tokens` and `temperature` (nil when the request left it to the provider).
+    public var requestModel: String?
+    public var maxTokens: Int?
+    public var temperature: Double?
+    /// What the provider said of its answer: the model that answered and why it stopped
+    /// (`ChatResponse.model`, `finishReason`); nil for a try that got no answer.
+    public var responseModel: String?
+    public var finishReason: String?
     public var cost: Double
     public var latencyMs: Double
     public var error: String?
