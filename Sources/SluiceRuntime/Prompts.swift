@@ -414,7 +414,7 @@ extension RunContext {
                                   promptVersion: prompt.version, promptMeta: prompt.meta, warnings: warnings, id: id, status: status)
         call.requestModel = request.model.id
         call.maxTokens = request.maxTokens
-        call.temperature = request.temperature
+        call.temperature = request.temperature ?? request.model.temperature
         return call
     }
 
