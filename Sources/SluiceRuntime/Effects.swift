@@ -123,8 +123,8 @@ public struct ProviderAttempt: Sendable, Hashable {
 
 public struct ChatResponse: Sendable, Hashable {
     public var text: String
-    /// The model id the server says answered.
-    public var model: String
+    /// The model id the server says answered; nil when its reply did not say.
+    public var model: String?
     /// Every prompt token billed, cached and cache-written ones included.
     public var inputTokens: Int
     /// Every generated token billed, reasoning ones included.
@@ -149,7 +149,7 @@ public struct ChatResponse: Sendable, Hashable {
     /// excluded); nil when the provider does not measure it.
     public var latencyMs: Double?
 
-    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0,
+    public init(text: String, model: String?, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0,
                 reasoningTokens: Int = 0, finishReason: String? = nil,
                 failedAttempts: [ProviderAttempt] = [], usageEstimated: Bool = false, warnings: [String] = [], latencyMs: Double? = nil) {
         self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens

@@ -158,7 +158,7 @@ public final class RecordingProvider: ModelProvider, EmbeddingProvider, Endpoint
         case .success(let response):
             members.append(("response", .object([
                 ("text", .string(response.text)),
-                ("model", .string(response.model)),
+                ("model", response.model.map(JSONValue.string) ?? .null),
                 ("usage", .object([
                     ("input", .number(Double(response.inputTokens))),
                     ("output", .number(Double(response.outputTokens))),
@@ -324,7 +324,7 @@ public final class ReplayProvider: ModelProvider, EmbeddingProvider, @unchecked 
         if let response = json["response"], case .object = response {
             guard let text = response["text"]?.stringValue else { throw fail("'response.text' must be a string") }
             let usage = response["usage"]
-            let reply = ChatResponse(text: text, model: response["model"]?.stringValue ?? model,
+            let reply = ChatResponse(text: text, model: response["model"]?.stringValue,
                                      inputTokens: try count(usage?["input"], "response.usage.input"),
                                      outputTokens: try count(usage?["output"], "response.usage.output"),
                                      cachedTokens: try count(usage?["cached"] ?? .number(0), "response.usage.cached"),
