@@ -126,8 +126,8 @@ public struct ProviderAttempt: Sendable, Hashable {
 
 public struct ChatResponse: Sendable, Hashable {
     public var text: String
-    /// The model id the server says answered.
-    public var model: String
+    /// The model id the server says answered; nil when its reply did not say.
+    public var model: String?
     /// Every prompt token billed, cached and cache-written ones included.
     public var inputTokens: Int
     /// Every generated token billed, reasoning ones included.
@@ -152,7 +152,7 @@ public struct ChatResponse: Sendable, Hashable {
     /// excluded); nil when the provider does not measure it.
     public var latencyMs: Double?
 
-    public init(text: String, model: String, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0,
+    public init(text: String, model: String?, inputTokens: Int, outputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0,
                 reasoningTokens: Int = 0, finishReason: String? = nil,
                 failedAttempts: [ProviderAttempt] = [], usageEstimated: Bool = false, warnings: [String] = [], latencyMs: Double? = nil) {
         self.text = text; self.model = model; self.inputTokens = inputTokens; self.outputTokens = outputTokens
@@ -322,9 +322,18 @@ public struct TraceModelCall: Sendable, Hashable {
     public var outputTokens: Int
     public var cachedTokens: Int
     /// Prompt tokens written to the provider's prompt cache, and the reasoning tokens among the
-    /// output, when the provider reports them (`ChatResponse`).
-    public var cacheWriteTokens = 0
-    public var reasoningTokens = 0
+    /// output, as the answer's `ChatResponse` says; nil for a try that got no answer.
+    public var cacheWriteTokens: Int?
+    public var reasoningTokens: Int?
+    /// What was sent: the provider's model id (`ModelSpec.id`, not the script's name in `model`),
+    /// `max_tokens` and `temperature` (nil when the request left it to the provider).
+    public var requestModel: String?
+    public var maxTokens: Int?
+    public var temperature: Double?
+    /// What the provider said of its answer: the model that answered and why it stopped
+    /// (`ChatResponse.model`, `finishReason`); nil for a try that got no answer.
+    public var responseModel: String?
+    public var finishReason: String?
     public var cost: Double
     public var latencyMs: Double
     public var error: String?

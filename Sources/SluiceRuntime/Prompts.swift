@@ -341,7 +341,7 @@ extension RunContext {
         let started = effects.clock.now()
         // Recorded before it is sent, so a call whose process dies or is stopped still shows.
         let callId = tracer.nextCallId()
-        tracer.modelCallStarted(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+        tracer.modelCallStarted(traceCall(modelName, model, prompt, request, reply: nil, inputTokens: 0, outputTokens: 0,
                                           cachedTokens: 0, cost: 0, latencyMs: 0, error: nil, attempt: attempt, id: callId,
                                           status: .inFlight))
         do {
@@ -354,15 +354,17 @@ extension RunContext {
                 detail["overrun"] = overrun.json
                 warnings.append(overrunWarning(overrun, reserved: reservation))
             }
-            traceFailedAttempts(response.failedAttempts, modelName, model, messages, prompt)
+            traceFailedAttempts(response.failedAttempts, modelName, model, request, prompt)
             // The answering try's own latency, without the backoff waits before it, when the provider says.
-            var call = traceCall(modelName, model, prompt, messages: messages, reply: response.text,
+            var call = traceCall(modelName, model, prompt, request, reply: response.text,
                                  inputTokens: response.inputTokens, outputTokens: response.outputTokens,
                                  cachedTokens: response.cachedTokens, cost: spent,
                                  latencyMs: response.latencyMs ?? (effects.clock.now() - started) * 1000, error: nil,
                                  attempt: attempt + response.failedAttempts.count, warnings: warnings, id: callId)
             call.cacheWriteTokens = response.cacheWriteTokens
             call.reasoningTokens = response.reasoningTokens
+            call.responseModel = response.model
+            call.finishReason = response.finishReason
             tracer.modelCalled(call)
             if let overrun, !overrun.passedLimits.isEmpty { throw overBudget(overrun, file: file, span: span) }
             return Reply(text: response.text, json: prompt.returns == nil ? nil : parseReplyJSON(response.text), model: modelName,
@@ -376,7 +378,7 @@ extension RunContext {
             let latencyMs = (effects.clock.now() - started) * 1000
             // A provider error caused by cancellation (a transport that noticed it) is cancellation too.
             if error is CancellationError || Task.isCancelled {
-                tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                tracer.modelCalled(traceCall(modelName, model, prompt, request, reply: nil, inputTokens: 0, outputTokens: 0,
                                              cachedTokens: 0, cost: 0, latencyMs: latencyMs,
                                              error: "cancelled: the run was stopped while the call was in flight",
                                              attempt: attempt, id: callId, status: .cancelled))
@@ -384,12 +386,12 @@ extension RunContext {
                 throw CancellationError()
             }
             if let providerError = error as? ProviderError, let last = providerError.attempts.last {
-                traceFailedAttempts(providerError.attempts.dropLast(), modelName, model, messages, prompt)
-                tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                traceFailedAttempts(providerError.attempts.dropLast(), modelName, model, request, prompt)
+                tracer.modelCalled(traceCall(modelName, model, prompt, request, reply: nil, inputTokens: 0, outputTokens: 0,
                                              cachedTokens: 0, cost: 0, latencyMs: last.latencyMs, error: last.error,
                                              attempt: providerError.attempts.count, id: callId))
             } else {
-                tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+                tracer.modelCalled(traceCall(modelName, model, prompt, request, reply: nil, inputTokens: 0, outputTokens: 0,
                                              cachedTokens: 0, cost: 0, latencyMs: latencyMs, error: "\(error)", attempt: attempt, id: callId))
             }
             throw RuntimeError(.provider, "model `\(modelName)` failed: \(error)", file: file, span: span)
@@ -403,21 +405,25 @@ extension RunContext {
             + (overrun.passedLimits.isEmpty ? "" : "; the real spend passed " + overrun.passedLimits.joined(separator: "; "))
     }
 
-    /// A model call's trace row, with the prompt's version and `meta`.
-    func traceCall(_ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt, messages: [ChatMessage], reply: String?,
+    /// A model call's trace row, with the prompt's version and `meta` and what the request sent.
+    func traceCall(_ modelName: String, _ model: ModelSpec, _ prompt: RenderedPrompt, _ request: ChatRequest, reply: String?,
                    inputTokens: Int, outputTokens: Int, cachedTokens: Int, cost: Double, latencyMs: Double, error: String?,
                    attempt: Int, warnings: [String] = [], id: String? = nil, status: TraceModelCall.Status? = nil) -> TraceModelCall {
-        TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
-                       messages: messages, reply: reply, inputTokens: inputTokens, outputTokens: outputTokens,
-                       cachedTokens: cachedTokens, cost: cost, latencyMs: latencyMs, error: error, attempt: attempt,
-                       promptVersion: prompt.version, promptMeta: prompt.meta, warnings: warnings, id: id, status: status)
+        var call = TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
+                                  messages: request.messages, reply: reply, inputTokens: inputTokens, outputTokens: outputTokens,
+                                  cachedTokens: cachedTokens, cost: cost, latencyMs: latencyMs, error: error, attempt: attempt,
+                                  promptVersion: prompt.version, promptMeta: prompt.meta, warnings: warnings, id: id, status: status)
+        call.requestModel = request.model.id
+        call.maxTokens = request.maxTokens
+        call.temperature = request.temperature ?? request.model.temperature
+        return call
     }
 
     /// Every failed try of a call gets its own row in the trace, with its error and latency.
-    func traceFailedAttempts(_ attempts: some Collection<ProviderAttempt>, _ modelName: String, _ model: ModelSpec, _ messages: [ChatMessage],
+    func traceFailedAttempts(_ attempts: some Collection<ProviderAttempt>, _ modelName: String, _ model: ModelSpec, _ request: ChatRequest,
                              _ prompt: RenderedPrompt) {
         for (i, failed) in attempts.enumerated() {
-            tracer.modelCalled(traceCall(modelName, model, prompt, messages: messages, reply: nil, inputTokens: 0, outputTokens: 0,
+            tracer.modelCalled(traceCall(modelName, model, prompt, request, reply: nil, inputTokens: 0, outputTokens: 0,
                                          cachedTokens: 0, cost: 0, latencyMs: failed.latencyMs, error: failed.error, attempt: i + 1))
         }
     }

@@ -123,21 +123,24 @@ extension RunContext {
             let overrun = ledger.settle(reservation, actualDollars: spent, actualTokens: used)
             var warnings = result.inputTokens == nil ? ["the server reported no usage: charged at Sluice's own count of \(tokens) tokens"] : []
             if let overrun { warnings.append(overrunWarning(overrun, reserved: reservation)) }
-            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
-                                              messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
-                                              inputTokens: used, outputTokens: 0, cachedTokens: 0, cost: spent,
-                                              latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1,
-                                              warnings: warnings))
+            var call = TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
+                                      messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
+                                      inputTokens: used, outputTokens: 0, cachedTokens: 0, cost: spent,
+                                      latencyMs: (effects.clock.now() - started) * 1000, error: nil, attempt: 1, warnings: warnings)
+            call.requestModel = model.id
+            tracer.modelCalled(call)
             if let overrun, !overrun.passedLimits.isEmpty { throw overBudget(overrun, file: file, span: span) }
             return vectors
         } catch let error as RuntimeError where error.kind == .overBudget {
             throw error
         } catch {
             ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
-            tracer.modelCalled(TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
-                                              messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
-                                              inputTokens: 0, outputTokens: 0, cachedTokens: 0, cost: 0,
-                                              latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: 1))
+            var call = TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
+                                      messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
+                                      inputTokens: 0, outputTokens: 0, cachedTokens: 0, cost: 0,
+                                      latencyMs: (effects.clock.now() - started) * 1000, error: "\(error)", attempt: 1)
+            call.requestModel = model.id
+            tracer.modelCalled(call)
             throw RuntimeError(.provider, "embedding with `\(modelName)` failed: \(error)", file: file, span: span)
         }
     }

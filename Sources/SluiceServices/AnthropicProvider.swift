@@ -185,7 +185,7 @@ public final class AnthropicProvider: ModelProvider, EndpointNaming, @unchecked 
         let read = ProviderSupport.count(usage?["cache_read_input_tokens"]) ?? 0
         let estimated = uncached == nil || output == nil
         let input = uncached.map { $0 + written + read } ?? ProviderSupport.estimatedInput(request, counter: counter)
-        return ChatResponse(text: text, model: model ?? request.model.id, inputTokens: input,
+        return ChatResponse(text: text, model: model, inputTokens: input,
                             outputTokens: output ?? counter.count(text, encoding: request.model.tokenizer),
                             cachedTokens: min(read, input), cacheWriteTokens: min(written, input - min(read, input)), finishReason: finishReason(stopReason, structured: structured),
                             usageEstimated: estimated)

@@ -94,7 +94,7 @@ struct OTLPTraceMapping {
         var attributes: [OTLPAttribute] = [
             OTLPAttribute("gen_ai.operation.name", .string("chat")),
             OTLPAttribute("gen_ai.provider.name", .string(call.provider)),
-            OTLPAttribute("gen_ai.request.model", .string(call.model)),
+            OTLPAttribute("sluice.model.name", .string(call.model)),
             OTLPAttribute("gen_ai.usage.input_tokens", .int(Int64(call.inputTokens))),
             OTLPAttribute("gen_ai.usage.output_tokens", .int(Int64(call.outputTokens))),
             OTLPAttribute("gen_ai.usage.cache_read.input_tokens", .int(Int64(call.cachedTokens))),
@@ -102,6 +102,16 @@ struct OTLPTraceMapping {
             OTLPAttribute("sluice.call.attempt", .int(Int64(call.attempt))),
             OTLPAttribute("sluice.call.status", .string(call.status.rawValue)),
         ]
+        // Each only when the store knows it: rows written before it kept them, and tries that got no answer, have none.
+        if let id = call.requestModel { attributes.append(OTLPAttribute("gen_ai.request.model", .string(id))) }
+        if let maxTokens = call.maxTokens { attributes.append(OTLPAttribute("gen_ai.request.max_tokens", .int(Int64(maxTokens)))) }
+        if let temperature = call.temperature { attributes.append(OTLPAttribute("gen_ai.request.temperature", .double(temperature))) }
+        if let answered = call.responseModel { attributes.append(OTLPAttribute("gen_ai.response.model", .string(answered))) }
+        if let reason = call.finishReason { attributes.append(OTLPAttribute("gen_ai.response.finish_reasons", .array([.string(reason)]))) }
+        if let written = call.cacheWriteTokens {
+            attributes.append(OTLPAttribute("gen_ai.usage.cache_creation.input_tokens", .int(Int64(written))))
+        }
+        if let reasoning = call.reasoningTokens { attributes.append(OTLPAttribute("gen_ai.usage.reasoning.output_tokens", .int(Int64(reasoning)))) }
         if let prompt { attributes.append(OTLPAttribute("sluice.prompt.name", .string(prompt))) }
         if let version = call.promptVersion { attributes.append(OTLPAttribute("sluice.prompt.version", .int(Int64(version)))) }
         let failed = call.status == .error || call.status == .interrupted

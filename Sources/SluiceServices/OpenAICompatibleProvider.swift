@@ -203,7 +203,7 @@ public final class OpenAICompatibleProvider: ModelProvider, EmbeddingProvider, E
         let output = reported?.1 ?? counter.count(text, encoding: request.model.tokenizer)
         let cached = ProviderSupport.count(usage?["prompt_tokens_details"]?["cached_tokens"]) ?? 0
         let reasoning = ProviderSupport.count(usage?["completion_tokens_details"]?["reasoning_tokens"]) ?? 0
-        return ChatResponse(text: text, model: model ?? request.model.id, inputTokens: input, outputTokens: output,
+        return ChatResponse(text: text, model: model, inputTokens: input, outputTokens: output,
                             cachedTokens: min(cached, input), reasoningTokens: min(reasoning, output), finishReason: finishReason,
                             usageEstimated: reported == nil)
     }

@@ -55,7 +55,8 @@ public enum RequestKey {
 /// Wraps a provider and appends every exchange to a JSONL file, one line each, as it completes:
 ///
 ///     {"key": "<sha-256>", "model": "gpt_4o_mini", "prompt": "answer", "request": {...canonical request...},
-///      "response": {"text": "...", "model": "gpt-4o-mini-2024-07-18", "usage": {"input": 57, "output": 9, "cached": 0},
+///      "response": {"text": "...", "model": "gpt-4o-mini-2024-07-18", "usage": {"input": 57, "output": 9, "cached": 0,
+///                   "cache_write": 0, "reasoning": 0},
 ///                   "usage_estimated": false, "finish_reason": "stop", "failed_attempts": [...]}}
 ///
 /// or, for a call that failed, `"error": {"kind": "http", "message": "...", "status": 503, "retry_after": 2,
@@ -157,11 +158,13 @@ public final class RecordingProvider: ModelProvider, EmbeddingProvider, Endpoint
         case .success(let response):
             members.append(("response", .object([
                 ("text", .string(response.text)),
-                ("model", .string(response.model)),
+                ("model", response.model.map(JSONValue.string) ?? .null),
                 ("usage", .object([
                     ("input", .number(Double(response.inputTokens))),
                     ("output", .number(Double(response.outputTokens))),
                     ("cached", .number(Double(response.cachedTokens))),
+                    ("cache_write", .number(Double(response.cacheWriteTokens))),
+                    ("reasoning", .number(Double(response.reasoningTokens))),
                 ])),
                 ("usage_estimated", .bool(response.usageEstimated)),
                 ("finish_reason", response.finishReason.map(JSONValue.string) ?? .null),
@@ -321,10 +324,12 @@ public final class ReplayProvider: ModelProvider, EmbeddingProvider, @unchecked 
         if let response = json["response"], case .object = response {
             guard let text = response["text"]?.stringValue else { throw fail("'response.text' must be a string") }
             let usage = response["usage"]
-            let reply = ChatResponse(text: text, model: response["model"]?.stringValue ?? model,
+            let reply = ChatResponse(text: text, model: response["model"]?.stringValue,
                                      inputTokens: try count(usage?["input"], "response.usage.input"),
                                      outputTokens: try count(usage?["output"], "response.usage.output"),
                                      cachedTokens: try count(usage?["cached"] ?? .number(0), "response.usage.cached"),
+                                     cacheWriteTokens: try count(usage?["cache_write"] ?? .number(0), "response.usage.cache_write"),
+                                     reasoningTokens: try count(usage?["reasoning"] ?? .number(0), "response.usage.reasoning"),
                                      finishReason: response["finish_reason"]?.stringValue,
                                      failedAttempts: try attempts(response["failed_attempts"], "response.failed_attempts"),
                                      usageEstimated: response["usage_estimated"] == .bool(true),

@@ -203,7 +203,8 @@ public final class SQLiteStore: RetrievalStore, Sendable {
         try db.run("""
             UPDATE model_calls SET seq = (SELECT max(seq) + 1 FROM model_calls), model = ?, provider = ?, reply = ?,
                    input_tokens = ?, output_tokens = ?, cached_tokens = ?, cost = ?, latency_ms = ?, error = ?, attempt = ?,
-                   prompt_version = ?, prompt_meta = ?, warnings = ?, status = ?
+                   prompt_version = ?, prompt_meta = ?, warnings = ?, request_model = ?, max_tokens = ?, temperature = ?,
+                   response_model = ?, finish_reason = ?, cache_write_tokens = ?, reasoning_tokens = ?, status = ?
             WHERE call_id = ? AND run_id = ?
             """, Array(columns.dropFirst(2)) + [.text(call.status.rawValue), .text(id), .text(call.runId)])
         if db.changes == 0 { throw StoreError("cannot complete model call \(id): it was never started") }
@@ -224,8 +225,10 @@ public final class SQLiteStore: RetrievalStore, Sendable {
     private func insertModelCall(_ call: TraceModelCall, _ db: SQLiteConnection) throws {
         try db.run("""
             INSERT INTO model_calls (run_id, span_id, model, provider, messages, reply, input_tokens, output_tokens,
-                                     cached_tokens, cost, latency_ms, error, attempt, prompt_version, prompt_meta, warnings, status, call_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     cached_tokens, cost, latency_ms, error, attempt, prompt_version, prompt_meta, warnings,
+                                     request_model, max_tokens, temperature, response_model, finish_reason, cache_write_tokens,
+                                     reasoning_tokens, status, call_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, modelCallColumns(call) + [.text(call.status.rawValue), .optionalText(call.id)])
     }
 
@@ -239,7 +242,10 @@ public final class SQLiteStore: RetrievalStore, Sendable {
                 .int(call.cachedTokens), .real(call.cost), .real(call.latencyMs),
                 .optionalText(call.error.map { fieldLimit.bound(Redaction.redact($0)) }),
                 .int(call.attempt), call.promptVersion.map(SQLiteValue.int) ?? .null,
-                .optionalText(call.promptMeta.map { fieldLimit.bound($0) }), .optionalText(warnings)]
+                .optionalText(call.promptMeta.map { fieldLimit.bound($0) }), .optionalText(warnings),
+                .optionalText(call.requestModel), call.maxTokens.map(SQLiteValue.int) ?? .null, call.temperature.map(SQLiteValue.real) ?? .null,
+                .optionalText(call.responseModel.map { fieldLimit.bound($0) }), .optionalText(call.finishReason.map { fieldLimit.bound($0) }),
+                call.cacheWriteTokens.map(SQLiteValue.int) ?? .null, call.reasoningTokens.map(SQLiteValue.int) ?? .null]
     }
 }
 

@@ -240,6 +240,16 @@ enum StoreSchema {
             PRIMARY KEY (kind, subject, day)
         ) WITHOUT ROWID;
         """,
+        """
+        -- What a model call asked the provider and what it answered; NULL before version 8, and for what a try did not learn.
+        ALTER TABLE model_calls ADD COLUMN request_model TEXT;         -- the provider's model id sent (the script's name is in `model`)
+        ALTER TABLE model_calls ADD COLUMN max_tokens INTEGER;
+        ALTER TABLE model_calls ADD COLUMN temperature REAL;           -- NULL too when the request left it to the provider
+        ALTER TABLE model_calls ADD COLUMN response_model TEXT;        -- the model the server says answered
+        ALTER TABLE model_calls ADD COLUMN finish_reason TEXT;         -- stop, length, content_filter, tool_calls, ...
+        ALTER TABLE model_calls ADD COLUMN cache_write_tokens INTEGER; -- prompt tokens written to the provider's cache
+        ALTER TABLE model_calls ADD COLUMN reasoning_tokens INTEGER;   -- of output_tokens, the hidden reasoning ones
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -146,18 +146,26 @@ extension SQLiteStore {
         let calls = try db.query("""
             SELECT mc.span_id, mc.model, mc.provider, mc.messages, mc.reply, mc.input_tokens, mc.output_tokens, mc.cached_tokens,
                    mc.cost, mc.latency_ms, mc.error, mc.attempt, mc.prompt_version, mc.prompt_meta, mc.warnings, mc.status, mc.call_id,
-                   \(TraceFilter.promptNameSQL)
+                   \(TraceFilter.promptNameSQL), mc.request_model, mc.max_tokens, mc.temperature, mc.response_model, mc.finish_reason,
+                   mc.cache_write_tokens, mc.reasoning_tokens
             FROM model_calls mc LEFT JOIN spans s ON s.id = mc.span_id WHERE mc.run_id = ? ORDER BY mc.seq
             """, [.text(runId)]) { row in
             var status = row.optionalText(15).flatMap(TraceModelCall.Status.init(rawValue:))
             if status == .inFlight, abandoned != nil { status = .interrupted }
-            let call = TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
+            var call = TraceModelCall(runId: runId, spanId: row.text(0), model: row.text(1), provider: row.text(2),
                            messages: storedMessages(row.text(3)), reply: row.optionalText(4), inputTokens: row.int(5),
                            outputTokens: row.int(6), cachedTokens: row.int(7), cost: row.double(8), latencyMs: row.double(9),
                            error: row.optionalText(10), attempt: row.int(11), promptVersion: row.optionalInt(12),
                            promptMeta: row.optionalText(13).map(storedJSON),
                            warnings: row.optionalText(14).map { (storedJSON($0).arrayValue ?? []).compactMap(\.stringValue) } ?? [],
                            id: row.optionalText(16), status: status)
+            call.requestModel = row.optionalText(18)
+            call.maxTokens = row.optionalInt(19)
+            call.temperature = row.optionalDouble(20)
+            call.responseModel = row.optionalText(21)
+            call.finishReason = row.optionalText(22)
+            call.cacheWriteTokens = row.optionalInt(23)
+            call.reasoningTokens = row.optionalInt(24)
             return (call, row.optionalText(17))
         }
         let verdicts = try db.query("""
@@ -287,7 +295,16 @@ extension SpanRecord {
 
 extension TraceModelCall {
     public var json: JSONValue {
-        .object([
+        func count(_ tokens: Int?) -> JSONValue { tokens.map { .number(Double($0)) } ?? .null }
+        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        let asked: [(key: String, value: JSONValue)] = [
+            ("request_model", text(requestModel)), ("max_tokens", count(maxTokens)), ("temperature", temperature.map(JSONValue.number) ?? .null),
+        ]
+        let answered: [(key: String, value: JSONValue)] = [
+            ("response_model", text(responseModel)), ("finish_reason", text(finishReason)),
+            ("cache_write_tokens", count(cacheWriteTokens)), ("reasoning_tokens", count(reasoningTokens)),
+        ]
+        let recorded: [(key: String, value: JSONValue)] = [
             ("span_id", .string(spanId)), ("model", .string(model)), ("provider", .string(provider)),
             ("messages", .array(messages.map(\.json))), ("reply", reply.map(JSONValue.string) ?? .null),
             ("input_tokens", .number(Double(inputTokens))), ("output_tokens", .number(Double(outputTokens))),
@@ -296,7 +313,8 @@ extension TraceModelCall {
             ("status", .string(status.rawValue)), ("error", error.map(JSONValue.string) ?? .null), ("attempt", .number(Double(attempt))),
             ("prompt_version", promptVersion.map { .number(Double($0)) } ?? .null), ("prompt_meta", promptMeta ?? .null),
             ("warnings", .array(warnings.map(JSONValue.string))),
-        ])
+        ]
+        return .object(recorded + asked + answered)
     }
 }
 

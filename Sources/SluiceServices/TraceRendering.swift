@@ -60,6 +60,8 @@ struct TraceRenderer {
             var line = "model \(call.model) (\(call.provider)) attempt \(call.attempt): \(call.inputTokens) in / \(call.outputTokens) out"
             if call.cachedTokens > 0 { line += " (\(call.cachedTokens) cached)" }
             line += ", \(Self.dollars(call.cost)), \(Self.duration(call.latencyMs / 1000))"
+            // A reply that stopped for any reason but the normal one (`length`: cut at max_tokens) says so.
+            if let reason = call.finishReason, reason != "stop" { line += ", finished: \(Self.preview(reason, limit: 40))" }
             switch call.status {
             case .inFlight: line += " so far (in flight)"
             case .cancelled, .interrupted: line += " (\(call.status.rawValue))"

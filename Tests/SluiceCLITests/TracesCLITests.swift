@@ -143,12 +143,19 @@ final class TracesCLITests: SluiceCLITestCase {
         return (resource, try XCTUnwrap(scope["spans"] as? [[String: Any]]))
     }
 
-    /// A span's attributes as plain values (ints arrive as decimal strings, as protobuf's JSON form has them).
+    /// A span's attributes as plain values (ints arrive as decimal strings, as protobuf's JSON form has them;
+    /// an array of strings as [String]).
     private func attributes(_ span: [String: Any]) -> [String: Any] {
+        func plain(_ value: [String: Any]) -> Any? {
+            if let array = value["arrayValue"] as? [String: Any] {
+                return ((array["values"] as? [[String: Any]]) ?? []).compactMap { plain($0) as? String }
+            }
+            return value["stringValue"] ?? value["intValue"].flatMap { ($0 as? String).flatMap(Int.init) } ?? value["doubleValue"] ?? value["boolValue"]
+        }
         var result: [String: Any] = [:]
         for attribute in span["attributes"] as? [[String: Any]] ?? [] {
             guard let key = attribute["key"] as? String, let value = attribute["value"] as? [String: Any] else { continue }
-            result[key] = value["stringValue"] ?? value["intValue"].flatMap { ($0 as? String).flatMap(Int.init) } ?? value["doubleValue"] ?? value["boolValue"]
+            result[key] = plain(value)
         }
         return result
     }
@@ -179,7 +186,14 @@ final class TracesCLITests: SluiceCLITestCase {
         let strong = attributes(calls[1])
         XCTAssertEqual(strong["gen_ai.operation.name"] as? String, "chat", file: file, line: line)
         XCTAssertEqual(strong["gen_ai.provider.name"] as? String, "anthropic", file: file, line: line)
-        XCTAssertEqual(strong["gen_ai.request.model"] as? String, "claude_sonnet", file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.request.model"] as? String, "claude-sonnet-4-5-20250929", "the provider's id", file: file, line: line)
+        XCTAssertEqual(strong["sluice.model.name"] as? String, "claude_sonnet", file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.response.model"] as? String, "claude-sonnet-4-5-20250929", file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.response.finish_reasons"] as? [String], ["stop"], file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.request.max_tokens"] as? Int, 500, file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.request.temperature"] as? Double, 0, file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.usage.cache_creation.input_tokens"] as? Int, 0, file: file, line: line)
+        XCTAssertEqual(strong["gen_ai.usage.reasoning.output_tokens"] as? Int, 0, file: file, line: line)
         XCTAssertEqual(strong["gen_ai.usage.input_tokens"] as? Int, 1080, file: file, line: line)
         XCTAssertEqual(strong["gen_ai.usage.output_tokens"] as? Int, 121, file: file, line: line)
         XCTAssertEqual(strong["gen_ai.usage.cache_read.input_tokens"] as? Int, 0, file: file, line: line)
@@ -235,6 +249,114 @@ final class TracesCLITests: SluiceCLITestCase {
         XCTAssertEqual(traceIds[0], traceIds[1], "the same run is the same trace, in either format")
         let spanIds = try requests.map { try spans(of: $0).spans.compactMap { $0["spanId"] as? String } }
         XCTAssertEqual(spanIds[0], spanIds[1])
+    }
+
+    /// Each try of a call keeps what was sent (the provider's model id, max_tokens, temperature) and,
+    /// when it was answered, what came back (the model that answered, the finish reason, cache-write
+    /// and reasoning tokens), from real OpenAI and Anthropic wire replies; `show` and OTLP carry them.
+    func testCallsRecordWhatTheProviderWasAskedAndAnsweredInBothWireFormats() throws {
+        let openAIReply = #"""
+            {"id": "c1", "object": "chat.completion", "model": "fast-v1-2026-01-01",
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "draft text"}, "finish_reason": "length"}],
+             "usage": {"prompt_tokens": 20, "completion_tokens": 64, "prompt_tokens_details": {"cached_tokens": 4},
+                       "completion_tokens_details": {"reasoning_tokens": 40}}}
+            """#
+        let anthropicReply = #"""
+            {"id": "m1", "type": "message", "role": "assistant", "model": "strong-v1-20260101",
+             "content": [{"type": "text", "text": "polished"}], "stop_reason": "end_turn",
+             "usage": {"input_tokens": 10, "cache_creation_input_tokens": 7, "cache_read_input_tokens": 3, "output_tokens": 5}}
+            """#
+        let server = try LocalHTTPReceiver { index in
+            switch index {
+            case 0: (500, #"{"error": {"message": "overloaded"}}"#)
+            case 1: (200, openAIReply)
+            default: (200, anthropicReply)
+            }
+        }
+        addTeardownBlock { server.stop() }
+        let script = try write("asked.sluice", """
+            model fast { provider "openai" id "fast-v1" base_url "\(server.url)/v1" retries 1 backoff 0.01 }
+            model strong { provider "anthropic" id "strong-v1" base_url "\(server.url)" }
+            prompt draft(q: string) {
+              model fast
+              temperature 0.7
+              max_tokens 64
+              user "{q}"
+            }
+            prompt polish(text: string) {
+              model strong
+              max_tokens 32
+              user "Polish: {text}"
+            }
+            pipeline p(q: string) {
+              first = draft(q: q)
+              return polish(text: first)
+            }
+            """)
+        let keys = ["OPENAI_API_KEY": "test", "ANTHROPIC_API_KEY": "test"]
+        let run = try sluice(["run", script, "--db", db, "--input", "q=hi", "--json"], environment: keys)
+        XCTAssertEqual(run.code, 0, run.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let id = try XCTUnwrap(report["run_id"] as? String)
+
+        let show = try sluice(["traces", "show", id, "--db", db, "--json"])
+        XCTAssertEqual(show.code, 0, show.stderr)
+        let detail = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        let calls = try XCTUnwrap(detail["model_calls"] as? [[String: Any]])
+        XCTAssertEqual(calls.count, 3, show.stdout)
+        func field(_ call: Int, _ name: String) -> Any? { calls[call][name].flatMap { $0 is NSNull ? nil : $0 } }
+        // The failed try: what was sent, nothing of an answer.
+        XCTAssertEqual(field(0, "status") as? String, "error")
+        XCTAssertEqual(field(0, "request_model") as? String, "fast-v1")
+        XCTAssertEqual(field(0, "max_tokens") as? Int, 64)
+        XCTAssertEqual(field(0, "temperature") as? Double, 0.7)
+        for name in ["response_model", "finish_reason", "cache_write_tokens", "reasoning_tokens"] {
+            XCTAssertNil(field(0, name), "a try without an answer has no \(name)")
+        }
+        // The OpenAI answer.
+        XCTAssertEqual(field(1, "model") as? String, "fast")
+        XCTAssertEqual(field(1, "request_model") as? String, "fast-v1")
+        XCTAssertEqual(field(1, "response_model") as? String, "fast-v1-2026-01-01")
+        XCTAssertEqual(field(1, "finish_reason") as? String, "length")
+        XCTAssertEqual(field(1, "reasoning_tokens") as? Int, 40)
+        XCTAssertEqual(field(1, "cache_write_tokens") as? Int, 0)
+        XCTAssertEqual(field(1, "cached_tokens") as? Int, 4)
+        // The Anthropic answer: no temperature was asked for, so none was sent.
+        XCTAssertEqual(field(2, "request_model") as? String, "strong-v1")
+        XCTAssertEqual(field(2, "response_model") as? String, "strong-v1-20260101")
+        XCTAssertEqual(field(2, "finish_reason") as? String, "stop")
+        XCTAssertEqual(field(2, "max_tokens") as? Int, 32)
+        XCTAssertNil(field(2, "temperature"))
+        XCTAssertEqual(field(2, "cache_write_tokens") as? Int, 7)
+        XCTAssertEqual(field(2, "reasoning_tokens") as? Int, 0)
+        let sent = server.requests.map { (try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any]) ?? [:] }
+        XCTAssertEqual(sent.map { $0["model"] as? String }, ["fast-v1", "fast-v1", "strong-v1"], "the recorded ids are the ones sent")
+        XCTAssertEqual(sent.map { $0["max_tokens"] as? Int }, [64, 64, 32])
+
+        let human = try sluice(["traces", "show", id, "--db", db])
+        let callLines = human.stdout.split(separator: "\n").filter { $0.contains("model fast") || $0.contains("model strong") }
+        XCTAssertEqual(callLines.count, 3, human.stdout)
+        XCTAssertTrue(callLines[1].hasSuffix(", finished: length"), "a reply cut at max_tokens says so: \(callLines[1])")
+        XCTAssertFalse(callLines[2].contains("finished"), "the normal stop is not shown: \(callLines[2])")
+
+        let collector = try Collector(folder: scratch)
+        defer { collector.stop() }
+        XCTAssertEqual(try sluice(["traces", "export", "--db", db, "--otlp", collector.url]).code, 0)
+        XCTAssertEqual(try sluice(["traces", "export", "--db", db, "--otlp", collector.url], environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"]).code, 0)
+        let requests = try collector.requests()
+        XCTAssertEqual(requests.map { $0["content_type"] as? String }, ["application/x-protobuf", "application/json"])
+        for request in requests {
+            let chats = try spans(of: request).spans.filter { ($0["name"] as? String)?.hasPrefix("chat ") == true }.map(attributes)
+            XCTAssertEqual(chats.count, 3)
+            XCTAssertEqual(chats.map { $0["gen_ai.request.model"] as? String }, ["fast-v1", "fast-v1", "strong-v1"])
+            XCTAssertEqual(chats.map { $0["sluice.model.name"] as? String }, ["fast", "fast", "strong"])
+            XCTAssertEqual(chats.map { $0["gen_ai.request.max_tokens"] as? Int }, [64, 64, 32])
+            XCTAssertEqual(chats.map { $0["gen_ai.request.temperature"] as? Double }, [0.7, 0.7, nil])
+            XCTAssertEqual(chats.map { $0["gen_ai.response.model"] as? String }, [nil, "fast-v1-2026-01-01", "strong-v1-20260101"])
+            XCTAssertEqual(chats.map { $0["gen_ai.response.finish_reasons"] as? [String] }, [nil, ["length"], ["stop"]])
+            XCTAssertEqual(chats.map { $0["gen_ai.usage.cache_creation.input_tokens"] as? Int }, [nil, 0, 7])
+            XCTAssertEqual(chats.map { $0["gen_ai.usage.reasoning.output_tokens"] as? Int }, [nil, 40, 0])
+        }
     }
 
     func testAnUnreachableCollectorIsOneWarningAndTheRunStillSucceeds() throws {

@@ -87,6 +87,22 @@ final class RecordReplayTests: XCTestCase {
                                                    "4 of them for this prompt and model but with other messages or settings", "--record"])
     }
 
+    func testAReplayAnswersWithTheRecordedCacheWriteReasoningAndFinishReason() async throws {
+        struct Answering: ModelProvider {
+            func complete(_ request: ChatRequest) async throws -> ChatResponse {
+                ChatResponse(text: "cut", model: "gpt-4o-mini-2024-07-18", inputTokens: 120, outputTokens: 40, cachedTokens: 20,
+                             cacheWriteTokens: 50, reasoningTokens: 30, finishReason: "length")
+            }
+        }
+        let path = try temporaryFolder(self) + "/run.jsonl"
+        let recorded = try await RecordingProvider(Answering(), path: path).complete(request("one"))
+        let replayed = try await ReplayProvider(path: path).complete(request("one"))
+        XCTAssertEqual(replayed, recorded)
+        XCTAssertEqual(replayed.cacheWriteTokens, 50)
+        XCTAssertEqual(replayed.reasoningTokens, 30)
+        XCTAssertEqual(replayed.finishReason, "length")
+    }
+
     func testRecordingAppendsAndNeverWritesKeys() async throws {
         let path = try temporaryFolder(self) + "/keys.jsonl"
         let server = try TestHTTPServer { _ in
@@ -104,7 +120,8 @@ final class RecordReplayTests: XCTestCase {
         XCTAssertEqual(text.split(separator: "\n").count, 2)
         XCTAssertFalse(text.contains("sk-never-in-a-file"))
         let line = try JSONValue.parse(String(text.split(separator: "\n")[0]))
-        XCTAssertEqual(line["response"]?["usage"], .object([("input", .number(3)), ("output", .number(1)), ("cached", .number(0))]))
+        XCTAssertEqual(line["response"]?["usage"], .object([("input", .number(3)), ("output", .number(1)), ("cached", .number(0)),
+                                                            ("cache_write", .number(0)), ("reasoning", .number(0))]))
         XCTAssertEqual(line["model"], .string("gpt_4o_mini"))
         XCTAssertEqual(line["prompt"], .null)
     }

@@ -196,4 +196,92 @@ final class TraceLifecycleTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(foreign) is not a sluice store (it has no schema_version table)")
         }
     }
+    /// Version 8 keeps what a call asked the provider and what it answered. A version-7 store is
+    /// upgraded in place; its calls read with those fields unknown (NULL), show as before and send
+    /// none of them over OTLP, and calls recorded after the upgrade keep them.
+    func testAVersion7StoreUpgradesAndItsCallsReadWithoutWhatItDidNotKeep() throws {
+        XCTAssertEqual(StoreSchema.currentVersion, 8)
+        let path = try temporaryFolder(self) + "/v7.db"
+        try SQLiteDatabase(path: path).transaction { db in
+            try db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            try db.run("INSERT INTO schema_version (version) VALUES (7)")
+            for migration in StoreSchema.migrations.prefix(7) { try db.exec(migration) }
+            try db.run("""
+                INSERT INTO runs (id, pipeline, file, started_at, ended_at, status, inputs, cost, tokens)
+                VALUES ('old', 'p', 'p.sluice', 1700000000, 1700000001, 'ok', '{}', 0.001, 13)
+                """)
+            try db.run("""
+                INSERT INTO spans (id, run_id, kind, name, started_at, ended_at, status, detail)
+                VALUES ('old-s', 'old', 'prompt', 'ask', 1700000000, 1700000001, 'ok', '{}')
+                """)
+            try db.run("""
+                INSERT INTO model_calls (run_id, span_id, model, provider, messages, reply, input_tokens, output_tokens, cached_tokens,
+                                         cost, latency_ms, error, attempt, status)
+                VALUES ('old', 'old-s', 'm', 'openai', '[{"role": "user", "content": "hi"}]', 'hello', 10, 3, 0, 0.001, 40, NULL, 1, 'ok')
+                """)
+        }
+        let store = try SQLiteStore(path: path)
+        XCTAssertEqual(try StoreSchema.version(of: store.database), 8)
+
+        let old = try XCTUnwrap(store.run(id: "old"))
+        let oldCall = try XCTUnwrap(old.modelCalls.first)
+        XCTAssertEqual(oldCall.reply, "hello")
+        XCTAssertEqual(oldCall.inputTokens, 10)
+        XCTAssertNil(oldCall.requestModel)
+        XCTAssertNil(oldCall.maxTokens)
+        XCTAssertNil(oldCall.temperature)
+        XCTAssertNil(oldCall.responseModel)
+        XCTAssertNil(oldCall.finishReason)
+        XCTAssertNil(oldCall.cacheWriteTokens)
+        XCTAssertNil(oldCall.reasoningTokens)
+        for field in ["request_model", "max_tokens", "temperature", "response_model", "finish_reason", "cache_write_tokens", "reasoning_tokens"] {
+            XCTAssertEqual(oldCall.json[field], .null, field)
+        }
+        let rendered = store.renderTrace(old)
+        XCTAssertTrue(rendered.contains("model m (openai) attempt 1: 10 in / 3 out"), rendered)
+        XCTAssertFalse(rendered.contains("finished"), rendered)
+        let oldSpan = try XCTUnwrap(OTLPTraceMapping(captureContent: false).spans(of: old).first { $0.name == "chat m" })
+        let oldKeys = Set(oldSpan.attributes.map(\.key))
+        XCTAssertTrue(oldKeys.contains("sluice.model.name"))
+        XCTAssertTrue(oldKeys.isDisjoint(with: ["gen_ai.request.model", "gen_ai.request.max_tokens", "gen_ai.request.temperature",
+                                                "gen_ai.response.model", "gen_ai.response.finish_reasons",
+                                                "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens"]),
+                      "\(oldKeys)")
+
+        // A call recorded after the upgrade: started in flight, then completed with what the provider said.
+        try startRun(store, "new")
+        var sent = call("new", id: "new.1", status: .inFlight)
+        sent.requestModel = "m-v1"
+        sent.maxTokens = 256
+        sent.temperature = 0.25
+        try store.modelCallStarted(sent)
+        let inFlight = try XCTUnwrap(store.run(id: "new")?.modelCalls.first)
+        XCTAssertEqual(inFlight.requestModel, "m-v1")
+        XCTAssertNil(inFlight.finishReason)
+        var answered = call("new", id: "new.1", status: nil, reply: "cut sho")
+        answered.requestModel = "m-v1"
+        answered.maxTokens = 256
+        answered.temperature = 0.25
+        answered.responseModel = "m-v1-2026"
+        answered.finishReason = "length"
+        answered.cacheWriteTokens = 12
+        answered.reasoningTokens = 2
+        try store.modelCalled(answered)
+        let new = try XCTUnwrap(store.run(id: "new"))
+        let stored = try XCTUnwrap(new.modelCalls.first)
+        XCTAssertEqual(stored, answered)
+        XCTAssertEqual(stored.json["finish_reason"], .string("length"))
+        XCTAssertEqual(stored.json["temperature"], .number(0.25))
+        XCTAssertTrue(store.renderTrace(new).contains(", finished: length"), store.renderTrace(new))
+        let span = try XCTUnwrap(OTLPTraceMapping(captureContent: false).spans(of: new).first { $0.name == "chat m" })
+        let attributes = Dictionary(uniqueKeysWithValues: span.attributes.map { ($0.key, $0.value) })
+        XCTAssertEqual(attributes["gen_ai.request.model"], .string("m-v1"))
+        XCTAssertEqual(attributes["sluice.model.name"], .string("m"))
+        XCTAssertEqual(attributes["gen_ai.request.max_tokens"], .int(256))
+        XCTAssertEqual(attributes["gen_ai.request.temperature"], .double(0.25))
+        XCTAssertEqual(attributes["gen_ai.response.model"], .string("m-v1-2026"))
+        XCTAssertEqual(attributes["gen_ai.response.finish_reasons"], .array([.string("length")]))
+        XCTAssertEqual(attributes["gen_ai.usage.cache_creation.input_tokens"], .int(12))
+        XCTAssertEqual(attributes["gen_ai.usage.reasoning.output_tokens"], .int(2))
+    }
 }

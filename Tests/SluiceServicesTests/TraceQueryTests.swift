@@ -282,11 +282,12 @@ final class TraceQueryTests: XCTestCase {
         XCTAssertTrue(failed.attributes.contains(OTLPAttribute("error.type", .string("503"))))
         XCTAssertEqual(answered.statusCode, .unset)
         for expected in [OTLPAttribute("gen_ai.operation.name", .string("chat")), OTLPAttribute("gen_ai.provider.name", .string("openai")),
-                         OTLPAttribute("gen_ai.request.model", .string("gpt_4o_mini")), OTLPAttribute("gen_ai.usage.input_tokens", .int(10)),
+                         OTLPAttribute("sluice.model.name", .string("gpt_4o_mini")), OTLPAttribute("gen_ai.usage.input_tokens", .int(10)),
                          OTLPAttribute("gen_ai.usage.output_tokens", .int(5)), OTLPAttribute("gen_ai.usage.cache_read.input_tokens", .int(0)),
                          OTLPAttribute("sluice.prompt.name", .string("answer")), OTLPAttribute("sluice.prompt.version", .int(2))] {
             XCTAssertTrue(answered.attributes.contains(expected), "\(expected)")
         }
+        XCTAssertFalse(answered.attributes.contains { $0.key == "gen_ai.request.model" }, "these calls do not record the id sent")
         XCTAssertTrue(spans[0].attributes.contains(OTLPAttribute("user.id", .string("alice"))))
         XCTAssertTrue(spans[0].attributes.contains(OTLPAttribute("session.id", .string("s1"))))
         XCTAssertFalse(spans.flatMap(\.attributes).contains { $0.key.hasPrefix("gen_ai.input") || $0.key == "sluice.run.output" },
