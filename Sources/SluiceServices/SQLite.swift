@@ -153,19 +153,21 @@ final class SQLiteConnection {
         return SQLiteStatement(handle: statement, connection: self)
     }
 
-    /// Statements `run` prepared, kept for the connection's life: a trace writes the same few
-    /// statements thousands of times, and preparing one costs more than running it.
+    /// Statements `run` and `query(cached:)` prepared, kept for the connection's life: a trace or
+    /// the spend ledger runs the same few statements thousands of times, and preparing one costs
+    /// more than running it.
     private var prepared: [String: SQLiteStatement] = [:]
+
+    private func cachedStatement(_ sql: String) throws -> SQLiteStatement {
+        if let cached = prepared[sql] { return cached }
+        let statement = try prepare(sql)
+        prepared[sql] = statement
+        return statement
+    }
 
     /// Runs a statement that returns no rows.
     func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        let statement: SQLiteStatement
-        if let cached = prepared[sql] {
-            statement = cached
-        } else {
-            statement = try prepare(sql)
-            prepared[sql] = statement
-        }
+        let statement = try cachedStatement(sql)
         try statement.bind(values)
         // Reset even on failure, so the cached statement holds no lock and no half-done state.
         defer { statement.reset() }
@@ -180,6 +182,18 @@ final class SQLiteConnection {
     func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws -> T) throws -> [T] {
         let statement = try prepare(sql)
         try statement.bind(values)
+        var rows: [T] = []
+        while try statement.step() { rows.append(try row(statement)) }
+        return rows
+    }
+
+    /// Runs a query through a statement prepared once and kept for the connection's life, for the
+    /// fixed SQL of hot paths (SQL built per call would fill the cache). `row` must not run the same SQL.
+    func query<T>(cached sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws -> T) throws -> [T] {
+        let statement = try cachedStatement(sql)
+        try statement.bind(values)
+        // Reset even on failure or a throwing `row`, so the statement holds no read lock between uses.
+        defer { statement.reset() }
         var rows: [T] = []
         while try statement.step() { rows.append(try row(statement)) }
         return rows
