@@ -8,20 +8,24 @@ import Foundation
 /// timer: a lone caller applies its operation at once, and under concurrency the cost of one
 /// transaction is shared by everything that queued during the one before it.
 final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
-
     private final class Pending {
         let operation: Operation
+        /// Set by the leader of the batch holding the operation before it wakes the caller; still nil
+        /// when the caller is woken to lead the next batch.
         var outcome: Result<Outcome, any Error>?
+        /// Each caller is woken on its own (signalled once), so a batch's end wakes only its
+        /// callers and the next leader, not every caller waiting.
+        let woken = DispatchSemaphore(value: 0)
         init(_ operation: Operation) { self.operation = operation }
     }
 
-    /// Guards every variable below; waited on by callers whose operation is queued or being applied.
-    private let condition = NSCondition()
+    /// Guards every variable below.
+    private let lock = NSLock()
     private var queue: [Pending] = []
     private var applying = false
     private var counts = GroupCommitStatistics()
 
-    var statistics: GroupCommitStatistics { condition.withLock { counts } }
+    var statistics: GroupCommitStatistics { lock.withLock { counts } }
 
     /// Queues `operation` and returns its outcome once the batch holding it is applied. `apply`
     /// gets a batch in queue order and returns one outcome per operation, or throws to fail them all
@@ -29,33 +33,38 @@ final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
     /// applies other callers' operations with its own.
     func submit(_ operation: Operation, applying apply: ([Operation]) throws -> [Outcome]) throws -> Outcome {
         let pending = Pending(operation)
-        condition.lock()
-        defer { condition.unlock() }
-        queue.append(pending)
-        while pending.outcome == nil {
-            guard !applying else {
-                condition.wait()
-                continue
-            }
-            applying = true
-            let batch = queue
-            queue = []
-            counts.transactions += 1
-            counts.operations += batch.count
-            condition.unlock()
-            let outcomes = Result { try apply(batch.map(\.operation)) }
-            condition.lock()
-            switch outcomes {
-            case .success(let outcomes):
-                precondition(outcomes.count == batch.count, "a group commit's batch of \(batch.count) got \(outcomes.count) outcomes")
-                for (entry, outcome) in zip(batch, outcomes) { entry.outcome = .success(outcome) }
-            case .failure(let error):
-                for entry in batch { entry.outcome = .failure(error) }
-            }
-            applying = false
-            condition.broadcast()
+        let waits: Bool = lock.withLock {
+            queue.append(pending)
+            defer { applying = true }
+            return applying
         }
+        if waits { pending.woken.wait() }
+        if pending.outcome == nil { lead(pending, apply) }
         return try pending.outcome!.get()
+    }
+
+    /// Applies everything queued (`leader`'s operation first), then wakes the batch's callers and
+    /// hands the lead to the first caller queued meanwhile, if any.
+    private func lead(_ leader: Pending, _ apply: ([Operation]) throws -> [Outcome]) {
+        let batch: [Pending] = lock.withLock {
+            defer { queue = [] }
+            counts.transactions += 1
+            counts.operations += queue.count
+            return queue
+        }
+        switch Result(catching: { try apply(batch.map(\.operation)) }) {
+        case .success(let outcomes):
+            precondition(outcomes.count == batch.count, "a group commit's batch of \(batch.count) got \(outcomes.count) outcomes")
+            for (entry, outcome) in zip(batch, outcomes) { entry.outcome = .success(outcome) }
+        case .failure(let error):
+            for entry in batch { entry.outcome = .failure(error) }
+        }
+        let next: Pending? = lock.withLock {
+            if queue.isEmpty { applying = false }
+            return queue.first
+        }
+        for entry in batch where entry !== leader { entry.woken.signal() }
+        next?.woken.signal()
     }
 }
 
