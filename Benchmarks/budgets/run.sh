@@ -3,7 +3,9 @@
 # (each one checked against three window limits, recorded, then settled: what every model call
 # adds to a run) of
 #   - the in-memory ledger (the baseline: a lock and a dictionary),
-#   - the store's SQLite ledger in one process, from 1 task and from 8 concurrent tasks,
+#   - the store's SQLite ledger in one process, from 1 task, from 8 and 50 concurrent tasks (as
+#     the runtime's runs call it) and from 50 threads (callers all waiting at once: what its group
+#     commit makes of concurrency when the cooperative pool's few threads do not bound it),
 #   - the store's ledger across PROCESSES processes started at once on one file (the aggregate
 #     rate: total reservations over the wall time from the first start to the last exit).
 #
@@ -33,6 +35,8 @@ for round in $(seq 1 "$rounds"); do
   "$bench" memory "$count" >> "$results"
   rm -f "$work/store.db"*; "$bench" sqlite "$count" "$work/store.db" >> "$results"
   rm -f "$work/store.db"*; "$bench" sqlite "$count" "$work/store.db" 8 >> "$results"
+  rm -f "$work/store.db"*; "$bench" sqlite "$count" "$work/store.db" 50 >> "$results"
+  rm -f "$work/store.db"*; "$bench" sqlite "$count" "$work/store.db" 50 threads >> "$results"
   # Many processes on one file: created first, so no process pays the schema's migration.
   rm -f "$work/store.db"*; "$bench" sqlite 1 "$work/store.db" > /dev/null
   start=$(date +%s.%N)
@@ -42,25 +46,40 @@ for round in $(seq 1 "$rounds"); do
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
   end=$(date +%s.%N)
-  python3 -c "import sys; print('{\"subject\": \"processes\", \"tasks\": $processes, \"reservations\": $(( per_process * processes )), \"seconds\": ' + str($end - $start) + '}')" >> "$results"
+  python3 - "$work/out" "$processes" "$(( per_process * processes ))" "$start" "$end" >> "$results" <<'PY'
+import json, sys
+folder, processes, reservations, start, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+transactions = sum(json.loads(open(f"{folder}/process-{p}.json").read())["transactions"] for p in range(1, processes + 1))
+print(json.dumps({"subject": "processes", "tasks": processes, "threads": False, "reservations": reservations,
+                  "seconds": end - start, "transactions": transactions}))
+PY
 done
 
 python3 - "$results" "$processes" <<'PY'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-processes = sys.argv[2]
-def rate(subject, tasks):
-    runs = [r for r in rows if r["subject"] == subject and r["tasks"] == tasks]
-    return statistics.median(r["reservations"] / r["seconds"] for r in runs)
-memory = rate("memory", 1)
+processes = int(sys.argv[2])
+def runs(subject, tasks, threads=False):
+    return [r for r in rows if r["subject"] == subject and r["tasks"] == tasks and r["threads"] == threads]
+def rate(*cell):
+    return statistics.median(r["reservations"] / r["seconds"] for r in runs(*cell))
+def per_transaction(*cell):
+    # Every reservation here is one reserve and one settle: two operations of the ledger.
+    found = runs(*cell)
+    return statistics.median(2 * r["reservations"] / r["transactions"] for r in found) if found[0]["transactions"] else None
+memory, single = rate("memory", 1), rate("sqlite", 1)
 cells = [
-    ("in-memory ledger (baseline)", memory),
-    ("SQLite ledger, 1 process, 1 task", rate("sqlite", 1)),
-    ("SQLite ledger, 1 process, 8 tasks", rate("sqlite", 8)),
-    (f"SQLite ledger, {processes} processes on one file", rate("processes", int(processes))),
+    ("in-memory ledger (baseline)", ("memory", 1)),
+    ("SQLite ledger, 1 process, 1 task", ("sqlite", 1)),
+    ("SQLite ledger, 1 process, 8 tasks", ("sqlite", 8)),
+    ("SQLite ledger, 1 process, 50 tasks", ("sqlite", 50)),
+    ("SQLite ledger, 1 process, 50 threads", ("sqlite", 50, True)),
+    (f"SQLite ledger, {processes} processes on one file", ("processes", processes)),
 ]
-print("| ledger | reservations/s | vs in-memory |")
-print("| --- | ---: | ---: |")
-for name, value in cells:
-    print(f"| {name} | {value:,.0f} | {value / memory:.4f}× |")
+print("| ledger | reservations/s | vs in-memory | vs 1 task | operations per transaction |")
+print("| --- | ---: | ---: | ---: | ---: |")
+for name, cell in cells:
+    value, grouped = rate(*cell), per_transaction(*cell)
+    shown = "" if grouped is None else f"{grouped:.2f}"
+    print(f"| {name} | {value:,.0f} | {value / memory:.4f}× | {value / single:.2f}× | {shown} |")
 PY

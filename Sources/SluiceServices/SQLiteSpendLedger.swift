@@ -9,50 +9,41 @@ import SluiceSemantics
 /// released once that is known (the same owner test as an abandoned run's: host, boot id, pid and
 /// start time) or when its lease runs out, whichever comes first; the owners are judged only when
 /// a limit would otherwise refuse a call, so the common path reads no process table.
+///
+/// Reservations and settlements made at once in this process share transactions (group commit,
+/// `GroupCommit`): those queued while one transaction runs are applied by the next, in queue order,
+/// each reservation checked against the windows as the operations before it left them. A call
+/// returns only once its transaction has committed, and a transaction that fails (the lock held
+/// past `busy_timeout`, a full disk) fails every call in it with the store's error.
 extension SQLiteStore: SpendLedger {
     public func reserve(_ request: SpendRequest, limits: [WindowLimit]) throws -> SpendDecision {
-        try database.transaction { db in
-            try Self.releaseExpired(at: request.time, db)
-            var refusal = try Self.firstPassed(limits, request, db)
-            if refusal != nil, try Self.releaseAbandoned(db) > 0 {
-                refusal = try Self.firstPassed(limits, request, db)
-            }
-            if let (limit, standing) = refusal { return .refused(limit, standing) }
-            let owner = RunOwner.current
-            try db.run("""
-                INSERT INTO budget_reservations (run_id, created_at, day, user_id, session_id, pipeline, reserved_dollars, reserved_tokens,
-                                                 status, owner_host, owner_boot, owner_pid, owner_start, lease_expires)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?)
-                """, [.text(request.runId), .real(request.time), .text(WindowKey.utcDay(of: request.time)),
-                      .optionalText(request.user), .optionalText(request.session), .optionalText(request.pipeline),
-                      .real(request.dollars), .int(request.tokens),
-                      .text(owner.host), .text(owner.boot), .int(owner.pid), .int(owner.start), .real(request.time + request.leaseSeconds)])
-            let id = db.lastInsertRowID
-            for key in request.keys {
-                try db.run("""
-                    INSERT INTO budget_windows (kind, subject, day, reserved_dollars, reserved_tokens) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (kind, subject, day) DO UPDATE SET reserved_dollars = reserved_dollars + excluded.reserved_dollars,
-                                                                     reserved_tokens = reserved_tokens + excluded.reserved_tokens
-                    """, Self.bind(key) + [.real(request.dollars), .int(request.tokens)])
-            }
-            return .reserved(SpendTicket(id: id))
+        guard case .decided(let decision) = try spendBatches.submit(.reserve(request, limits), applying: applySpendBatch) else {
+            preconditionFailure("a reservation was answered as a settlement")
         }
+        return decision
     }
 
     /// A reservation released because its lease ran out is still charged what it spent: the
     /// windows then count the call once, at its real cost.
     public func settle(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double) throws {
+        _ = try spendBatches.submit(.settle(ticket, dollars: dollars, tokens: tokens, at: time), applying: applySpendBatch)
+    }
+
+    /// How many transactions this store's ledger has run for how many reservations and settlements.
+    public var spendLedgerStatistics: GroupCommitStatistics { spendBatches.statistics }
+
+    /// One batch of the group commit, as one transaction.
+    private func applySpendBatch(_ batch: [SpendOperation]) throws -> [SpendOutcome] {
         try database.transaction { db in
-            guard let (request, status) = try Self.reservation(ticket.id, db), status != "settled" else { return }
-            try db.run("UPDATE budget_reservations SET status = 'settled', spent_dollars = ?, spent_tokens = ?, settled_at = ? WHERE id = ?",
-                       [.real(dollars), .int(tokens), .real(time), .integer(ticket.id)])
-            let (heldDollars, heldTokens) = status == "reserved" ? (request.dollars, request.tokens) : (0, 0)
-            for key in request.keys {
-                try db.run("""
-                    UPDATE budget_windows SET reserved_dollars = max(0, reserved_dollars - ?), reserved_tokens = max(0, reserved_tokens - ?),
-                                              spent_dollars = spent_dollars + ?, spent_tokens = spent_tokens + ?
-                    WHERE kind = ? AND subject = ? AND day = ?
-                    """, [.real(heldDollars), .int(heldTokens), .real(dollars), .int(tokens)] + Self.bind(key))
+            var ownersJudged = false
+            return try batch.map { operation in
+                switch operation {
+                case .reserve(let request, let limits):
+                    return .decided(try Self.reserve(request, limits, ownersJudged: &ownersJudged, db))
+                case .settle(let ticket, let dollars, let tokens, let time):
+                    try Self.settle(ticket, dollars: dollars, tokens: tokens, at: time, db)
+                    return .settled
+                }
             }
         }
     }
@@ -69,6 +60,51 @@ extension SQLiteStore: SpendLedger {
     }
 
     // MARK: Inside a transaction
+
+    /// `ownersJudged` says whether this transaction has already released the reservations of
+    /// processes known to be gone: while it holds the write lock no other process can add one.
+    private static func reserve(_ request: SpendRequest, _ limits: [WindowLimit], ownersJudged: inout Bool,
+                                _ db: SQLiteConnection) throws -> SpendDecision {
+        try releaseExpired(at: request.time, db)
+        var refusal = try firstPassed(limits, request, db)
+        if refusal != nil, !ownersJudged {
+            ownersJudged = true
+            if try releaseAbandoned(db) > 0 { refusal = try firstPassed(limits, request, db) }
+        }
+        if let (limit, standing) = refusal { return .refused(limit, standing) }
+        let owner = RunOwner.current
+        try db.run("""
+            INSERT INTO budget_reservations (run_id, created_at, day, user_id, session_id, pipeline, reserved_dollars, reserved_tokens,
+                                             status, owner_host, owner_boot, owner_pid, owner_start, lease_expires)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?)
+            """, [.text(request.runId), .real(request.time), .text(WindowKey.utcDay(of: request.time)),
+                  .optionalText(request.user), .optionalText(request.session), .optionalText(request.pipeline),
+                  .real(request.dollars), .int(request.tokens),
+                  .text(owner.host), .text(owner.boot), .int(owner.pid), .int(owner.start), .real(request.time + request.leaseSeconds)])
+        let id = db.lastInsertRowID
+        for key in request.keys {
+            try db.run("""
+                INSERT INTO budget_windows (kind, subject, day, reserved_dollars, reserved_tokens) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (kind, subject, day) DO UPDATE SET reserved_dollars = reserved_dollars + excluded.reserved_dollars,
+                                                                 reserved_tokens = reserved_tokens + excluded.reserved_tokens
+                """, bind(key) + [.real(request.dollars), .int(request.tokens)])
+        }
+        return .reserved(SpendTicket(id: id))
+    }
+
+    private static func settle(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double, _ db: SQLiteConnection) throws {
+        guard let (request, status) = try reservation(ticket.id, db), status != "settled" else { return }
+        try db.run("UPDATE budget_reservations SET status = 'settled', spent_dollars = ?, spent_tokens = ?, settled_at = ? WHERE id = ?",
+                   [.real(dollars), .int(tokens), .real(time), .integer(ticket.id)])
+        let (heldDollars, heldTokens) = status == "reserved" ? (request.dollars, request.tokens) : (0, 0)
+        for key in request.keys {
+            try db.run("""
+                UPDATE budget_windows SET reserved_dollars = max(0, reserved_dollars - ?), reserved_tokens = max(0, reserved_tokens - ?),
+                                          spent_dollars = spent_dollars + ?, spent_tokens = spent_tokens + ?
+                WHERE kind = ? AND subject = ? AND day = ?
+                """, [.real(heldDollars), .int(heldTokens), .real(dollars), .int(tokens)] + bind(key))
+        }
+    }
 
     private static func bind(_ key: WindowKey) -> [SQLiteValue] {
         [.text(key.window.rawValue), .text(key.subject), .text(key.day)]
@@ -137,4 +173,15 @@ extension SQLiteStore: SpendLedger {
         }
         return released
     }
+}
+
+/// What the store's ledger queues for its group commit, and what each operation comes back with.
+enum SpendOperation {
+    case reserve(SpendRequest, [WindowLimit])
+    case settle(SpendTicket, dollars: Double, tokens: Int, at: Double)
+}
+
+enum SpendOutcome {
+    case decided(SpendDecision)
+    case settled
 }

@@ -14,6 +14,8 @@ public final class SQLiteStore: RetrievalStore, Sendable {
     /// remember) would then meet the batch's lock in SQLite's busy handler, which sleeps a
     /// millisecond or more; on one connection it waits on a mutex for the batch to end.
     let database: SQLiteDatabase
+    /// The spend ledger's reservations and settlements waiting for, or in, a shared transaction.
+    let spendBatches = GroupCommit<SpendOperation, SpendOutcome>()
     /// Counts tokens when `prepare` chunks an index's source.
     let tokenCounter: any TokenCounter
     /// The index specs `prepare` has already brought up to date with their source in this process:

@@ -5,8 +5,14 @@ import SluiceServices
 
 // One measurement, printed as one JSON line:
 //
-//   BudgetsBench memory N                 N reserve + settle pairs on the in-memory ledger
-//   BudgetsBench sqlite N DB [TASKS]      the same on the store's ledger at DB, from TASKS concurrent tasks (default 1)
+//   BudgetsBench memory N                          N reserve + settle pairs on the in-memory ledger
+//   BudgetsBench sqlite N DB [TASKS [threads]]     the same on the store's ledger at DB, from TASKS concurrent
+//                                                  tasks (default 1), or from TASKS threads
+//
+// Tasks are what the runtime's runs are: the cooperative pool runs as many at once as there are
+// cores, and a task blocked in the ledger holds its thread. Threads show what the group commit
+// makes of callers that are all waiting at once. The store's lines also give the transactions its
+// ledger ran (reserves and settles queued together share one).
 //
 // Every reservation is checked against a user_day, a pipeline_day and a day limit (loose enough
 // never to refuse, so each one does the whole check and write), for one of 50 users, and settled
@@ -37,6 +43,28 @@ struct Measurement: Sendable {
         return true
     }
 
+    /// How many of `count` reservations were granted, made from `threads` threads.
+    func run(count: Int, threads: Int) throws -> Int {
+        let granted = Locked(0), failure = Locked<(any Error)?>(nil)
+        let group = DispatchGroup()
+        for t in 0..<threads {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    var ok = 0
+                    for i in stride(from: t, to: count, by: threads) where try reserveAndSettle(i) { ok += 1 }
+                    granted.withLock { $0 += ok }
+                } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                }
+            }.start()
+        }
+        group.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+        return granted.withLock { $0 }
+    }
+
     /// How many of `count` reservations were granted, made from `tasks` concurrent tasks.
     func run(count: Int, tasks: Int) async throws -> Int {
         try await withThrowingTaskGroup(of: Int.self) { group in
@@ -52,27 +80,52 @@ struct Measurement: Sendable {
     }
 }
 
-let arguments = CommandLine.arguments
-guard arguments.count >= 3, let count = Int(arguments[2]), count > 0 else {
-    fail("usage: BudgetsBench memory N | BudgetsBench sqlite N DB [TASKS]")
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }
+
+let arguments = CommandLine.arguments
+let usage = "usage: BudgetsBench memory N | BudgetsBench sqlite N DB [TASKS [threads]]"
+guard arguments.count >= 3, let count = Int(arguments[2]), count > 0 else { fail(usage) }
 let subject = arguments[1]
 let ledger: SpendLedger
+let store: SQLiteStore?
 switch subject {
 case "memory":
     ledger = InMemorySpendLedger()
+    store = nil
 case "sqlite":
     guard arguments.count >= 4 else { fail("sqlite needs the store's path") }
-    do { ledger = try SQLiteStore(path: arguments[3]) } catch { fail("cannot open \(arguments[3]): \(error)") }
+    do {
+        let opened = try SQLiteStore(path: arguments[3])
+        (ledger, store) = (opened, opened)
+    } catch {
+        fail("cannot open \(arguments[3]): \(error)")
+    }
 default:
     fail("unknown subject \(subject)")
 }
-let tasks = subject == "sqlite" && arguments.count >= 5 ? max(1, Int(arguments[4]) ?? 1) : 1
+var tasks = 1
+if subject == "sqlite", arguments.count >= 5 {
+    guard let given = Int(arguments[4]), given > 0 else { fail("TASKS must be a positive number, not \(arguments[4])") }
+    tasks = given
+}
+let onThreads = arguments.count >= 6 && arguments[5] == "threads"
+if arguments.count >= 6, !onThreads { fail("the fifth argument can only be `threads`, not \(arguments[5]); \(usage)") }
 
 let measurement = Measurement(ledger: ledger)
 let started = Date()
 let granted: Int
-do { granted = try await measurement.run(count: count, tasks: tasks) } catch { fail("\(error)") }
+do {
+    granted = onThreads ? try measurement.run(count: count, threads: tasks) : try await measurement.run(count: count, tasks: tasks)
+} catch {
+    fail("\(error)")
+}
 let seconds = Date().timeIntervalSince(started)
 guard granted == count else { fail("\(count - granted) of \(count) reservations were refused") }
-print("{\"subject\": \"\(subject)\", \"tasks\": \(tasks), \"reservations\": \(count), \"seconds\": \(seconds)}")
+let transactions = store?.spendLedgerStatistics.transactions ?? 0
+print("{\"subject\": \"\(subject)\", \"tasks\": \(tasks), \"threads\": \(onThreads), \"reservations\": \(count), "
+      + "\"seconds\": \(seconds), \"transactions\": \(transactions)}")
