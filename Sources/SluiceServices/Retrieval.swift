@@ -171,7 +171,8 @@ extension SQLiteStore {
     }
 
     public func search(index: String, query: String, limit: Int) throws -> [RetrievedChunk] {
-        try database.withConnection { db in
+        // On a reader of its own: a run's retrieval does not wait for other runs' trace batches.
+        try database.withReader { db in
             guard try Self.indexExists(index, in: db) else {
                 throw StoreError("there is no index named '\(index)' in \(database.path): build it with `sluice index add \(index) PATH...`")
             }

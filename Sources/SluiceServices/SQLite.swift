@@ -99,13 +99,70 @@ final class SQLiteDatabase: @unchecked Sendable {
         try connection.exec("PRAGMA foreign_keys = ON")
     }
 
+    /// Read-only connections for `withReader`, opened on first use, at most `readerLimit`. In WAL
+    /// mode a reader sees the last commit and neither waits for the writer nor holds it up, so
+    /// retrieval does not queue behind trace batches and ledger transactions on `connection`.
+    private var idleReaders: [SQLiteConnection] = []
+    private var openReaders = 0
+    private let readerLimit = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    private let readerAvailable = NSCondition()
+
     // The cached statements are finalized with the connection: close_v2 waits for them.
-    deinit { sqlite3_close_v2(connection.handle) }
+    deinit {
+        for reader in idleReaders { sqlite3_close_v2(reader.handle) }
+        sqlite3_close_v2(connection.handle)
+    }
 
     func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(connection)
+    }
+
+    /// Runs `body`, which only reads, on a connection of its own when the file allows one (WAL on
+    /// disk), else on the main connection. Every reader has its own statement cache.
+    func withReader<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        guard path != ":memory:", !isReadOnly else { return try withConnection(body) }
+        let reader = try takeReader()
+        defer { giveBack(reader) }
+        return try body(reader)
+    }
+
+    private func takeReader() throws -> SQLiteConnection {
+        readerAvailable.lock()
+        defer { readerAvailable.unlock() }
+        while true {
+            if let reader = idleReaders.popLast() { return reader }
+            if openReaders < readerLimit {
+                openReaders += 1
+                do {
+                    return try openReader()
+                } catch {
+                    openReaders -= 1
+                    throw error
+                }
+            }
+            readerAvailable.wait()
+        }
+    }
+
+    private func giveBack(_ reader: SQLiteConnection) {
+        readerAvailable.lock()
+        idleReaders.append(reader)
+        readerAvailable.signal()
+        readerAvailable.unlock()
+    }
+
+    private func openReader() throws -> SQLiteConnection {
+        var handle: OpaquePointer?
+        let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let handle else {
+            let reason = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
+            if let handle { sqlite3_close_v2(handle) }
+            throw SQLiteError(code: status, message: "cannot open the database \(path) for reading: \(reason)")
+        }
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        return SQLiteConnection(handle: handle, path: path)
     }
 
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.

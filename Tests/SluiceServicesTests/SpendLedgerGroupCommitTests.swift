@@ -176,7 +176,7 @@ final class SpendLedgerGroupCommitTests: XCTestCase {
         let failed = errors.current
         XCTAssertEqual(failed.count, 8, "every call failed: \(failed.keys.sorted())")
         let texts = Set(failed.values.map { "\($0)" })
-        XCTAssertEqual(texts, ["database is locked (database \(path), while running: BEGIN IMMEDIATE)"])
+        XCTAssertEqual(texts, ["cannot run BEGIN IMMEDIATE: database is locked (database \(path))"])
         for error in failed.values { XCTAssertEqual(((error as? SQLiteError)?.code ?? 0) & 0xff, SQLITE_BUSY) }
         let after = store.spendLedgerStatistics
         XCTAssertEqual(after.operations - before.operations, 8)
