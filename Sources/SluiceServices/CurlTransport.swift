@@ -29,6 +29,20 @@ enum CurlTransport {
     }
 }
 
+/// A bare POST through the same connection pool, with no provider around it: the HTTP floor under
+/// every model call (what Benchmarks/providers measures Sluice's own cost above).
+public enum PooledHTTP {
+    public static func post(_ url: URL, body: Data, headers: [(name: String, value: String)], timeout: Double = 30) async throws
+        -> (status: Int, body: Data) {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        for header in headers { request.setValue(header.value, forHTTPHeaderField: header.name) }
+        request.httpBody = body
+        let response = try await CurlTransport.perform(request, timeout: timeout, connectTimeout: nil, onBody: nil)
+        return (response.status, response.body)
+    }
+}
+
 /// One libcurl multi handle and the one thread that drives it, for the life of the process.
 ///
 /// - Connections: the multi handle keeps finished transfers' connections open (keep-alive) and

@@ -1,19 +1,23 @@
 // The provider-layer benchmark: what Sluice adds on top of an HTTP round trip.
 //
-//   ProvidersBench BASE_URL [--runs N] [--concurrent-runs M] [--concurrency 1,10,100]
+//   ProvidersBench BASE_URL [--runs N] [--concurrent-runs M] [--concurrency 1,10,50,100]
 //                           [--what bare,provider,untraced,pipeline] [--warmup W]
 //
 // Against an OpenAI-compatible server that answers at once (../../../shared/bench/nginx-mock.conf),
 // it measures, at each concurrency:
-//   bare      a bare URLSession POST loop with the same body: the HTTP floor of this machine
+//   bare      a bare POST of the same body through Sluice's own HTTP client (libcurl, the process's
+//             connection pool, keep-alive): the HTTP floor under every model call
 //   provider  OpenAICompatibleProvider.complete alone (wire format, HTTP client, reply parsing)
 //   untraced  the pipeline below with a trace sink that drops everything (what tracing costs)
-//   pipeline  the six-step support pipeline below, written in Sluice, each run on its own Interpreter
-//             through the CLI's provider wiring (RoutingProvider → ReliableProvider →
-//             OpenAICompatibleProvider) and the SQLite trace store (every span, call and score written)
+//   pipeline  the six-step support pipeline below, written in Sluice, each run on its own Interpreter,
+//             wired as `sluice run` wires it: the CLI's provider stack (RoutingProvider →
+//             ReliableProvider → OpenAICompatibleProvider), the exact token counter, the SQLite store
+//             behind a TraceWriter (every span, call and score written) and the store's spend ledger
+//             (every call reserved and settled, `budget request $0.05, tokens 8k`)
 // N runs at concurrency 1 and M runs at every other concurrency, after W warm-up runs. Prints one
 // JSON object a line: runs/s over the whole batch and mean/p50/p99 milliseconds per run (from the
-// moment a run is handed to the runtime, so at concurrency > 1 waiting for a thread counts).
+// moment a run is handed to the runtime, so at concurrency > 1 waiting for a thread counts). The
+// pipeline's last line per concurrency waits until the trace writer has committed every record.
 import Dispatch
 import Foundation
 #if canImport(FoundationNetworking)
@@ -147,34 +151,15 @@ func measure(_ what: String, n: Int, concurrency: Int, _ body: @escaping @Sendab
 
 // MARK: - The three subjects
 
-/// A bare URLSession POST with the body the provider would send: the floor under everything else.
-final class BareHTTP: @unchecked Sendable {
-    let session: URLSession
-    let request: URLRequest
-
-    init(base: String, body: Data) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.urlCache = nil
-        configuration.httpCookieStorage = nil
-        session = URLSession(configuration: configuration)
-        var request = URLRequest(url: URL(string: base + "/chat/completions")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("Bearer sk-bench", forHTTPHeaderField: "Authorization")
-        request.httpBody = body
-        self.request = request
-    }
+/// A bare POST of the body the provider would send, through Sluice's connection pool: the floor under everything else.
+struct BareHTTP: Sendable {
+    let url: URL
+    let body: Data
 
     func post() async throws {
-        let request = self.request
-        let session = self.session
-        let (status, count): (Int, Int) = try await withCheckedThrowingContinuation { continuation in
-            session.dataTask(with: request) { data, response, error in
-                if let error { continuation.resume(throwing: error); return }
-                continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? 0, data?.count ?? 0))
-            }.resume()
-        }
-        guard status == 200, count > 0 else { throw ProviderError(.http, "bare POST: HTTP \(status), \(count) bytes") }
+        let (status, body) = try await PooledHTTP.post(url, body: body, headers: [("Content-Type", "application/json"),
+                                                                                  ("Authorization", "Bearer sk-bench")])
+        guard status == 200, !body.isEmpty else { throw ProviderError(.http, "bare POST: HTTP \(status), \(body.count) bytes") }
     }
 }
 
@@ -220,7 +205,7 @@ guard let base = arguments.first, base.hasPrefix("http://127.0.0.1:") || base.ha
 }
 arguments.removeFirst()
 var sequentialRuns = 1000, concurrentRuns = 3000, warmup = 20
-var levels = [1, 10, 100]
+var levels = [1, 10, 50, 100]
 var subjects = ["bare", "provider", "untraced", "pipeline"]
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
@@ -258,9 +243,10 @@ let errors = (parseDiagnostics + checkDiagnostics).filter { $0.severity == .erro
 guard errors.isEmpty else { fail("the benchmark script does not check:\n" + DiagnosticRenderer.render(errors, color: false)) }
 
 let store = try SQLiteStore(path: work.appendingPathComponent("bench.db").path)
+let traces = TraceWriter(store: store)
 let routing = RoutingProvider.standard(environment: environment)
-let effects = RuntimeEffects(provider: routing, retrieval: store, trace: store,
-                             clock: SystemClock(), random: SystemRandom(), tokens: EstimatingTokenCounter(), sessions: store)
+let effects = RuntimeEffects(provider: routing, retrieval: store, trace: traces, clock: SystemClock(), random: SystemRandom(),
+                             tokens: ModelTokenCounter(), sessions: store, spend: store)
 
 /// Drops the trace: the same pipeline without its SQLite trace writes, to show what tracing costs.
 struct NoTrace: TraceSink {
@@ -274,15 +260,15 @@ struct NoTrace: TraceSink {
     func runEnded(_ end: TraceRunEnd) throws {}
     func scrub(runId: String, replacements: [(secret: String, replacement: String)]) throws {}
 }
-let untracedEffects = RuntimeEffects(provider: routing, retrieval: store, trace: NoTrace(),
-                                     clock: SystemClock(), random: SystemRandom(), tokens: EstimatingTokenCounter(), sessions: store)
+let untracedEffects = RuntimeEffects(provider: routing, retrieval: store, trace: NoTrace(), clock: SystemClock(), random: SystemRandom(),
+                                     tokens: ModelTokenCounter(), sessions: store, spend: store)
 let inputs: [String: JSONValue] = ["question": .string(question)]
 
 let model = ModelSpec(name: "gpt_4o_mini", provider: "openai", id: "gpt-4o-mini", contextWindow: 128_000, maxOutput: 16_384,
                       inputPrice: 0.15e-6, outputPrice: 0.6e-6, tokenizer: "o200k_base")
 let request = representativeRequest(model: model, docs: docs)
 let provider = OpenAICompatibleProvider(environment: environment)
-let bare = BareHTTP(base: base, body: bareBody(for: request))
+let bare = BareHTTP(url: URL(string: base + "/chat/completions")!, body: bareBody(for: request))
 
 @Sendable func runPipeline() async throws { try await runPipeline(effects) }
 @Sendable func runUntraced() async throws { try await runPipeline(untracedEffects) }
@@ -313,7 +299,13 @@ for subject in subjects {
     for level in levels {
         let n = level == 1 ? sequentialRuns : concurrentRuns
         FileHandle.standardError.write(Data("ProvidersBench: \(subject), \(n) runs at concurrency \(level)\n".utf8))
-        let stats = await measure(subject, n: n, concurrency: level, body)
+        var stats = await measure(subject, n: n, concurrency: level, body)
+        if subject == "pipeline" {
+            // Timed until the last record is committed: the writer's work is part of the run's cost.
+            let started = now()
+            traces.flush()
+            stats.seconds += now() - started
+        }
         FileHandle.standardOutput.write(Data((stats.json + "\n").utf8))
         if stats.errors > 0 { failed = true }
     }
