@@ -170,23 +170,45 @@ extension SQLiteStore {
         return changes
     }
 
+    /// The `limit` best chunks of `index` for `query` by BM25, best first; ties are broken by
+    /// source path, then position in the file.
     public func search(index: String, query: String, limit: Int) throws -> [RetrievedChunk] {
         try database.withConnection { db in
             guard try Self.indexExists(index, in: db) else {
                 throw StoreError("there is no index named '\(index)' in \(database.path): build it with `sluice index add \(index) PATH...`")
             }
             guard limit > 0, let match = FTSQuery.matchExpression(for: query) else { return [] }
-            return try db.query("""
-                SELECT c.text, d.source, bm25(chunks_fts) AS rank
-                FROM chunks_fts
-                JOIN chunks c ON c.id = chunks_fts.rowid
-                JOIN documents d ON d.id = c.document_id
-                WHERE chunks_fts MATCH ? AND d.index_name = ?
-                ORDER BY rank, d.source, c.ordinal
-                LIMIT ?
-                """, [.text(match), .text(index), .int(limit)]) { row in
-                RetrievedChunk(text: row.text(0), source: row.text(1), score: -row.double(2))
+            return try Self.bestChunks(index, match, limit, in: db)
+        }
+    }
+
+    /// FTS5 ranks the matches and keeps the best `window` itself (`ORDER BY rank LIMIT`), and only
+    /// those are joined to their chunks and documents. The FTS table holds every index's chunks, so
+    /// the window can hold other indexes' too: it is widened (four times, each round) until it
+    /// holds `limit` chunks of this index and the last of them ranks strictly better than the
+    /// window's worst (so every chunk tied with it is inside), or it holds every match.
+    private static func bestChunks(_ index: String, _ match: String, _ limit: Int, in db: SQLiteConnection) throws -> [RetrievedChunk] {
+        var window = limit < Int.max / 8 ? limit * 2 + 8 : Int.max
+        while true {
+            var matches = 0
+            var worstRank = -Double.infinity
+            var hits: [(rank: Double, ordinal: Int, chunk: RetrievedChunk)] = []
+            try db.forEachRow("""
+                SELECT hit.rank, d.index_name = ?, c.text, d.source, c.ordinal
+                FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) AS hit
+                CROSS JOIN chunks c ON c.id = hit.rowid
+                CROSS JOIN documents d ON d.id = c.document_id
+                """, [.text(index), .text(match), .int(window)]) { row in
+                let rank = row.double(0)
+                matches += 1
+                worstRank = max(worstRank, rank)
+                guard row.int(1) == 1 else { return }
+                hits.append((rank, row.int(4), RetrievedChunk(text: row.text(2), source: row.text(3), score: -rank)))
             }
+            hits.sort { ($0.rank, $0.chunk.source, $0.ordinal) < ($1.rank, $1.chunk.source, $1.ordinal) }
+            let complete = matches < window || (hits.count >= limit && hits[limit - 1].rank < worstRank)
+            if complete { return hits.prefix(limit).map(\.chunk) }
+            window = window < Int.max / 4 ? window * 4 : Int.max
         }
     }
 
@@ -228,7 +250,9 @@ extension SQLiteStore {
     }
 
     private static func indexExists(_ name: String, in db: SQLiteConnection) throws -> Bool {
-        try !db.query("SELECT 1 FROM retrieval_indexes WHERE name = ?", [.text(name)]) { _ in true }.isEmpty
+        var exists = false
+        try db.forEachRow("SELECT 1 FROM retrieval_indexes WHERE name = ?", [.text(name)]) { _ in exists = true }
+        return exists
     }
 
     static func record(_ name: String, in db: SQLiteConnection) throws -> IndexRecord? {

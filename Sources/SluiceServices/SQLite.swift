@@ -159,17 +159,27 @@ final class SQLiteConnection {
 
     /// Runs a statement that returns no rows.
     func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        let statement: SQLiteStatement
-        if let cached = prepared[sql] {
-            statement = cached
-        } else {
-            statement = try prepare(sql)
-            prepared[sql] = statement
-        }
+        let statement = try cachedStatement(sql)
         try statement.bind(values)
         // Reset even on failure, so the cached statement holds no lock and no half-done state.
         defer { statement.reset() }
         while try statement.step() {}
+    }
+
+    /// Runs a query through a statement kept like `run`'s, for the queries a process repeats
+    /// (a search per `retrieve`): `body` sees each row while it is current.
+    func forEachRow(_ sql: String, _ values: [SQLiteValue] = [], _ body: (SQLiteStatement) throws -> Void) throws {
+        let statement = try cachedStatement(sql)
+        try statement.bind(values)
+        defer { statement.reset() }
+        while try statement.step() { try body(statement) }
+    }
+
+    private func cachedStatement(_ sql: String) throws -> SQLiteStatement {
+        if let cached = prepared[sql] { return cached }
+        let statement = try prepare(sql)
+        prepared[sql] = statement
+        return statement
     }
 
     /// Whether a transaction is open. SQLite rolls the whole transaction back by itself after
