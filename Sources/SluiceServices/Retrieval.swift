@@ -186,19 +186,29 @@ extension SQLiteStore {
     /// are joined to their chunks and documents. It orders by `bm25(chunks_fts)` rather than FTS5's
     /// `rank` column (the same value): then SQLite keeps just the best `window` rows as it goes,
     /// where `ORDER BY rank` has FTS5 sort every match first (Benchmarks/retrieval measures both).
-    /// The FTS table holds every index's chunks, so the window can hold other indexes' too: it is
-    /// widened (four times, each round) until it holds `limit` chunks of this index and the last
-    /// of them ranks strictly better than the window's worst (so every chunk tied with it is
-    /// inside), or it holds every match.
+    ///
+    /// The FTS table holds every index's chunks, so the window can hold other indexes' too. The
+    /// answer is complete once the window holds `limit` chunks of this index and the last of them
+    /// ranks strictly better than the window's worst (so every chunk tied with it is inside), or
+    /// once it holds every match. Until then the window grows four times a round; and when other
+    /// indexes' chunks left fewer than `limit` of this one's, the full-text query keeps only this
+    /// index's matches from then on (a lookup per match, what the whole join cost before), so a
+    /// small index beside a large one takes two queries, not a round per factor of four.
     private static func bestChunks(_ index: String, _ match: String, _ limit: Int, in db: SQLiteConnection) throws -> [RetrievedChunk] {
         var window = limit < Int.max / 8 ? limit * 2 + 8 : Int.max
+        var onlyThisIndex = false
         while true {
             var matches = 0
             var worstRank = -Double.infinity
             var hits: [(rank: Double, ordinal: Int, chunk: RetrievedChunk)] = []
+            let filter = onlyThisIndex ? """
+                 AND EXISTS (SELECT 1 FROM chunks c CROSS JOIN documents d ON d.id = c.document_id
+                             WHERE c.id = chunks_fts.rowid AND d.index_name = ?1)
+                """ : ""
             try db.forEachRow("""
-                SELECT hit.bm25_rank, d.index_name = ?, c.text, d.source, c.ordinal
-                FROM (SELECT rowid, bm25(chunks_fts) AS bm25_rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25_rank LIMIT ?) AS hit
+                SELECT hit.bm25_rank, d.index_name = ?1, c.text, d.source, c.ordinal
+                FROM (SELECT rowid, bm25(chunks_fts) AS bm25_rank FROM chunks_fts
+                      WHERE chunks_fts MATCH ?2\(filter) ORDER BY bm25_rank LIMIT ?3) AS hit
                 CROSS JOIN chunks c ON c.id = hit.rowid
                 CROSS JOIN documents d ON d.id = c.document_id
                 """, [.text(index), .text(match), .int(window)]) { row in
@@ -211,6 +221,7 @@ extension SQLiteStore {
             hits.sort { ($0.rank, $0.chunk.source, $0.ordinal) < ($1.rank, $1.chunk.source, $1.ordinal) }
             let complete = matches < window || (hits.count >= limit && hits[limit - 1].rank < worstRank)
             if complete { return hits.prefix(limit).map(\.chunk) }
+            onlyThisIndex = onlyThisIndex || hits.count < limit
             window = window < Int.max / 4 ? window * 4 : Int.max
         }
     }
