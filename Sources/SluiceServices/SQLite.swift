@@ -243,6 +243,17 @@ final class SQLiteConnection {
         while try statement.step() {}
     }
 
+    /// Runs a query through a statement kept like `run`'s: `body` sees each row while it is current
+    /// (a search reads its rows without collecting them first).
+    func forEachRow(_ sql: String, _ values: [SQLiteValue] = [], _ body: (SQLiteStatement) throws -> Void) throws {
+        let statement = try reusable(sql)
+        try statement.bind(values)
+        defer { statement.reset() }
+        try stepping(sql) {
+            while try statement.step() { try body(statement) }
+        }
+    }
+
     /// Whether a transaction is open. SQLite rolls the whole transaction back by itself after
     /// some errors (a full disk, an I/O error), and this is how a caller learns it did.
     var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }

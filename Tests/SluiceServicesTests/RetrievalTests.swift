@@ -72,8 +72,9 @@ final class RetrievalTests: XCTestCase {
     }
 
     func testMatchExpression() {
-        XCTAssertEqual(FTSQuery.matchExpression(for: "Reset my \"password\" NEAR(x"), "\"Reset\" OR \"my\" OR \"password\" OR \"NEAR\" OR \"x\"")
-        XCTAssertEqual(FTSQuery.matchExpression(for: "a a A b"), "\"a\" OR \"b\"")
+        XCTAssertEqual(FTSQuery.matchExpression(for: "Reset my \"password\" NEAR(x"), "\"Reset\" OR \"password\" OR \"NEAR\" OR \"x\"",
+                       "\"my\" is a stop word")
+        XCTAssertEqual(FTSQuery.matchExpression(for: "b b B c"), "\"b\" OR \"c\"")
         XCTAssertNil(FTSQuery.matchExpression(for: " *()\"^ "))
         XCTAssertNil(FTSQuery.matchExpression(for: "\u{301}"))
     }
