@@ -22,7 +22,8 @@ struct TestCommand: AsyncParsableCommand {
             the store instead of --cases (pipeline=, status= (default ok, or any), file=, limit= (default 100)); their outputs \
             become `expected` when the pipeline declares it and the run had none. Every case is scored, whatever a \
             `score … sample N%` says. \
-            The script's alerts are checked after the cases, for each case's run, as after `sluice run`.
+            The script's alerts are checked after the cases as after `sluice run`: one on a run (request_cost...) on each \
+            case's run, one over a window or a budget once, over the whole batch.
             """
     )
 
@@ -193,12 +194,10 @@ struct TestCommand: AsyncParsableCommand {
             }
         }
         if let signal = signals.received { throw ExitCode(SignalCancellation.exitStatus(for: signal)) }
-        // Once the report is out, each case's run is checked as `sluice run` checks one: an alert fires
+        // Once the report is out, the cases' runs are checked as `sluice run` checks one: an alert fires
         // at most once per window, so a batch that passes a threshold fires it once.
         for (subject, ran) in zip(subjects, summaries) {
-            for outcome in ran.outcomes {
-                await RunAlerts.check(subject.program, runId: outcome.runId, limits: outcome.limits, store: sqlite)
-            }
+            await RunAlerts.check(subject.program, after: ran.outcomes.map { RunAlerts.Checked(runId: $0.runId, limits: $0.limits) }, store: sqlite)
         }
         if !summary.passed { throw Exit.scriptError }
     }

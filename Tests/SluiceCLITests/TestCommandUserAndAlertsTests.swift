@@ -79,6 +79,24 @@ final class TestCommandUserAndAlertsTests: SluiceCLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing ran")
     }
 
+    func testAWindowAlertIsCheckedOverTheWholeBatch() throws {
+        let ok = #"{"content": "fine"}"#, down = #"{"error": {"kind": "http", "status": 500, "message": "down"}}"#
+        let files = try batch("alert failing when error_rate >= 50% over 10m", count: 3)
+        // One case in three failed: the batch's error rate is under the bound, though its first run alone was over it.
+        let mostlyFine = try write("mostly-fine.jsonl", [down, ok, ok].joined(separator: "\n") + "\n")
+        let quiet = try sluice(["test", files.script, "--cases", files.cases, "--replies", mostlyFine, "--db", db, "--concurrency", "1"])
+        XCTAssertEqual(quiet.code, 1, "a failed case fails the test")
+        XCTAssertFalse(quiet.stderr.contains("alert failing"), quiet.stderr)
+        let otherStore = scratch.appendingPathComponent("other.db").path
+        let mostlyDown = try write("mostly-down.jsonl", [down, ok, down].joined(separator: "\n") + "\n")
+        let loud = try sluice(["test", files.script, "--cases", files.cases, "--replies", mostlyDown, "--db", otherStore, "--concurrency", "1",
+                               "--json"])
+        XCTAssertEqual(loud.code, 1, loud.stderr)
+        let lastRun = try XCTUnwrap((try json(loud.stdout) as? [String: Any])?["results"] as? [[String: Any]]).last?["run_id"] as? String
+        XCTAssertEqual(loud.stderr.components(separatedBy: "alert failing: error_rate >= 50% over 10m (observed 66.7%) · pipeline p · run "
+                                              + (lastRun ?? "?")).count, 2, loud.stderr)
+    }
+
     func testAWebhookAlertFiresOnceForABatchOfCostlyCases() throws {
         let receiver = try LocalHTTPReceiver()
         addTeardownBlock { receiver.stop() }
