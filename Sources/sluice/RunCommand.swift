@@ -42,13 +42,6 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    /// `--user`, else `SLUICE_USER`, else nobody.
-    func userId() throws -> String? {
-        if let user { return user }
-        guard let setting = ProcessInfo.processInfo.environment["SLUICE_USER"], !setting.isEmpty else { return nil }
-        do { try UserId.validate(setting, source: "SLUICE_USER") } catch { throw UsageError(error.description) }
-        return setting
-    }
 
     /// `--trace-field-limit`, else `SLUICE_TRACE_FIELD_LIMIT`, else the default.
     func fieldLimit() throws -> TraceFieldLimit {
@@ -75,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
             try checkInputs(inputs, for: pipeline, in: script.program, allowMissing: false)
             sqlite = try openStore(store.path, fieldLimit: try fieldLimit())
             sessionId = try resolveSession(sqlite)
-            runUser = try userId()
+            runUser = try commandLineUser(user)
             otlpSettings = try otlp.liveSettings()
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite, session: sessionId))
         } catch let error as UsageError {
@@ -110,6 +103,9 @@ struct RunCommand: AsyncParsableCommand {
             // The writer's own verdict first: it names why the store took nothing (a read-only file, a full disk).
             result.traceError = traces.failure(ofRun: result.runId).map { "\($0)" } ?? result.traceError
             if let traceError = result.traceError { Terminal.error("warning: the trace could not be fully saved: \(traceError)") }
+            for failed in result.failedScores {
+                Terminal.error(Terminal.red("score \(failed.name) failed:") + " \(failed.error) " + Terminal.dim("(sluice traces show \(result.runId))"))
+            }
             if json {
                 printer.finish()
                 var report = RunReport.json(result)
@@ -253,6 +249,15 @@ final class PrintedWarnings: @unchecked Sendable {
     func firstTime(_ warning: String) -> Bool { lock.withLock { seen.insert(warning).inserted } }
 }
 
+/// Whom a command's runs are for: `--user` (validated by the command's `validate()`), else
+/// `SLUICE_USER`, else nobody.
+func commandLineUser(_ flag: String?) throws -> String? {
+    if let flag { return flag }
+    guard let setting = ProcessInfo.processInfo.environment["SLUICE_USER"], !setting.isEmpty else { return nil }
+    do { try UserId.validate(setting, source: "SLUICE_USER") } catch { throw UsageError(error.description) }
+    return setting
+}
+
 /// Opens the store a command reads and writes: the SQLite file at `path`, the CLI's engine (code
 /// that needs only what every store offers takes `any Store`). A command that traces writes its
 /// runs through a `TraceWriter` on it, and closes the writer before it prints or exits.
@@ -281,24 +286,31 @@ enum RunReport {
 
     static func summary(_ result: RunResult) -> String {
         var parts = ["run \(result.runId) ok", "\(result.tokens) tokens", NumberDisplay.money(result.cost)]
-        if !result.scores.isEmpty {
-            parts.append("scores: " + result.scores.map { "\($0.name)=\(NumberDisplay.score($0.value))" }.joined(separator: " "))
-        }
+        let scores = result.scores.map { "\($0.name)=\(NumberDisplay.score($0.value))" } + result.failedScores.map { "\($0.name) failed" }
+        if !scores.isEmpty { parts.append("scores: " + scores.joined(separator: " ")) }
         if !result.flags.isEmpty { parts.append("flagged: " + result.flags.joined(separator: ", ")) }
         return parts.joined(separator: " · ")
     }
 
+    /// `failed_scores` (each metric that could not be computed, with its error) follows `scores`
+    /// only when there are some.
     static func json(_ result: RunResult) -> JSONValue {
-        .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("run_id", .string(result.runId)),
             ("status", .string("ok")),
             ("output", result.output.json),
             ("scores", .object(result.scores.map { ($0.name, NumberDisplay.scoreJSON($0.value)) })),
+        ]
+        if !result.failedScores.isEmpty {
+            members.append(("failed_scores", .object(result.failedScores.map { ($0.name, .string($0.error)) })))
+        }
+        members += [
             ("flags", .array(result.flags.map { .string($0) })),
             ("cost", NumberDisplay.moneyJSON(result.cost)),
             ("tokens", .number(Double(result.tokens))),
             ("trace_saved", .bool(result.traceError == nil)),
-        ])
+        ]
+        return .object(members)
     }
 
     /// The status a failed run ends with, as its trace records it.

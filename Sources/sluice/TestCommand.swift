@@ -21,7 +21,9 @@ struct TestCommand: AsyncParsableCommand {
             model call sent to MODEL (a metric's judge keeps its own). --from-traces FILTER takes the cases from past runs in \
             the store instead of --cases (pipeline=, status= (default ok, or any), file=, limit= (default 100)); their outputs \
             become `expected` when the pipeline declares it and the run had none. Every case is scored, whatever a \
-            `score … sample N%` says.
+            `score … sample N%` says. \
+            The script's alerts are checked after the cases as after `sluice run`: one on a run (request_cost...) on each \
+            case's run, one over a window or a budget once, over the whole batch.
             """
     )
 
@@ -47,11 +49,17 @@ struct TestCommand: AsyncParsableCommand {
             help: ArgumentHelp("Also run the cases with every model call of FILE sent to this model (judges keep theirs) and print both side by side.",
                                valueName: "model"))
     var compareModel: String?
+    @Option(name: .long, help: ArgumentHelp("Who every case runs for: recorded on its trace, and per-user budgets (`user_day`) are kept by it "
+                                            + "(default: $SLUICE_USER).", valueName: "id"))
+    var user: String?
     @OptionGroup var store: StoreOptions
     @OptionGroup var providers: ProviderOptions
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        if let user {
+            do { try UserId.validate(user, source: "--user") } catch { throw ValidationError(error.description) }
+        }
         if compare != nil, compareModel != nil {
             throw ValidationError("--compare and --compare-model each give the baseline; give one")
         }
@@ -111,7 +119,9 @@ struct TestCommand: AsyncParsableCommand {
         var baseline = try compare.map { try subject($0, cases: testCases, commandLine: nil) }
         let sqlite: SQLiteStore
         let provider: ModelProvider
+        let runUser: String?
         do {
+            runUser = try commandLineUser(user)
             sqlite = try openStore(store.path)
             provider = WarningReportingProvider(try providers.makeProvider(store: sqlite))
         } catch let error as UsageError {
@@ -132,12 +142,14 @@ struct TestCommand: AsyncParsableCommand {
             code: SandboxCodeRunner())
 
         let concurrency = concurrency
+        let subjects = [tested] + (baseline.map { [$0] } ?? [])
         let runTask = Task { () async -> [TestSummary] in
             var summaries: [TestSummary] = []
-            for subject in [tested] + (baseline.map { [$0] } ?? []) where !Task.isCancelled {
+            for subject in subjects where !Task.isCancelled {
                 let progress = TestProgress(total: testCases.count, enabled: Terminal.stderrIsTTY)
                 let interpreter = Interpreter(program: subject.program, effects: effects, samplesScores: false, modelOverride: subject.modelOverride)
-                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, on: interpreter, concurrency: concurrency, progress: progress)
+                let outcomes = await Self.runAll(testCases, pipeline: subject.pipeline, user: runUser, on: interpreter, concurrency: concurrency,
+                                                 progress: progress)
                 progress.finish()
                 var summary = TestSummary(file: subject.path, pipeline: subject.pipeline, outcomes: outcomes, thresholds: subject.thresholds)
                 summary.modelOverride = subject.modelOverride?.name
@@ -175,12 +187,18 @@ struct TestCommand: AsyncParsableCommand {
                     }
                 }
                 if case .failed(let failure) = outcome.status {
+                    let help = failure.error.diagnostic.help.map { "; \($0)" } ?? ""
                     Terminal.error(Terminal.red("\(outcome.testCase.location(in: cases)): case failed\(comparison == nil ? "" : " with \(summary.file)"):")
-                                   + " \(failure.error.message) " + Terminal.dim("(sluice traces show \(failure.runId))"))
+                                   + " \(failure.error.message)\(help) " + Terminal.dim("(sluice traces show \(failure.runId))"))
                 }
             }
         }
         if let signal = signals.received { throw ExitCode(SignalCancellation.exitStatus(for: signal)) }
+        // Once the report is out, the cases' runs are checked as `sluice run` checks one: an alert fires
+        // at most once per window, so a batch that passes a threshold fires it once.
+        for (subject, ran) in zip(subjects, summaries) {
+            await RunAlerts.check(subject.program, after: ran.outcomes.map { RunAlerts.Checked(runId: $0.runId, limits: $0.limits) }, store: sqlite)
+        }
         if !summary.passed { throw Exit.scriptError }
     }
 
@@ -192,7 +210,7 @@ struct TestCommand: AsyncParsableCommand {
 
     /// Runs every case on the one shared interpreter, at most `concurrency` at a time; the
     /// outcomes come back in the cases' order (only those of the cases started, when cancelled).
-    static func runAll(_ cases: [TestCase], pipeline: String, on interpreter: Interpreter, concurrency: Int,
+    static func runAll(_ cases: [TestCase], pipeline: String, user: String?, on interpreter: Interpreter, concurrency: Int,
                        progress: TestProgress) async -> [CaseOutcome] {
         await withTaskGroup(of: (Int, CaseOutcome).self) { group in
             var outcomes = [CaseOutcome?](repeating: nil, count: cases.count)
@@ -202,7 +220,7 @@ struct TestCommand: AsyncParsableCommand {
                 guard next < cases.count, !Task.isCancelled else { return }
                 let index = next
                 next += 1
-                group.addTask { (index, await runCase(cases[index], pipeline: pipeline, on: interpreter)) }
+                group.addTask { (index, await runCase(cases[index], pipeline: pipeline, user: user, on: interpreter)) }
             }
             for _ in 0..<min(concurrency, cases.count) { startNext() }
             for await (index, outcome) in group {
@@ -214,12 +232,12 @@ struct TestCommand: AsyncParsableCommand {
         }
     }
 
-    static func runCase(_ testCase: TestCase, pipeline: String, on interpreter: Interpreter) async -> CaseOutcome {
+    static func runCase(_ testCase: TestCase, pipeline: String, user: String?, on interpreter: Interpreter) async -> CaseOutcome {
         let clock = ContinuousClock()
         let start = clock.now
         let status: CaseOutcome.Status
         do throws(RunFailure) {
-            status = .ok(try await interpreter.run(pipeline: pipeline, inputs: testCase.inputs))
+            status = .ok(try await interpreter.run(pipeline: pipeline, inputs: testCase.inputs, user: user))
         } catch {
             status = error.error.kind == .guardBlocked ? .blocked(error) : .failed(error)
         }
@@ -288,6 +306,14 @@ struct CaseOutcome: Sendable {
     var scores: [(name: String, value: Double)] {
         if case .ok(let result) = status { return result.scores }
         return []
+    }
+
+    /// The budget the run ended with, for `budget LIMIT` alerts.
+    var limits: BudgetLimits {
+        switch status {
+        case .ok(let result): result.limits
+        case .blocked(let failure), .failed(let failure): failure.limits
+        }
     }
 
     var cost: Double {
