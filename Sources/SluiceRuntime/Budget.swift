@@ -143,7 +143,7 @@ final class BudgetLedger: @unchecked Sendable {
     /// Reserves a call's worst case in `scope` and every scope above it, and in every window the
     /// call counts in. `leaseSeconds` bounds how long the spend ledger holds the reservation if
     /// this process cannot settle it.
-    func reserve(dollars: Double, tokens: Int, in scope: BudgetScope, leaseSeconds: Double) throws(Refusal) -> BudgetReservation {
+    func reserve(dollars: Double, tokens: Int, in scope: BudgetScope, leaseSeconds: Double) async throws(Refusal) -> BudgetReservation {
         let chain = scope.chain
         let refusal: String? = lock.withLock {
             for level in chain {
@@ -177,7 +177,7 @@ final class BudgetLedger: @unchecked Sendable {
                                    pipeline: lock.withLock { pipeline }, dollars: dollars, tokens: tokens, leaseSeconds: leaseSeconds)
         let ticket: SpendTicket?
         do {
-            switch try spend.reserve(request, limits: windowLimits.map(\.limit)) {
+            switch try await spend.reserve(request, limits: windowLimits.map(\.limit)) {
             case .reserved(let reserved):
                 ticket = reserved
             case .refused(let limit, let standing):
@@ -287,7 +287,7 @@ final class BudgetLedger: @unchecked Sendable {
     /// provider reports more than was reserved, the overrun is returned (and kept on the ledger when
     /// the real spend passed a limit: the run then ends `over_budget`).
     @discardableResult
-    func settle(_ reservation: BudgetReservation, actualDollars: Double, actualTokens: Int) -> Overrun? {
+    func settle(_ reservation: BudgetReservation, actualDollars: Double, actualTokens: Int) async -> Overrun? {
         let chain = reservation.scope.chain
         var passed: [String] = lock.withLock {
             var passed: [String] = []
@@ -306,7 +306,7 @@ final class BudgetLedger: @unchecked Sendable {
             return passed
         }
         if let ticket = reservation.ticket {
-            do { try spend.settle(ticket, dollars: actualDollars, tokens: actualTokens, at: clock.now()) } catch {
+            do { try await spend.settle(ticket, dollars: actualDollars, tokens: actualTokens, at: clock.now()) } catch {
                 // The reservation stays in the ledger until its lease ends: the windows over-count, never under.
                 lock.withLock { if storeError == nil { storeError = error } }
             }

@@ -317,7 +317,7 @@ extension RunContext {
         let worstDollars = cost(model, input: inputTokens, cached: 0, output: maxTokens)
         let reservation: BudgetReservation
         do {
-            reservation = try ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens, in: budget,
+            reservation = try await ledger.reserve(dollars: worstDollars, tokens: inputTokens + maxTokens, in: budget,
                                              leaseSeconds: leaseSeconds(for: model))
         } catch {
             detail["refused"] = .string(error.message)
@@ -348,7 +348,7 @@ extension RunContext {
             let response = try await provider.complete(request)
             let spent = cost(model, input: response.inputTokens, cached: response.cachedTokens, cacheWritten: response.cacheWriteTokens,
                              output: response.outputTokens)
-            let overrun = ledger.settle(reservation, actualDollars: spent, actualTokens: response.inputTokens + response.outputTokens)
+            let overrun = await ledger.settle(reservation, actualDollars: spent, actualTokens: response.inputTokens + response.outputTokens)
             var warnings = response.warnings
             if let overrun {
                 detail["overrun"] = overrun.json
@@ -374,7 +374,7 @@ extension RunContext {
         } catch let error as RuntimeError where error.kind == .overBudget {
             throw error
         } catch {
-            ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
+            await ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             let latencyMs = (effects.clock.now() - started) * 1000
             // A provider error caused by cancellation (a transport that noticed it) is cancellation too.
             if error is CancellationError || Task.isCancelled {

@@ -135,9 +135,11 @@ public enum SpendDecision: Sendable, Hashable {
 public protocol SpendLedger: Sendable {
     /// Reserves `request` in every window it belongs to (`request.keys`) if no limit of `limits`
     /// would be passed; otherwise reserves nothing and says which limit.
-    func reserve(_ request: SpendRequest, limits: [WindowLimit]) throws -> SpendDecision
+    /// Async so that a ledger that makes concurrent calls wait for a shared transaction suspends
+    /// them instead of holding their threads.
+    func reserve(_ request: SpendRequest, limits: [WindowLimit]) async throws -> SpendDecision
     /// Replaces a reservation with what the call really spent (zero for a failed call).
-    func settle(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double) throws
+    func settle(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double) async throws
     /// What each window holds now, without reserving anything (dry runs, overrun reports).
     func standings(of keys: [WindowKey]) throws -> [WindowStanding]
 }

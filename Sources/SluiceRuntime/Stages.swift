@@ -97,17 +97,17 @@ extension RunContext {
         let tokens = texts.reduce(0) { $0 + effects.tokens.count($1, encoding: model.tokenizer) }
         let dollars = Double(tokens) * model.inputPrice
         let reservation: BudgetReservation
-        do { reservation = try ledger.reserve(dollars: dollars, tokens: tokens, in: budget, leaseSeconds: leaseSeconds(for: model)) } catch {
+        do { reservation = try await ledger.reserve(dollars: dollars, tokens: tokens, in: budget, leaseSeconds: leaseSeconds(for: model)) } catch {
             throw RuntimeError(.budget, "budget exceeded: embedding with `\(modelName)`: \(error.message)", file: file, span: span)
         }
         if let estimate {
             estimate.record(EstimationPath.Embedding(model: model, texts: texts.count, tokens: tokens,
                                                      exact: effects.tokens.isExact(encoding: model.tokenizer)))
-            ledger.settle(reservation, actualDollars: dollars, actualTokens: tokens)
+            await ledger.settle(reservation, actualDollars: dollars, actualTokens: tokens)
             return texts.map { _ in [] }
         }
         guard let embedder = effects.embeddings else {
-            ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
+            await ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             throw RuntimeError(.provider, "this run has no way to embed text (model `\(modelName)`)", file: file, span: span)
         }
         let started = effects.clock.now()
@@ -120,7 +120,7 @@ extension RunContext {
             // Charged at the usage the server reports; without one, at our own count, and the trace says so.
             let used = result.inputTokens ?? tokens
             let spent = Double(used) * model.inputPrice
-            let overrun = ledger.settle(reservation, actualDollars: spent, actualTokens: used)
+            let overrun = await ledger.settle(reservation, actualDollars: spent, actualTokens: used)
             var warnings = result.inputTokens == nil ? ["the server reported no usage: charged at Sluice's own count of \(tokens) tokens"] : []
             if let overrun { warnings.append(overrunWarning(overrun, reserved: reservation)) }
             var call = TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
@@ -134,7 +134,7 @@ extension RunContext {
         } catch let error as RuntimeError where error.kind == .overBudget {
             throw error
         } catch {
-            ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
+            await ledger.settle(reservation, actualDollars: 0, actualTokens: 0)
             var call = TraceModelCall(runId: tracer.runId, spanId: tracer.currentSpan ?? "", model: modelName, provider: model.provider,
                                       messages: [ChatMessage(role: "embed", content: "\(texts.count) texts")], reply: nil,
                                       inputTokens: 0, outputTokens: 0, cachedTokens: 0, cost: 0,

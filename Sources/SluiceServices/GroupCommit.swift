@@ -8,15 +8,40 @@ import Foundation
 /// timer: a lone caller applies its operation at once, and under concurrency the cost of one
 /// transaction is shared by everything that queued during the one before it.
 final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
-    private final class Pending {
+    private final class Pending: @unchecked Sendable {
         let operation: Operation
         /// Set by the leader of the batch holding the operation before it wakes the caller; still nil
         /// when the caller is woken to lead the next batch.
         var outcome: Result<Outcome, any Error>?
-        /// Each caller is woken on its own (signalled once), so a batch's end wakes only its
-        /// callers and the next leader, not every caller waiting.
-        let woken = DispatchSemaphore(value: 0)
+        /// Each caller is woken on its own (once), so a batch's end wakes only its callers and the
+        /// next leader, not every caller waiting. A thread waits on the semaphore; a task suspends
+        /// on the continuation, leaving its thread to other work (Swift's pool has one per core).
+        private let woken = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<Void, Never>?
+        private var wasWoken = false
         init(_ operation: Operation) { self.operation = operation }
+
+        func wake() {
+            let waiting: CheckedContinuation<Void, Never>? = lock.withLock {
+                wasWoken = true
+                defer { continuation = nil }
+                return continuation
+            }
+            if let waiting { waiting.resume() } else { woken.signal() }
+        }
+
+        func wait() { woken.wait() }
+
+        func suspend() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let already = lock.withLock {
+                    if !wasWoken { self.continuation = continuation }
+                    return wasWoken
+                }
+                if already { continuation.resume() }
+            }
+        }
     }
 
     /// Guards every variable below.
@@ -32,15 +57,30 @@ final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
     /// with its error. Every caller of one `GroupCommit` must pass the same `apply`: the leader
     /// applies other callers' operations with its own.
     func submit(_ operation: Operation, applying apply: ([Operation]) throws -> [Outcome]) throws -> Outcome {
+        let (pending, waits) = enqueue(operation)
+        if waits { pending.wait() }
+        if pending.outcome == nil { lead(pending, apply) }
+        return try pending.outcome!.get()
+    }
+
+    /// `submit` for a task: while its batch waits for the one being applied, the task is suspended
+    /// rather than holding its thread, so other runs go on and queue behind it, and the next
+    /// transaction carries all of them. A task that leads applies the batch on its own thread.
+    func submit(_ operation: Operation, applying apply: ([Operation]) throws -> [Outcome]) async throws -> Outcome {
+        let (pending, waits) = enqueue(operation)
+        if waits { await pending.suspend() }
+        if pending.outcome == nil { lead(pending, apply) }
+        return try pending.outcome!.get()
+    }
+
+    private func enqueue(_ operation: Operation) -> (Pending, waits: Bool) {
         let pending = Pending(operation)
         let waits: Bool = lock.withLock {
             queue.append(pending)
             defer { applying = true }
             return applying
         }
-        if waits { pending.woken.wait() }
-        if pending.outcome == nil { lead(pending, apply) }
-        return try pending.outcome!.get()
+        return (pending, waits)
     }
 
     /// Applies everything queued (`leader`'s operation first), then wakes the batch's callers and
@@ -63,8 +103,8 @@ final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
             if queue.isEmpty { applying = false }
             return queue.first
         }
-        for entry in batch where entry !== leader { entry.woken.signal() }
-        next?.woken.signal()
+        for entry in batch where entry !== leader { entry.wake() }
+        next?.wake()
     }
 }
 

@@ -16,17 +16,29 @@ import SluiceSemantics
 /// returns only once its transaction has committed, and a transaction that fails (the lock held
 /// past `busy_timeout`, a full disk) fails every call in it with the store's error.
 extension SQLiteStore: SpendLedger {
-    public func reserve(_ request: SpendRequest, limits: [WindowLimit]) throws -> SpendDecision {
-        guard case .decided(let decision) = try spendBatches.submit(.reserve(request, limits), applying: applySpendBatch) else {
-            preconditionFailure("a reservation was answered as a settlement")
-        }
-        return decision
+    public func reserve(_ request: SpendRequest, limits: [WindowLimit]) async throws -> SpendDecision {
+        Self.decision(try await spendBatches.submit(.reserve(request, limits), applying: applySpendBatch))
     }
 
     /// A reservation released because its lease ran out is still charged what it spent: the
     /// windows then count the call once, at its real cost.
-    public func settle(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double) throws {
+    public func settle(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double) async throws {
+        _ = try await spendBatches.submit(.settle(ticket, dollars: dollars, tokens: tokens, at: time), applying: applySpendBatch)
+    }
+
+    /// `reserve` for a thread of its own (not a task): it waits for its batch blocking that thread.
+    public func reserveWaiting(_ request: SpendRequest, limits: [WindowLimit]) throws -> SpendDecision {
+        Self.decision(try spendBatches.submit(.reserve(request, limits), applying: applySpendBatch))
+    }
+
+    /// `settle` for a thread of its own (not a task).
+    public func settleWaiting(_ ticket: SpendTicket, dollars: Double, tokens: Int, at time: Double) throws {
         _ = try spendBatches.submit(.settle(ticket, dollars: dollars, tokens: tokens, at: time), applying: applySpendBatch)
+    }
+
+    private static func decision(_ outcome: SpendOutcome) -> SpendDecision {
+        guard case .decided(let decision) = outcome else { preconditionFailure("a reservation was answered as a settlement") }
+        return decision
     }
 
     /// How many transactions this store's ledger has run for how many reservations and settlements.

@@ -73,7 +73,7 @@ final class SpendLedgerGroupCommitTests: XCTestCase {
                                            dollars: worstDollars, tokens: worstTokens, leaseSeconds: 3_600)
                 let windowLimits = limits(user: user, session: session)
                 do {
-                    switch try store.reserve(request, limits: windowLimits) {
+                    switch try store.reserveWaiting(request, limits: windowLimits) {
                     case .refused(let limit, let standing):
                         refused.withLock { $0.append(Refused(request: request, limits: windowLimits, limit: limit, standing: standing)) }
                     case .reserved(let ticket):
@@ -83,7 +83,7 @@ final class SpendLedgerGroupCommitTests: XCTestCase {
                             : roll == 2 ? (0, 0)
                             : (Double(random.next() % UInt64(worstDollars * 1000 + 1)) / 1000, Int(random.next() % UInt64(worstTokens + 1)))
                         granted.withLock { $0[ticket.id] = Granted(request: request, limits: windowLimits, dollars: dollars, tokens: tokens) }
-                        try store.settle(ticket, dollars: dollars, tokens: tokens, at: now)
+                        try store.settleWaiting(ticket, dollars: dollars, tokens: tokens, at: now)
                     }
                 } catch {
                     failures.withLock { $0.append("\(request.runId): \(error)") }
@@ -153,7 +153,7 @@ final class SpendLedgerGroupCommitTests: XCTestCase {
         @Sendable func request(_ run: String) -> SpendRequest {
             SpendRequest(runId: run, time: now, user: nil, session: nil, pipeline: "p", dollars: 0.01, tokens: 10, leaseSeconds: 600)
         }
-        guard case .reserved(let held) = try store.reserve(request("held"), limits: [limit]) else { return XCTFail("fits") }
+        guard case .reserved(let held) = try store.reserveWaiting(request("held"), limits: [limit]) else { return XCTFail("fits") }
         // Another connection (as another process would) holds the write lock past the store's busy timeout.
         let other = try SQLiteDatabase(path: path)
         try other.withConnection { try $0.exec("BEGIN IMMEDIATE") }
@@ -164,9 +164,9 @@ final class SpendLedgerGroupCommitTests: XCTestCase {
             if index > 0 { usleep(100_000) }
             do {
                 if index == 7 {
-                    try store.settle(held, dollars: 0.005, tokens: 5, at: now)
+                    try store.settleWaiting(held, dollars: 0.005, tokens: 5, at: now)
                 } else {
-                    _ = try store.reserve(request("r\(index)"), limits: [limit])
+                    _ = try store.reserveWaiting(request("r\(index)"), limits: [limit])
                 }
             } catch {
                 errors.withLock { $0[index] = error }
@@ -185,7 +185,37 @@ final class SpendLedgerGroupCommitTests: XCTestCase {
         let standing = try XCTUnwrap(store.standings(of: [limit.key]).first)
         XCTAssertEqual(standing.reservedDollars, 0.01, accuracy: 1e-12)
         XCTAssertEqual(standing.spentDollars, 0, accuracy: 1e-12)
-        try store.settle(held, dollars: 0.005, tokens: 5, at: now)
+        try store.settleWaiting(held, dollars: 0.005, tokens: 5, at: now)
         XCTAssertEqual(try XCTUnwrap(store.standings(of: [limit.key]).first).spentDollars, 0.005, accuracy: 1e-12)
     }
+
+    /// Tasks (as the runtime's runs call the ledger) suspend while their batch waits rather than
+    /// hold a thread; they keep the limit exactly, and what they settled is what the window holds.
+    func testConcurrentTasksKeepTheLimitAndSettleExactly() async throws {
+        let store = try SQLiteStore(path: try temporaryFolder(self) + "/s.db")
+        let limit = WindowLimit(key: WindowKey(window: .userDay, subject: "u", day: day), dollars: 0.10)
+        let now = self.now
+        let granted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    let request = SpendRequest(runId: "t\(index)", time: now, user: "u", session: nil, pipeline: "p",
+                                               dollars: 0.004, tokens: 10, leaseSeconds: 60)
+                    guard case .reserved(let ticket) = try await store.reserve(request, limits: [limit]) else { return 0 }
+                    await Task.yield()
+                    try await store.settle(ticket, dollars: 0.003, tokens: 7, at: now)
+                    return 1
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let standing = try XCTUnwrap(try store.standings(of: [limit.key]).first)
+        XCTAssertEqual(standing.reservedDollars, 0, accuracy: 1e-12)
+        XCTAssertEqual(standing.spentDollars, Double(granted) * 0.003, accuracy: 1e-9)
+        XCTAssertEqual(standing.spentTokens, granted * 7)
+        // Each grant needed its worst case ($0.004) free beside what was spent and reserved, and
+        // settling at $0.003 frees some: at least 25 fit in $0.10, and never more than 33.
+        XCTAssertGreaterThanOrEqual(granted, 25)
+        XCTAssertLessThanOrEqual(Double(granted) * 0.003, 0.10 + 1e-9)
+    }
+
 }

@@ -28,7 +28,8 @@ struct Measurement: Sendable {
     let time = Date().timeIntervalSince1970
     let pid = ProcessInfo.processInfo.processIdentifier
 
-    func reserveAndSettle(_ i: Int) throws -> Bool {
+    /// The `i`th reservation: one of 50 users, three loose window limits.
+    func call(_ i: Int) -> (SpendRequest, [WindowLimit]) {
         let day = WindowKey.utcDay(of: time)
         let user = "user-\(i % 50)"
         let request = SpendRequest(runId: "bench-\(pid)-\(i)", time: time, user: user, session: nil, pipeline: "bench",
@@ -38,8 +39,23 @@ struct Measurement: Sendable {
             WindowLimit(key: WindowKey(window: .pipelineDay, subject: "bench", day: day), dollars: 1e9, tokens: Int.max / 2),
             WindowLimit(key: WindowKey(window: .day, subject: "", day: day), dollars: 1e9),
         ]
-        guard case .reserved(let ticket) = try ledger.reserve(request, limits: limits) else { return false }
-        try ledger.settle(ticket, dollars: 0.0003, tokens: 900, at: time)
+        return (request, limits)
+    }
+
+    /// As the runtime's runs call the ledger: from a task, suspended while the batch waits.
+    func reserveAndSettle(_ i: Int) async throws -> Bool {
+        let (request, limits) = call(i)
+        guard case .reserved(let ticket) = try await ledger.reserve(request, limits: limits) else { return false }
+        try await ledger.settle(ticket, dollars: 0.0003, tokens: 900, at: time)
+        return true
+    }
+
+    /// From a thread of its own, blocked while the batch waits.
+    func reserveAndSettleWaiting(_ i: Int) throws -> Bool {
+        guard let store = ledger as? SQLiteStore else { fail("threads need the SQLite ledger") }
+        let (request, limits) = call(i)
+        guard case .reserved(let ticket) = try store.reserveWaiting(request, limits: limits) else { return false }
+        try store.settleWaiting(ticket, dollars: 0.0003, tokens: 900, at: time)
         return true
     }
 
@@ -53,7 +69,7 @@ struct Measurement: Sendable {
                 defer { group.leave() }
                 do {
                     var ok = 0
-                    for i in stride(from: t, to: count, by: threads) where try reserveAndSettle(i) { ok += 1 }
+                    for i in stride(from: t, to: count, by: threads) where try reserveAndSettleWaiting(i) { ok += 1 }
                     granted.withLock { $0 += ok }
                 } catch {
                     failure.withLock { $0 = $0 ?? error }
@@ -71,7 +87,7 @@ struct Measurement: Sendable {
             for t in 0..<tasks {
                 group.addTask {
                     var ok = 0
-                    for i in stride(from: t, to: count, by: tasks) where try reserveAndSettle(i) { ok += 1 }
+                    for i in stride(from: t, to: count, by: tasks) where try await reserveAndSettle(i) { ok += 1 }
                     return ok
                 }
             }
