@@ -191,10 +191,12 @@ extension SQLiteStore {
     /// The FTS table holds every index's chunks, so the window can hold other indexes' too. The
     /// answer is complete once the window holds `limit` chunks of this index and the last of them
     /// ranks strictly better than the window's worst (so every chunk tied with it is inside), or
-    /// once it holds every match. Until then the window grows four times a round; and when other
-    /// indexes' chunks left fewer than `limit` of this one's, the full-text query keeps only this
-    /// index's matches from then on (a lookup per match, what the whole join cost before), so a
-    /// small index beside a large one takes two queries, not a round per factor of four.
+    /// once it holds every match. When it holds `limit` but the last of them ties with the window's
+    /// worst, one more query takes every match ranking as well (`tiedThrough`). When other indexes'
+    /// chunks left fewer than `limit` of this one's, the full-text query keeps only this index's
+    /// matches from then on (a lookup per match, what the whole join cost before) and the window
+    /// grows four times a round, so a small index beside a large one takes two queries, not a round
+    /// per factor of four.
     private static func bestChunks(_ index: String, _ match: String, _ limit: Int, in db: SQLiteConnection) throws -> [RetrievedChunk] {
         var window = limit < Int.max / 8 ? limit * 2 + 8 : Int.max
         var onlyThisIndex = false
@@ -222,9 +224,33 @@ extension SQLiteStore {
             hits.sort { ($0.rank, $0.chunk.source, $0.ordinal) < ($1.rank, $1.chunk.source, $1.ordinal) }
             let complete = matches < window || (hits.count >= limit && hits[limit - 1].rank < worstRank)
             if complete { return hits.prefix(limit).map(\.chunk) }
-            onlyThisIndex = onlyThisIndex || hits.count < limit
+            if hits.count >= limit {
+                // The window ends inside a run of chunks tied with the k-th: which of them come first
+                // is decided by source and position, so every chunk that ranks as well is needed, and
+                // one query over the matches takes just those (growing the window would rank them all
+                // again a round at a time; many chunks of one template tie).
+                return try tiedThrough(hits[limit - 1].rank, index, match, limit, in: db)
+            }
+            onlyThisIndex = true
             window = window < Int.max / 4 ? window * 4 : Int.max
         }
+    }
+
+    /// The best `limit` chunks of `index` among those ranking `rank` or better, in search order.
+    private static func tiedThrough(_ rank: Double, _ index: String, _ match: String, _ limit: Int,
+                                    in db: SQLiteConnection) throws -> [RetrievedChunk] {
+        var hits: [(rank: Double, ordinal: Int, chunk: RetrievedChunk)] = []
+        try db.forEachRow("""
+            SELECT hit.bm25_rank, c.text, d.source, c.ordinal
+            FROM (SELECT rowid, bm25(chunks_fts) AS bm25_rank FROM chunks_fts WHERE chunks_fts MATCH ?2) AS hit
+            CROSS JOIN chunks c ON c.id = hit.rowid
+            CROSS JOIN documents d ON d.id = c.document_id
+            WHERE hit.bm25_rank <= ?3 AND d.index_name = ?1
+            """, [.text(index), .text(match), .real(rank)]) { row in
+            hits.append((row.double(0), row.int(3), RetrievedChunk(text: row.text(1), source: row.text(2), score: -row.double(0))))
+        }
+        hits.sort { ($0.rank, $0.chunk.source, $0.ordinal) < ($1.rank, $1.chunk.source, $1.ordinal) }
+        return hits.prefix(limit).map(\.chunk)
     }
 
     public func listIndexes() throws -> [IndexSummary] {

@@ -56,6 +56,7 @@ final class SQLiteDatabase: @unchecked Sendable {
     /// may refuse it by throwing.
     init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
          inspect: (SQLiteConnection) throws -> Void = { _ in }) throws {
+        Self.configureLibrary
         self.path = path
         self.isReadOnly = readOnly
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
@@ -106,6 +107,9 @@ final class SQLiteDatabase: @unchecked Sendable {
     private var openReaders = 0
     private let readerLimit = max(2, ProcessInfo.processInfo.activeProcessorCount)
     private let readerAvailable = NSCondition()
+
+    /// The library's process-wide settings, made once before the first connection opens.
+    private static let configureLibrary: Void = { _ = sluice_sqlite_configure() }()
 
     // The cached statements are finalized with the connection: close_v2 waits for them.
     deinit {
