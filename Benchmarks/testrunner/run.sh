@@ -11,6 +11,7 @@
 # the ratio; fails unless both sides answered every case and every answer equals its `expected`.
 #
 #   Benchmarks/testrunner/run.sh [CASES] [ROUNDS]      (defaults 3000, 3)
+#   SLUICE_BIN=.build/release/sluice Benchmarks/testrunner/run.sh   (a release binary already built)
 #
 # Needs nginx and python3 (see ../lib/mock.sh: installed when missing). Raw lines in
 # Benchmarks/testrunner/.build-bench/results-*.txt.
@@ -33,9 +34,15 @@ mock_require_files
 mock_ensure_nginx
 mock_ensure_lcel
 
-say "building sluice (release; its own scratch folder $work/build)"
-swift build -c release --product sluice --package-path "$root" --scratch-path "$work/build" >&2
-sluice="$work/build/release/sluice"
+if [ -n "${SLUICE_BIN:-}" ]; then
+  # A release binary built already (say `swift build -c release` of this checkout), to skip the build.
+  sluice="$SLUICE_BIN"
+  [ -x "$sluice" ] || die "SLUICE_BIN=$sluice is not an executable"
+else
+  say "building sluice (release; its own scratch folder $work/build)"
+  swift build -c release --product sluice --package-path "$root" --scratch-path "$work/build" >&2
+  sluice="$work/build/release/sluice"
+fi
 
 # The cases: the pipeline's inputs and the answer the mock gives, as `expected`.
 cases_file="$work/cases-$cases.jsonl"
