@@ -2,7 +2,7 @@
 # The provider-layer benchmark, with its peer baseline measured in the same run:
 #   - Sluice: the six-step support pipeline (guard, retrieve over 200 documents, prompt, model call,
 #     validate, score) on its interpreter, OpenAI-compatible provider and SQLite trace store; the
-#     same without its trace writes; the provider alone; and a bare URLSession POST loop (the HTTP floor);
+#     same without its trace writes; the provider alone; and a bare libcurl POST loop (the HTTP floor);
 #   - LangChain LCEL + ChatOpenAI doing the same six steps (shared/bench/lcel_pipeline.py), and a
 #     bare httpx POST loop (its HTTP floor);
 # all against one nginx mock that answers at once (shared/bench/nginx-mock.conf, 127.0.0.1:18431),
@@ -22,7 +22,7 @@ shared="${SLUICE_SHARED:-$root/../shared}"
 sequential="${1:-1000}"
 concurrent="${2:-3000}"
 rounds="${3:-3}"
-levels="1,10,100"
+levels="1,10,50,100"
 work="$here/.build-bench"
 mkdir -p "$work"
 
@@ -43,7 +43,7 @@ swift build -c release --package-path "$here" --scratch-path "$work/build" >&2
 bench="$work/build/release/ProvidersBench"
 
 mock_start
-say "$sequential sequential runs, $concurrent at concurrency 10 and 100, $rounds rounds"
+say "$sequential sequential runs, $concurrent at concurrency 10, 50 and 100, $rounds rounds"
 
 stamp="$(date +%Y%m%d-%H%M%S)"
 results="$work/results-$stamp.txt"
@@ -79,7 +79,7 @@ rounds = len(cells.get(("pipeline", 1), []))
 def per_run(what, c): return 1000 / med(what, c, "runs_per_s")   # ms of wall time per run = inverse throughput
 print(f"\nProvider layer against an instant mock (nginx), {cores} cores {arch}; median of {rounds} rounds, all measured in the same run.\n")
 print("Throughput (runs/s; higher is better)\n")
-print("| concurrency | Sluice pipeline | LCEL pipeline | Sluice/LCEL | Sluice untraced | Sluice provider alone | bare URLSession | bare httpx |")
+print("| concurrency | Sluice pipeline | LCEL pipeline | Sluice/LCEL | Sluice untraced | Sluice provider alone | bare libcurl | bare httpx |")
 print("|---|---|---|---|---|---|---|---|")
 for c in levels:
     s, l = med("pipeline", c, "runs_per_s"), med("lcel", c, "runs_per_s")
@@ -94,7 +94,7 @@ for c in levels:
     print(f"| {c} | {sl:+.2f} | {per_run('pipeline', c) - per_run('untraced', c):+.2f} | {per_run('provider', c) - per_run('bare', c):+.2f} | "
           f"{lc:+.2f} | {lc / sl:.2f}× |")
 print("\nSluice latency per run in ms, mean / p50 / p99 (from hand-over to the runtime to the result, waiting for a thread included)\n")
-print("| concurrency | pipeline | untraced | provider alone | bare URLSession |")
+print("| concurrency | pipeline | untraced | provider alone | bare libcurl |")
 print("|---|---|---|---|---|")
 for c in levels:
     def trio(w): return f"{med(w, c, 'mean_ms'):.2f} / {med(w, c, 'p50_ms'):.2f} / {med(w, c, 'p99_ms'):.2f}"
