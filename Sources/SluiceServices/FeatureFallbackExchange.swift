@@ -83,8 +83,17 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
         var failed: [ProviderAttempt] = []
         var warnings: [String] = []
         var started = clock.now()
+        // Asking again without a refused feature is part of the same try: it shares the try's
+        // timeout (which the reliable layer cut to what is left of the call's deadline), so the
+        // re-asks can never take a call past its deadline.
+        let until = started + model.timeout
         do {
             while true {
+                let timeout = failed.isEmpty ? model.timeout : until - clock.now()
+                guard timeout > 0 else {
+                    throw ProviderError(.transport, "no answer from \(endpoint) within \(JSONValue.formatNumber(model.timeout))s: "
+                                        + "the time ran out while asking again without what it refused")
+                }
                 let lacking = lackingFeatures(name, warnings: &warnings)
                 let attempt = makeAttempt(lacking)
                 let offered = Feature.allCases.filter { attempt.body[$0.rawValue] != nil }.map { (feature: $0, markers: $0.markers) }
@@ -92,8 +101,9 @@ struct FeatureFallbackExchange<Feature: FallbackFeature>: Sendable {
                 var sink: HTTPClient.BodySink?
                 if let stream { sink = { data in try stream.feed(data) } }
                 started = clock.now()
-                let reply = try await http.send(ProviderSupport.post(endpoint, body: attempt.body, timeout: model.timeout, headers: headers),
-                                                timeout: model.timeout, connectTimeout: model.reliability.connectTimeout, onBody: sink)
+                let reply = try await http.send(ProviderSupport.post(endpoint, body: attempt.body, timeout: timeout, headers: headers),
+                                                timeout: timeout, connectTimeout: min(model.reliability.connectTimeout, timeout),
+                                                onBody: sink)
                 guard (200..<300).contains(reply.status) else {
                     if let feature = ProviderSupport.rejectedFeature(reply, among: offered) {
                         remember(feature, for: name, warnings: &warnings)

@@ -121,6 +121,28 @@ final class StructuredOutputTests: XCTestCase {
         XCTAssertEqual(try SQLiteStore(path: storePath).refusedFeatures(endpoint: server.baseURL + " gpt-4o-mini"), ["response_format"])
     }
 
+    /// The re-ask without a refused feature shares the try's time: a slow refusal leaves only what
+    /// is left of the timeout for the second request, so the whole call never outlasts its try
+    /// (and with it the call's deadline), where each request used to get a whole timeout of its own.
+    func testAskingAgainWithoutARefusedFeatureSharesTheTrysTimeout() async throws {
+        let server = try server { request in
+            Thread.sleep(forTimeInterval: 0.7)
+            let body = (try? JSONValue.parse(bytes: Array(request.body))) ?? .null
+            return body["response_format"] == nil
+                ? Self.openAIReply(#""bug""#)
+                : .reply(status: 400, body: #"{"error": {"message": "Unrecognized request argument supplied: response_format"}}"#)
+        }
+        let model = ModelSpec(name: "mini", id: "gpt-4o-mini", baseURL: server.baseURL, timeout: 1.0)
+        let started = Date()
+        do {
+            let reply = try await OpenAICompatibleProvider(environment: [:]).complete(request(model, returns: label, named: "Label"))
+            XCTFail("answered after \(Date().timeIntervalSince(started))s, past the 1 s timeout: \(reply.text)")
+        } catch let error as ProviderError {
+            XCTAssertEqual(error.kind, .transport, "\(error)")
+            XCTAssertEqual(error.attempts.first?.status, 400, "the refusal is kept as a failed attempt: \(error.attempts)")
+        }
+    }
+
     // MARK: Anthropic
 
     private static func anthropicTool(_ name: String, _ input: String) -> TestHTTPServer.Answer {
