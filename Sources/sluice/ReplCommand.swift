@@ -27,7 +27,7 @@ struct ReplCommand: AsyncParsableCommand {
         var session: ReplSession
         do {
             let sqlite = try openStore(store.path)
-            session = ReplSession(provider: WarningReportingProvider(try providers.makeProvider(store: sqlite)), store: sqlite)
+            session = ReplSession(provider: WarningReportingProvider(try providers.makeProvider(store: sqlite)), store: sqlite, spend: sqlite)
         } catch let error as UsageError {
             throw error.exit()
         }
@@ -88,13 +88,17 @@ func inputIsComplete(_ text: String) -> Bool {
 struct ReplSession {
     let provider: ModelProvider
     let store: any Store
+    /// The store's spend ledger: what the REPL's calls cost counts in the day's windows, as every
+    /// other run's does, so a `day` budget sees it.
+    let spend: any SpendLedger
     var program: Program
     var locals: [String: Value] = [:]
     var inputCount = 0
 
-    init(provider: ModelProvider, store: any Store) {
+    init(provider: ModelProvider, store: any Store, spend: any SpendLedger) {
         self.provider = provider
         self.store = store
+        self.spend = spend
         program = Checker.check(Parser.parse(SourceFile(path: "<repl>", text: "")).module, loader: FileModuleLoader()).program
     }
 
@@ -160,7 +164,7 @@ struct ReplSession {
         }
         let interpreter = Interpreter(program: program, effects: RuntimeEffects(
             provider: provider, retrieval: store, trace: DiscardingTraceSink(), clock: SystemClock(), random: SystemRandom(),
-            tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider, code: SandboxCodeRunner()))
+            tokens: defaultTokenCounter(), embeddings: provider as? EmbeddingProvider, spend: spend, code: SandboxCodeRunner()))
         do {
             if let value = try await interpreter.evaluate(parsed.statements, file: file, locals: &locals, calls: checked.callTargets,
                                                              layout: checked.layout, bindings: checked.bindings) {
@@ -199,7 +203,7 @@ struct ReplSession {
             guard words.count == 2 else { Terminal.error("usage: :load FILE"); return true }
             if load(words[1]) { Terminal.out("loaded \(words[1])") }
         case ":reset":
-            self = ReplSession(provider: provider, store: store)
+            self = ReplSession(provider: provider, store: store, spend: spend)
             Terminal.out("reset")
         default:
             Terminal.error("unknown command \(words[0]); :help lists them")

@@ -194,4 +194,25 @@ final class BudgetCLITests: SluiceCLITestCase {
         XCTAssertEqual(windows[2]["checked"] as? Bool, false)
         XCTAssertEqual(try stored("SELECT count(*) FROM budget_reservations"), reservationsBefore)
     }
+
+    /// The REPL's calls are spending like any run's: they count in the store's `day` window, which a
+    /// later run's `day` budget then sees.
+    func testReplCallsCountInTheDaysWindow() throws {
+        let replies = try write("repl-replies.jsonl", #"{"content": "fine", "usage": {"input": 400000, "output": 100000}}"# + "\n")
+        let session = """
+            model priced { provider "openai"  id "x"  input $1 / 1M  output $1 / 1M  tokenizer "estimate" }
+            prompt ask(q: string) {
+              model priced
+              user "{q}"
+            }
+            ask(q: "hello")
+            """
+        let result = try sluice(["repl", "--db", db, "--replies", replies], stdin: session)
+        XCTAssertEqual(result.code, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("fine"), result.stdout)
+        let spent = try stored("SELECT spent_dollars FROM budget_windows WHERE kind = 'day' AND subject = ''").compactMap(Double.init)
+        XCTAssertEqual(spent.count, 1, "one day window")
+        XCTAssertEqual(spent.first ?? 0, 0.5, accuracy: 1e-9, "400k input and 100k output tokens at $1 / 1M")
+    }
+
 }
