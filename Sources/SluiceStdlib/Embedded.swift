@@ -343,7 +343,9 @@ model gpt_5_nano {
 }
 
 # Embedding models, for `index ... { embed MODEL }` (reranking) and `similarity(expected, MODEL)`.
-# Only `input` is billed; `context` is the most tokens one text may have.
+# Only `input` is billed; `context` is the most tokens one text may have. One embeddings request
+# carries up to 64 texts (a reranked retrieval sends its 20 candidates at once), so it gets twice
+# a chat call's time: `timeout` and `deadline` 120 s.
 
 model text_embedding_3_small {
   provider "openai"
@@ -352,6 +354,8 @@ model text_embedding_3_small {
   max_output 1
   input $0.02 / 1M
   tokenizer "cl100k_base"
+  timeout 120
+  deadline 120
 }
 
 model text_embedding_3_large {
@@ -361,6 +365,8 @@ model text_embedding_3_large {
   max_output 1
   input $0.13 / 1M
   tokenizer "cl100k_base"
+  timeout 120
+  deadline 120
 }
 
 # ---------------------------------------------------------------- Anthropic
