@@ -59,8 +59,7 @@ final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
     func submit(_ operation: Operation, applying apply: ([Operation]) throws -> [Outcome]) throws -> Outcome {
         let (pending, waits) = enqueue(operation)
         if waits { pending.wait() }
-        if pending.outcome == nil { lead(pending, apply) }
-        return try pending.outcome!.get()
+        return try outcome(of: pending, apply)
     }
 
     /// `submit` for a task: while its batch waits for the one being applied, the task is suspended
@@ -69,8 +68,14 @@ final class GroupCommit<Operation, Outcome>: @unchecked Sendable {
     func submit(_ operation: Operation, applying apply: ([Operation]) throws -> [Outcome]) async throws -> Outcome {
         let (pending, waits) = enqueue(operation)
         if waits { await pending.suspend() }
+        return try outcome(of: pending, apply)
+    }
+
+    /// The outcome the batch holding `pending` gave it, leading that batch first when woken to lead.
+    private func outcome(of pending: Pending, _ apply: ([Operation]) throws -> [Outcome]) throws -> Outcome {
         if pending.outcome == nil { lead(pending, apply) }
-        return try pending.outcome!.get()
+        guard let outcome = pending.outcome else { preconditionFailure("a group commit's batch gave its leader no outcome") }
+        return try outcome.get()
     }
 
     private func enqueue(_ operation: Operation) -> (Pending, waits: Bool) {

@@ -203,7 +203,7 @@ extension SQLiteStore {
         while true {
             var matches = 0
             var worstRank = -Double.infinity
-            var hits: [(rank: Double, ordinal: Int, chunk: RetrievedChunk)] = []
+            var hits: [Hit] = []
             let filter = onlyThisIndex ? """
                  AND EXISTS (SELECT 1 FROM chunks c CROSS JOIN documents d ON d.id = c.document_id
                              WHERE c.id = chunks_fts.rowid AND d.index_name = ?1)
@@ -221,7 +221,7 @@ extension SQLiteStore {
                 guard row.int(1) == 1 else { return }
                 hits.append((rank, row.int(4), RetrievedChunk(text: row.text(2), source: row.text(3), score: -rank)))
             }
-            hits.sort { ($0.rank, $0.chunk.source, $0.ordinal) < ($1.rank, $1.chunk.source, $1.ordinal) }
+            hits.sort(by: Self.inSearchOrder)
             let complete = matches < window || (hits.count >= limit && hits[limit - 1].rank < worstRank)
             if complete { return hits.prefix(limit).map(\.chunk) }
             if hits.count >= limit {
@@ -236,10 +236,17 @@ extension SQLiteStore {
         }
     }
 
+    /// A matching chunk with what orders it: BM25 rank (lower is better), then source, then position.
+    private typealias Hit = (rank: Double, ordinal: Int, chunk: RetrievedChunk)
+
+    private static func inSearchOrder(_ a: Hit, _ b: Hit) -> Bool {
+        (a.rank, a.chunk.source, a.ordinal) < (b.rank, b.chunk.source, b.ordinal)
+    }
+
     /// The best `limit` chunks of `index` among those ranking `rank` or better, in search order.
     private static func tiedThrough(_ rank: Double, _ index: String, _ match: String, _ limit: Int,
                                     in db: SQLiteConnection) throws -> [RetrievedChunk] {
-        var hits: [(rank: Double, ordinal: Int, chunk: RetrievedChunk)] = []
+        var hits: [Hit] = []
         try db.forEachRow("""
             SELECT hit.bm25_rank, c.text, d.source, c.ordinal
             FROM (SELECT rowid, bm25(chunks_fts) AS bm25_rank FROM chunks_fts WHERE chunks_fts MATCH ?2) AS hit
@@ -249,7 +256,7 @@ extension SQLiteStore {
             """, [.text(index), .text(match), .real(rank)]) { row in
             hits.append((row.double(0), row.int(3), RetrievedChunk(text: row.text(1), source: row.text(2), score: -row.double(0))))
         }
-        hits.sort { ($0.rank, $0.chunk.source, $0.ordinal) < ($1.rank, $1.chunk.source, $1.ordinal) }
+        hits.sort(by: Self.inSearchOrder)
         return hits.prefix(limit).map(\.chunk)
     }
 
